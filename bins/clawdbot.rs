@@ -1,0 +1,143 @@
+//! `clawdbot`: the operator's command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use clawdbot::config::Config;
+use clawdbot::exit::{self, Exit};
+use clawdbot::{demo, doctor, init, inspect, journal, time};
+
+const PROGRAM: &str = "clawdbot";
+
+/// Operate clawdbot: make an instance, see open requests, check the host's setup.
+#[derive(Parser)]
+#[command(name = PROGRAM, version, after_help = "\
+Examples:
+  clawdbot demo                       run the approval loop on a throw-away instance
+  clawdbot init /srv/clawdbot-test    make a self-contained instance
+  clawdbot status                     open requests, oldest first
+  clawdbot show R-20261126-7Q2M       one request and its audit trail
+  clawdbot doctor                     check configuration, directories, credentials, mail
+
+Configuration: /etc/clawdbot/clawdbot.toml and clawdbot.toml.d/*.toml beside it,
+or the file named by --config or $CLAWDBOT_CONFIG.
+Exit status: 0 done, 64 usage, 65 bad data, 69 unavailable, 75 retry later, 78 configuration.")]
+struct Cli {
+    /// Configuration file (drop-ins are read from FILE.d/).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log debug messages.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a self-contained instance in DIR: configuration, directories, file mail transport.
+    Init {
+        /// Directory for the instance (created if missing).
+        dir: PathBuf,
+    },
+    /// List open requests: id, state, age, risk, summary.
+    Status,
+    /// Show one request with its audit trail.
+    Show {
+        /// The request id, e.g. R-20261126-7Q2M.
+        id: String,
+    },
+    /// Check configuration, directories and modes, credentials and the mail transport.
+    Doctor,
+    /// Run the approval loop on a fresh instance and show each step.
+    Demo {
+        /// Directory for the demo instance (default: a new one under /tmp).
+        dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The operator's commands print their results; the broker's log lines would be noise.
+    journal::init(cli.verbose, !cli.verbose);
+    match cli.command {
+        Command::Init { dir } => match init::init(&dir) {
+            Ok(path) => {
+                println!("{}", path.display());
+                Exit::Ok.into()
+            }
+            Err(e) => exit::report(PROGRAM, &e),
+        },
+        Command::Demo { dir } => {
+            let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("clawdbot-demo-{}", time::now())));
+            match demo::run(&dir) {
+                Ok(text) => {
+                    print!("{text}");
+                    Exit::Ok.into()
+                }
+                Err(e) => exit::report(PROGRAM, &e),
+            }
+        }
+        command => {
+            let config = match Config::load(cli.config.as_deref()) {
+                Ok(config) => config,
+                Err(e) => return exit::report(PROGRAM, &e),
+            };
+            match command {
+                Command::Status => status(&config, cli.json),
+                Command::Show { id } => show(&config, &id, cli.json),
+                Command::Doctor => doctor(&config, cli.json),
+                Command::Init { .. } | Command::Demo { .. } => Exit::Software.into(),
+            }
+        }
+    }
+}
+
+fn status(config: &Config, json: bool) -> ExitCode {
+    match inspect::open(config).and_then(|store| inspect::status(&store)) {
+        Ok(rows) if json => print_json(&rows),
+        Ok(rows) => {
+            print!("{}", inspect::status_table(&rows, time::now()));
+            Exit::Ok.into()
+        }
+        Err(e) => exit::report(PROGRAM, &e),
+    }
+}
+
+fn show(config: &Config, id: &str, json: bool) -> ExitCode {
+    match inspect::open(config).and_then(|store| inspect::show(&store, id)) {
+        Ok(shown) if json => print_json(&shown),
+        Ok(shown) => {
+            print!("{}", inspect::show_text(&shown, config));
+            Exit::Ok.into()
+        }
+        Err(e) => exit::report(PROGRAM, &e),
+    }
+}
+
+fn doctor(config: &Config, json: bool) -> ExitCode {
+    let checks = doctor::run(config);
+    if json {
+        print_json(&checks);
+    } else {
+        print!("{}", doctor::render(&checks));
+    }
+    if checks.iter().all(|c| c.ok) { Exit::Ok.into() } else { Exit::Config.into() }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            Exit::Ok.into()
+        }
+        Err(e) => {
+            eprintln!("{PROGRAM}: cannot encode JSON: {e}");
+            Exit::Software.into()
+        }
+    }
+}

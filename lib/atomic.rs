@@ -1,0 +1,162 @@
+//! File operations that never leave a half-written file and never follow a planted link.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// An I/O error with the file it happened to.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {}: {source}", path.display())]
+pub struct FileError {
+    /// What was being done, e.g. "cannot write".
+    pub action: &'static str,
+    /// The file.
+    pub path: PathBuf,
+    /// The cause.
+    pub source: io::Error,
+}
+
+impl FileError {
+    /// Wrap an I/O error with its file.
+    pub fn new(action: &'static str, path: &Path, source: io::Error) -> Self {
+        FileError {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Write `data` to `path` atomically with `mode`: `.NAME.tmp` beside it, fsync, rename, fsync
+/// the directory. Readers see the old file or the whole new one, never a part.
+pub fn write(path: &Path, data: &[u8], mode: u32) -> Result<(), FileError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let result = write_tmp(&tmp, data, mode)
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| FileError::new("cannot rename into", path, e)))
+        .and_then(|()| sync_dir(dir));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_tmp(tmp: &Path, data: &[u8], mode: u32) -> Result<(), FileError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(tmp)
+        .map_err(|e| FileError::new("cannot create", tmp, e))?;
+    file.write_all(data)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| FileError::new("cannot write", tmp, e))
+}
+
+/// fsync a directory, so that a rename or unlink in it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<(), FileError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| FileError::new("cannot sync directory", dir, e))
+}
+
+/// What was found at a path that should hold a regular file.
+#[derive(Debug)]
+pub enum Untrusted {
+    /// A regular file, read whole (it was no larger than the limit).
+    File(Vec<u8>),
+    /// A regular file larger than the limit; its size.
+    TooLarge(u64),
+    /// Not a regular file: a symlink, FIFO, directory, device or socket; what it is.
+    NotRegular(&'static str),
+}
+
+/// Read a file an attacker may have placed: the final component is never followed if it is a
+/// link, a FIFO cannot block the reader, and at most `limit` bytes are read.
+pub fn read_untrusted(path: &Path, limit: u64) -> Result<Untrusted, FileError> {
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Untrusted::NotRegular("a symbolic link")),
+        Err(e) => return Err(FileError::new("cannot open", path, e)),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| FileError::new("cannot stat", path, e))?;
+    if !meta.file_type().is_file() {
+        return Ok(Untrusted::NotRegular(kind_of(meta.mode())));
+    }
+    if meta.len() > limit {
+        return Ok(Untrusted::TooLarge(meta.len()));
+    }
+    let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| FileError::new("cannot read", path, e))?;
+    // The file may have grown between the stat and the read.
+    if data.len() as u64 > limit {
+        return Ok(Untrusted::TooLarge(data.len() as u64));
+    }
+    Ok(Untrusted::File(data))
+}
+
+fn kind_of(mode: u32) -> &'static str {
+    match mode & libc::S_IFMT {
+        libc::S_IFDIR => "a directory",
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFLNK => "a symbolic link",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFCHR | libc::S_IFBLK => "a device",
+        _ => "not a regular file",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("clawdbot-atomic-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn write_replaces_whole_and_leaves_no_temp() {
+        let dir = tempdir("write");
+        let path = dir.join("a.json");
+        write(&path, b"one", 0o600).unwrap();
+        write(&path, b"two", 0o600).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn untrusted_reads_refuse_links_fifos_dirs_and_big_files() {
+        let dir = tempdir("untrusted");
+        std::os::unix::fs::symlink("/etc/hostname", dir.join("link")).unwrap();
+        std::fs::create_dir(dir.join("dir")).unwrap();
+        std::fs::write(dir.join("big"), vec![b'x'; 100]).unwrap();
+        std::fs::write(dir.join("ok"), b"{}").unwrap();
+        let fifo = std::ffi::CString::new(dir.join("fifo").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+
+        assert!(matches!(read_untrusted(&dir.join("link"), 10).unwrap(), Untrusted::NotRegular("a symbolic link")));
+        assert!(matches!(read_untrusted(&dir.join("dir"), 10).unwrap(), Untrusted::NotRegular("a directory")));
+        assert!(matches!(read_untrusted(&dir.join("fifo"), 10).unwrap(), Untrusted::NotRegular("a FIFO")));
+        assert!(matches!(read_untrusted(&dir.join("big"), 10).unwrap(), Untrusted::TooLarge(100)));
+        assert!(matches!(read_untrusted(&dir.join("ok"), 10).unwrap(), Untrusted::File(d) if d == b"{}"));
+    }
+}

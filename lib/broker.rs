@@ -1,0 +1,388 @@
+//! One pass of the broker (DESIGN.md sections 4 and 5): take new requests from the spool,
+//! record them, assess them, queue their approval mails, expire stale requests, and send what
+//! the outbox holds. Each step commits before the next begins, so a pass killed anywhere is
+//! finished by the next one.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::atomic::{self, FileError, Untrusted};
+use crate::config::Config;
+use crate::exit::{Exit, ExitStatus};
+use crate::failpoint;
+use crate::ids::{self, RandomError, RequestId};
+use crate::journal;
+use crate::mail::{self, MailError, Sender};
+use crate::request::{self, Accepted, Plan, Problem};
+use crate::spool::{self, Entry};
+use crate::state::State;
+use crate::store::{NewRequest, Rejection, Store, StoreError, Tx};
+use crate::time::{self, UnixTime};
+
+/// Requests recorded per transaction during intake.
+const BATCH: usize = 500;
+/// The most requests one digest mail lists.
+const DIGEST_MAX: usize = 500;
+/// The least time between two digests, so a steady trickle over the hourly limit does not
+/// become one digest per pass.
+const DIGEST_INTERVAL: i64 = 15 * 60;
+const ACTOR: &str = "broker";
+
+/// Why a pass stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The state database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file or directory could not be used.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The mail could not be built or the transport set up.
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    /// No random bytes.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+impl ExitStatus for BrokerError {
+    fn exit(&self) -> Exit {
+        match self {
+            BrokerError::Store(e) => e.exit(),
+            BrokerError::File(_) => Exit::IoErr,
+            BrokerError::Mail(e) => e.exit(),
+            BrokerError::Random(_) => Exit::TempFail,
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct PassReport {
+    /// New requests recorded.
+    pub accepted: usize,
+    /// Files that repeated a request already recorded.
+    pub duplicates: usize,
+    /// Files quarantined.
+    pub rejected: usize,
+    /// Approval mails queued.
+    pub queued: usize,
+    /// Digest mails queued.
+    pub digests: usize,
+    /// Mails handed to the transport.
+    pub sent: usize,
+    /// Mails that failed this time and wait for a retry.
+    pub send_failures: usize,
+    /// Requests that passed their deadline.
+    pub expired: usize,
+}
+
+/// Run one pass. Two passes never overlap: the second waits for the first's lock.
+pub fn run(config: &Config) -> Result<PassReport, BrokerError> {
+    let paths = &config.paths;
+    for dir in [paths.state_dir.path().to_path_buf(), paths.quarantine(), paths.outbox()] {
+        std::fs::create_dir_all(&dir).map_err(|e| FileError::new("cannot create directory", &dir, e))?;
+    }
+    let lock_path = paths.broker_lock();
+    let lock = File::create(&lock_path).map_err(|e| FileError::new("cannot open lock", &lock_path, e))?;
+    lock.lock().map_err(|e| FileError::new("cannot lock", &lock_path, e))?;
+
+    let mut store = Store::open(&paths.database())?;
+    let mut report = PassReport::default();
+    intake(config, &mut store, &mut report)?;
+    failpoint::hit("broker::after-intake");
+    evaluate(config, &mut store, &mut report)?;
+    failpoint::hit("broker::after-evaluate");
+    digest(config, &mut store, &mut report)?;
+    expire(&mut store, &mut report)?;
+    flush_outbox(config, &mut store, &mut report)?;
+    journal::status(&format!(
+        "pass done: {} accepted, {} rejected, {} mails sent",
+        report.accepted, report.rejected, report.sent
+    ));
+    Ok(report)
+}
+
+/// What to do with one spool entry once the transaction recording it has committed.
+enum After {
+    Remove(Entry),
+    Quarantine { entry: Entry, name: String, content: Option<Vec<u8>>, reason: Vec<u8> },
+}
+
+/// One spool entry, read and judged, not yet recorded.
+enum Judged {
+    Good { entry: Entry, raw: Vec<u8>, accepted: Box<Accepted> },
+    Bad { entry: Entry, raw: Option<Vec<u8>>, problems: Vec<Problem> },
+}
+
+fn intake(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
+    let entries = spool::list(config.paths.spool.path())?;
+    let total = entries.len();
+    for (n, chunk) in entries.chunks(BATCH).enumerate() {
+        if total > BATCH {
+            journal::status(&format!("intake: {} of {total} request files", n * BATCH));
+        }
+        let judged: Vec<Judged> = chunk.iter().filter_map(|e| judge(config, e)).collect();
+        let now = time::now();
+        let ttl = config.requests.ttl.as_secs();
+        let after = store.write(|tx| {
+            judged.into_iter().map(|j| record(tx, j, now, ttl, report)).collect::<Result<Vec<_>, _>>()
+        })?;
+        failpoint::hit("broker::after-record");
+        let mut touched_spool = false;
+        for action in after {
+            match action {
+                After::Remove(entry) => {
+                    spool::remove(&entry)?;
+                    touched_spool = true;
+                }
+                After::Quarantine { entry, name, content, reason } => {
+                    if let Err(e) = spool::quarantine(&entry, &config.paths.quarantine(), &name, content.as_deref(), &reason) {
+                        log::error!("{e}");
+                    }
+                }
+            }
+        }
+        if touched_spool {
+            atomic::sync_dir(config.paths.spool.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Read and validate one entry. `None` when it vanished (another reader took it).
+fn judge(config: &Config, entry: &Entry) -> Option<Judged> {
+    let limit = config.requests.max_bytes.get();
+    let bad = |entry: &Entry, raw, field: &str, rule, message: String| Judged::Bad {
+        entry: entry.clone(),
+        raw,
+        problems: vec![Problem { field: field.into(), rule, message }],
+    };
+    match atomic::read_untrusted(&entry.path, limit) {
+        Ok(Untrusted::File(raw)) => match request::validate(&raw, config) {
+            Ok(accepted) => Some(Judged::Good { entry: entry.clone(), raw, accepted: Box::new(accepted) }),
+            Err(problems) => Some(Judged::Bad { entry: entry.clone(), raw: Some(raw), problems }),
+        },
+        Ok(Untrusted::TooLarge(size)) => Some(bad(entry, None, "(file)", "size", format!("{size} bytes, at most {limit}"))),
+        Ok(Untrusted::NotRegular(what)) => Some(bad(entry, None, "(file)", "file-type", format!("is {what}, not a regular file"))),
+        Err(e) if e.source.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => Some(bad(entry, None, "(file)", "unreadable", e.to_string())),
+    }
+}
+
+fn record(tx: &mut Tx<'_>, judged: Judged, now: UnixTime, ttl: i64, report: &mut PassReport) -> Result<After, StoreError> {
+    let (entry, raw, accepted) = match judged {
+        Judged::Bad { entry, raw, problems } => return reject(tx, entry, raw, problems, now, report),
+        Judged::Good { entry, raw, accepted } => (entry, raw, accepted),
+    };
+    let source = entry.display_name();
+    if let Some((existing, hash)) = tx.find_same(accepted.client_ref.as_deref(), &accepted.hash)? {
+        if hash != accepted.hash {
+            let problems = vec![Problem {
+                field: "client_ref".into(),
+                rule: "client-ref-reused",
+                message: format!("client_ref already names request {existing}, whose content differs; use a new client_ref"),
+            }];
+            return reject(tx, entry, Some(raw), problems, now, report);
+        }
+        tx.note(&existing, "duplicate", &format!("the same request arrived again as {source}; no second mail"), now)?;
+        report.duplicates += 1;
+        return Ok(After::Remove(entry));
+    }
+    let argv = match &accepted.plan {
+        Plan::Run { argv, .. } => Some(argv.as_slice()),
+        Plan::Freeform => None,
+    };
+    let reply_key = ids::random_base32(12)?;
+    tx.insert_request(&NewRequest {
+        kind: &accepted.kind,
+        summary: &accepted.summary,
+        reason: &accepted.reason,
+        details: accepted.details.as_deref(),
+        client_ref: accepted.client_ref.as_deref(),
+        reply_session: accepted.reply_session.as_deref(),
+        hash: &accepted.hash,
+        canonical: &accepted.canonical,
+        raw: &raw,
+        source: &source,
+        risk: accepted.assessment.risk.as_str(),
+        risk_reasons: &accepted.assessment.reasons,
+        argv,
+        reply_key: &reply_key,
+        now,
+        deadline: now.saturating_add(ttl),
+    })?;
+    report.accepted += 1;
+    Ok(After::Remove(entry))
+}
+
+fn reject(tx: &mut Tx<'_>, entry: Entry, raw: Option<Vec<u8>>, problems: Vec<Problem>, now: UnixTime, report: &mut PassReport) -> Result<After, StoreError> {
+    let id = tx.new_id(now)?;
+    let source = entry.display_name();
+    let name = format!("{id}.{source}");
+    let excerpt = raw.as_deref().map(|r| request::excerpt(&String::from_utf8_lossy(r))).unwrap_or_default();
+    let reason = serde_json::json!({
+        "id": id,
+        "file": source,
+        "rejected_at": time::rfc3339(now),
+        "problems": problems,
+        "excerpt": excerpt,
+    });
+    let problems_json = serde_json::to_string(&problems).unwrap_or_default();
+    tx.insert_rejection(&Rejection {
+        id: &id,
+        source: &source,
+        quarantined: &name,
+        problems: &problems_json,
+        excerpt: &excerpt,
+        now,
+    })?;
+    report.rejected += 1;
+    let reason = serde_json::to_vec_pretty(&reason).unwrap_or_default();
+    Ok(After::Quarantine { entry, name, content: raw, reason })
+}
+
+/// Detected → Evaluating, then → EmailSent with the approval mail queued, unless the hourly
+/// limit is reached: then the request waits in Evaluating for the next digest.
+fn evaluate(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
+    let now = time::now();
+    let detected = store.requests_in(&[State::Detected])?;
+    let waiting = store.requests_in(&[State::Evaluating])?;
+    let mut budget = budget(config, store, now)?;
+    for chunk in detected.chunks(BATCH) {
+        store.write(|tx| {
+            for row in chunk {
+                let detail = format!("risk {}: {}", row.risk, row.risk_reasons.join("; "));
+                tx.transition(&row.id, State::Detected, State::Evaluating, ACTOR, &detail, now)?;
+                if budget > 0 {
+                    queue_approval(config, tx, row, now)?;
+                    budget -= 1;
+                    report.queued += 1;
+                } else {
+                    tx.note(&row.id, "held", "over the hourly mail limit: waits for the next digest", now)?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    // Requests held in earlier passes get their own mail as soon as the limit allows.
+    for row in waiting.iter().take(budget) {
+        store.write(|tx| queue_approval(config, tx, row, now))?;
+        report.queued += 1;
+    }
+    Ok(())
+}
+
+/// Approval mails still allowed in the current hour.
+fn budget(config: &Config, store: &Store, now: UnixTime) -> Result<usize, StoreError> {
+    let sent = store.mails_queued_since("approval", now - 3600)?;
+    let max = i64::from(config.mail.max_per_hour);
+    Ok(usize::try_from((max - sent).max(0)).unwrap_or(0))
+}
+
+fn queue_approval(config: &Config, tx: &mut Tx<'_>, row: &crate::store::RequestRow, now: UnixTime) -> Result<(), StoreError> {
+    let n = tx.next_mail_number(&row.id)?;
+    let composed = match mail::approval(config, row, n) {
+        Ok(composed) => composed,
+        Err(e) => {
+            // A mail that cannot be built never will be: fail the request rather than loop.
+            return tx.transition(&row.id, State::Evaluating, State::Failed, ACTOR, &format!("cannot build the approval mail: {e}"), now);
+        }
+    };
+    tx.enqueue_mail("approval", &composed.message_id, &composed.sender, &composed.recipients, &composed.bytes, std::slice::from_ref(&row.id), now)?;
+    tx.transition(&row.id, State::Evaluating, State::EmailSent, ACTOR, &format!("approval mail <{}> queued", composed.message_id), now)
+}
+
+/// Requests held in Evaluating go out together in one digest, at most every DIGEST_INTERVAL.
+fn digest(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
+    let now = time::now();
+    let held = store.requests_in(&[State::Evaluating])?;
+    if held.is_empty() || store.mails_queued_since("digest", now - DIGEST_INTERVAL)? > 0 {
+        return Ok(());
+    }
+    let rows = &held[..held.len().min(DIGEST_MAX)];
+    let digest_id = format!("{}-{}", time::utc_date(now), ids::random_base32(6)?);
+    let composed = mail::digest(config, rows, &digest_id)?;
+    let ids: Vec<RequestId> = rows.iter().map(|r| r.id.clone()).collect();
+    store.write(|tx| {
+        tx.enqueue_mail("digest", &composed.message_id, &composed.sender, &composed.recipients, &composed.bytes, &ids, now)?;
+        for id in &ids {
+            tx.transition(id, State::Evaluating, State::EmailSent, ACTOR, &format!("listed in digest mail <{}>", composed.message_id), now)?;
+        }
+        Ok(())
+    })?;
+    report.digests += 1;
+    Ok(())
+}
+
+/// Requests still waiting for a decision after their deadline become Expired.
+fn expire(store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
+    let now = time::now();
+    let waiting: Vec<State> = State::ALL.into_iter().filter(|s| s.awaits_decision()).collect();
+    let stale: Vec<_> = store.requests_in(&waiting)?.into_iter().filter(|r| r.deadline_at <= now).collect();
+    for chunk in stale.chunks(BATCH) {
+        store.write(|tx| {
+            for row in chunk {
+                let detail = format!("no decision before the deadline {}", time::rfc3339(row.deadline_at));
+                tx.transition(&row.id, row.state, State::Expired, ACTOR, &detail, now)?;
+            }
+            Ok(())
+        })?;
+        report.expired += chunk.len();
+    }
+    Ok(())
+}
+
+/// Send every due mail; each success is recorded at once, each failure waits for its backoff.
+fn flush_outbox(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
+    let due = store.due_mails(time::now())?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let sender = Sender::new(config)?;
+    for mail in &due {
+        match sender.send(mail) {
+            Ok(()) => {
+                failpoint::hit("broker::after-send");
+                let now = time::now();
+                store.write(|tx| {
+                    for id in tx.mark_sent(mail.id, now)? {
+                        let detail = format!("mail <{}> accepted by the {} transport", mail.message_id, config.mail.transport);
+                        match tx.transition(&id, State::EmailSent, State::PendingReply, ACTOR, &detail, now) {
+                            // The request moved on meanwhile (expired, say): the mail still went.
+                            Err(StoreError::Conflict { .. }) => {}
+                            other => other?,
+                        }
+                    }
+                    Ok(())
+                })?;
+                report.sent += 1;
+            }
+            Err(e) => {
+                let retry_at = time::now() + mail::backoff(mail.attempts);
+                log::warn!("mail <{}> ({}) not sent, retrying at {}: {e}", mail.message_id, mail.kind, time::rfc3339(retry_at));
+                store.write(|tx| tx.mark_failed(mail.id, &e.to_string(), retry_at))?;
+                report.send_failures += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The directories a pass writes, for `init` and `doctor`.
+pub fn directories(config: &Config) -> Vec<(PathBuf, &'static str)> {
+    let p = &config.paths;
+    vec![
+        (p.state_dir.path().to_path_buf(), "state directory"),
+        (p.spool.path().to_path_buf(), "request spool"),
+        (p.inbox.path().to_path_buf(), "agent inbox"),
+        (p.quarantine(), "quarantine"),
+        (p.outbox(), "mail outbox"),
+        (p.maildir().join("new"), "reply Maildir"),
+        (p.maildir().join("cur"), "reply Maildir"),
+        (p.maildir().join("tmp"), "reply Maildir"),
+        (p.approved(), "approved triggers"),
+    ]
+}

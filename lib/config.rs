@@ -1,0 +1,894 @@
+//! Configuration: `/etc/clawdbot/clawdbot.toml` and its drop-ins, merged, validated into checked types.
+//!
+//! Each file is parsed and validated on its own first, so that an error names the file, the line
+//! and the key; the files are then merged in order (tables key by key, but an `[actions.NAME]`
+//! table is replaced whole, so a drop-in can never half-change what an action runs).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use lettre::message::Mailbox;
+use lettre::Address;
+use regex::Regex;
+use serde::{Deserialize, Deserializer};
+
+use crate::duration::ConfigDuration;
+use crate::exit::{Exit, ExitStatus};
+use crate::risk::Risk;
+
+/// Where the configuration is read from when neither `--config` nor `CLAWDBOT_CONFIG` says.
+pub const DEFAULT_PATH: &str = "/etc/clawdbot/clawdbot.toml";
+/// The environment variable that overrides [`DEFAULT_PATH`].
+pub const ENV_VAR: &str = "CLAWDBOT_CONFIG";
+/// The request kind carried out by the admin agent instead of an argv template.
+pub const FREEFORM: &str = "freeform";
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file or directory could not be read.
+    #[error("cannot read configuration {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file is not valid TOML or has a bad value.
+    #[error("{}:{line}: {key}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// The key or table on that line.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The merged configuration is inconsistent.
+    #[error("configuration key {key}: {message} (files: {files})")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+        /// The files that were merged.
+        files: String,
+    },
+}
+
+impl ExitStatus for ConfigError {
+    fn exit(&self) -> Exit {
+        Exit::Config
+    }
+}
+
+/// The whole configuration, after merging and validation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directories.
+    pub paths: Paths,
+    /// Who approves.
+    pub operator: Operator,
+    /// How mail goes out.
+    pub mail: Mail,
+    /// Limits on agent requests.
+    pub requests: Requests,
+    /// The actions an agent may request, by kind.
+    pub actions: BTreeMap<String, Action>,
+    /// The files this was read from, in merge order (empty: built-in defaults).
+    #[serde(skip)]
+    pub sources: Vec<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            paths: Paths::default(),
+            operator: Operator::default(),
+            mail: Mail::default(),
+            requests: Requests::default(),
+            actions: BTreeMap::new(),
+            sources: Vec::new(),
+        }
+    }
+}
+
+/// `[paths]`: every directory the suite uses. Paths are absolute.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Paths {
+    /// The state directory: database, quarantine, outbox, reply Maildir.
+    pub state_dir: AbsPath,
+    /// The request spool shared with the agent.
+    pub spool: AbsPath,
+    /// The agent's inbox for bridge messages.
+    pub inbox: AbsPath,
+    /// Rejected requests; default `STATE_DIR/quarantine`.
+    pub quarantine: Option<AbsPath>,
+    /// `.eml` files of the `file` transport; default `STATE_DIR/outbox`.
+    pub outbox: Option<AbsPath>,
+    /// The reply Maildir; default `STATE_DIR/mail`.
+    pub maildir: Option<AbsPath>,
+    /// Trigger files for `clawdbot-exec`; default `STATE_DIR/approved`.
+    pub approved: Option<AbsPath>,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            state_dir: AbsPath::from_static("/var/lib/clawdbot"),
+            spool: AbsPath::from_static("/srv/clawdbot/requests"),
+            inbox: AbsPath::from_static("/srv/clawdbot/inbox"),
+            quarantine: None,
+            outbox: None,
+            maildir: None,
+            approved: None,
+        }
+    }
+}
+
+impl Paths {
+    fn under_state(&self, set: &Option<AbsPath>, name: &str) -> PathBuf {
+        set.as_ref()
+            .map(|p| p.0.clone())
+            .unwrap_or_else(|| self.state_dir.0.join(name))
+    }
+
+    /// The SQLite database.
+    pub fn database(&self) -> PathBuf {
+        self.state_dir.0.join("state.db")
+    }
+
+    /// The lock file that keeps two broker passes apart.
+    pub fn broker_lock(&self) -> PathBuf {
+        self.state_dir.0.join("broker.lock")
+    }
+
+    /// The quarantine directory.
+    pub fn quarantine(&self) -> PathBuf {
+        self.under_state(&self.quarantine, "quarantine")
+    }
+
+    /// The outbox directory of the `file` transport.
+    pub fn outbox(&self) -> PathBuf {
+        self.under_state(&self.outbox, "outbox")
+    }
+
+    /// The reply Maildir.
+    pub fn maildir(&self) -> PathBuf {
+        self.under_state(&self.maildir, "mail")
+    }
+
+    /// The trigger directory of `clawdbot-exec`.
+    pub fn approved(&self) -> PathBuf {
+        self.under_state(&self.approved, "approved")
+    }
+}
+
+/// `[operator]`: who approves, and in which time zone they read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Operator {
+    /// Operator addresses: the approval mail goes to them and only their replies count.
+    pub emails: Vec<Address>,
+    /// The time zone deadlines are shown in.
+    pub timezone: Zone,
+}
+
+impl Default for Operator {
+    fn default() -> Self {
+        Operator {
+            emails: Vec::new(),
+            timezone: Zone::system(),
+        }
+    }
+}
+
+/// `[mail]`: outgoing mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mail {
+    /// How mail is delivered.
+    pub transport: Transport,
+    /// The sender, e.g. `clawdbot <clawdbot@example.org>`.
+    pub from: Mailbox,
+    /// Approval mails per hour before the rest go out as one digest.
+    pub max_per_hour: u32,
+    /// Put a per-request key in `Reply-To` (`clawdbot+KEY@domain`).
+    pub plus_addressing: bool,
+    /// The `sendmail` transport.
+    pub sendmail: Sendmail,
+    /// The `smtp` transport.
+    pub smtp: Smtp,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Mail {
+            transport: Transport::File,
+            from: Mailbox::new(
+                Some("clawdbot".into()),
+                Address::new_dangerous("clawdbot", "localhost"),
+            ),
+            max_per_hour: 20,
+            plus_addressing: false,
+            sendmail: Sendmail::default(),
+            smtp: Smtp::default(),
+        }
+    }
+}
+
+/// Mail transports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// One `.eml` file per mail in the outbox directory.
+    File,
+    /// An SMTP relay.
+    Smtp,
+    /// The local `sendmail` command.
+    Sendmail,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::File => "file",
+            Transport::Smtp => "smtp",
+            Transport::Sendmail => "sendmail",
+        })
+    }
+}
+
+/// `[mail.sendmail]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sendmail {
+    /// The sendmail binary.
+    pub command: AbsPath,
+}
+
+impl Default for Sendmail {
+    fn default() -> Self {
+        Sendmail {
+            command: AbsPath::from_static("/usr/sbin/sendmail"),
+        }
+    }
+}
+
+/// `[mail.smtp]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// The relay's host name.
+    pub host: String,
+    /// The port; default 587 for STARTTLS, 465 for TLS, 25 without.
+    pub port: Option<u16>,
+    /// Transport security.
+    pub security: Security,
+    /// The user name; no authentication when unset.
+    pub username: Option<String>,
+    /// The credential holding the password.
+    pub password_credential: String,
+    /// How long one connection attempt may take.
+    pub timeout: ConfigDuration,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            host: "localhost".into(),
+            port: None,
+            security: Security::Starttls,
+            username: None,
+            password_credential: "smtp-password".into(),
+            timeout: ConfigDuration::from_secs(30),
+        }
+    }
+}
+
+impl Smtp {
+    /// The port to connect to.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            Security::Starttls => 587,
+            Security::Tls => 465,
+            Security::None => 25,
+        })
+    }
+}
+
+/// SMTP transport security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+    /// No encryption (a relay on the same host).
+    None,
+}
+
+/// `[requests]`: limits on what the agent may file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Requests {
+    /// How long a request waits for a decision before it expires.
+    pub ttl: ConfigDuration,
+    /// The largest request file accepted.
+    pub max_bytes: MaxBytes,
+}
+
+impl Default for Requests {
+    fn default() -> Self {
+        Requests {
+            ttl: ConfigDuration::from_secs(86_400),
+            max_bytes: MaxBytes(65_536),
+        }
+    }
+}
+
+/// A request size limit, between 1 KiB and 1 MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxBytes(u64);
+
+impl MaxBytes {
+    /// The limit in bytes.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for MaxBytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = u64::deserialize(deserializer)?;
+        if !(1024..=1_048_576).contains(&value) {
+            return Err(serde::de::Error::custom(format!(
+                "{value} is out of range: a request limit is between 1024 and 1048576 bytes"
+            )));
+        }
+        Ok(MaxBytes(value))
+    }
+}
+
+/// `[actions.NAME]`: an argv template with typed parameters, run without a shell.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawAction")]
+pub struct Action {
+    /// The argv; `{name}` stands for a parameter.
+    pub command: Vec<String>,
+    /// The configured risk, before rules raise it.
+    pub risk: Risk,
+    /// How long the command may run.
+    pub timeout: ConfigDuration,
+    /// The rule for each parameter.
+    pub params: BTreeMap<String, ParamRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAction {
+    command: Vec<String>,
+    risk: Risk,
+    #[serde(default = "default_action_timeout")]
+    timeout: ConfigDuration,
+    #[serde(default)]
+    params: BTreeMap<String, ParamRule>,
+}
+
+fn default_action_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(120)
+}
+
+impl TryFrom<RawAction> for Action {
+    type Error = String;
+
+    fn try_from(raw: RawAction) -> Result<Self, String> {
+        let Some(program) = raw.command.first() else {
+            return Err("command is empty: give the program and its arguments".into());
+        };
+        if program.contains('{') {
+            return Err("the program (first word of command) cannot be a parameter".into());
+        }
+        let mut used = Vec::new();
+        for word in &raw.command {
+            for name in placeholders(word)? {
+                if !raw.params.contains_key(name) {
+                    return Err(format!(
+                        "command uses {{{name}}} but params has no rule for {name:?}"
+                    ));
+                }
+                used.push(name.to_string());
+            }
+        }
+        if let Some(unused) = raw.params.keys().find(|k| !used.contains(k)) {
+            return Err(format!("parameter {unused:?} is never used in command"));
+        }
+        Ok(Action {
+            command: raw.command,
+            risk: raw.risk,
+            timeout: raw.timeout,
+            params: raw.params,
+        })
+    }
+}
+
+impl Action {
+    /// The argv with every `{name}` replaced by its (already validated) value.
+    /// Each placeholder is replaced once, left to right, so a value that itself contains
+    /// `{other}` is never expanded again.
+    pub fn render(&self, values: &BTreeMap<String, String>) -> Vec<String> {
+        self.command
+            .iter()
+            .map(|word| {
+                let mut out = String::with_capacity(word.len());
+                let mut rest = word.as_str();
+                while let Some(open) = rest.find('{') {
+                    let after = &rest[open + 1..];
+                    let close = after.find('}').unwrap_or(after.len());
+                    out.push_str(&rest[..open]);
+                    out.push_str(values.get(&after[..close]).map_or("", String::as_str));
+                    rest = after.get(close + 1..).unwrap_or("");
+                }
+                out.push_str(rest);
+                out
+            })
+            .collect()
+    }
+}
+
+/// The `{name}` placeholders in one argv word.
+fn placeholders(word: &str) -> Result<Vec<&str>, String> {
+    let mut found = Vec::new();
+    let mut rest = word;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err(format!("unclosed {{ in command word {word:?}"));
+        };
+        let name = &after[..close];
+        if !is_param_name(name) {
+            return Err(format!("bad parameter name {name:?} in command word {word:?}"));
+        }
+        found.push(name);
+        rest = &after[close + 1..];
+    }
+    Ok(found)
+}
+
+fn is_param_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 64
+}
+
+/// How one parameter is checked: a regex that must match the whole value, or a list of values.
+#[derive(Debug, Clone)]
+pub enum ParamRule {
+    /// The value must match this pattern entirely.
+    Pattern(Regex),
+    /// The value must be one of these.
+    OneOf(Vec<String>),
+}
+
+impl ParamRule {
+    /// Whether `value` passes.
+    pub fn accepts(&self, value: &str) -> bool {
+        match self {
+            ParamRule::Pattern(re) => re.is_match(value),
+            ParamRule::OneOf(values) => values.iter().any(|v| v == value),
+        }
+    }
+
+    /// The rule as the operator wrote it, for error messages.
+    pub fn describe(&self) -> String {
+        match self {
+            ParamRule::Pattern(re) => format!("must match {}", re.as_str()),
+            ParamRule::OneOf(values) => format!("must be one of {}", values.join(", ")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ParamRule {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Pattern(String),
+            OneOf(Vec<String>),
+        }
+        match Raw::deserialize(deserializer)? {
+            // Anchored whatever the operator wrote: a pattern missing its ^…$ must not let
+            // `searxng; rm -rf /` through because it contains a valid name.
+            Raw::Pattern(p) => regex::RegexBuilder::new(&format!("^(?:{p})$"))
+                .size_limit(1 << 20)
+                .build()
+                .map(ParamRule::Pattern)
+                .map_err(|e| serde::de::Error::custom(format!("invalid pattern {p:?}: {e}"))),
+            Raw::OneOf(values) if values.is_empty() => {
+                Err(serde::de::Error::custom("an empty list of values accepts nothing"))
+            }
+            Raw::OneOf(values) => Ok(ParamRule::OneOf(values)),
+        }
+    }
+}
+
+/// An absolute path from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbsPath(PathBuf);
+
+impl AbsPath {
+    fn from_static(path: &str) -> Self {
+        AbsPath(PathBuf::from(path))
+    }
+
+    /// The path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for AbsPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let path = PathBuf::from(String::deserialize(deserializer)?);
+        if !path.is_absolute() {
+            return Err(serde::de::Error::custom(format!(
+                "{} is not an absolute path",
+                path.display()
+            )));
+        }
+        Ok(AbsPath(path))
+    }
+}
+
+/// A time zone by its IANA name.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    /// The IANA name, e.g. `Europe/Amsterdam`.
+    pub name: String,
+    /// The zone.
+    pub tz: jiff::tz::TimeZone,
+}
+
+impl Zone {
+    fn system() -> Self {
+        let tz = jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC);
+        let name = tz.iana_name().unwrap_or("UTC").to_string();
+        Zone { name, tz }
+    }
+}
+
+impl<'de> Deserialize<'de> for Zone {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        let tz = jiff::tz::TimeZone::get(&name).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "unknown time zone {name:?}: use an IANA name such as Europe/Amsterdam"
+            ))
+        })?;
+        Ok(Zone { name, tz })
+    }
+}
+
+impl Config {
+    /// Read the configuration: `explicit` (from `--config`), else `$CLAWDBOT_CONFIG`, else
+    /// [`DEFAULT_PATH`]; plus the drop-ins in `FILE.d/*.toml`. A missing default file means
+    /// built-in defaults; a missing file that was asked for is an error.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let env = std::env::var_os(ENV_VAR).filter(|v| !v.is_empty());
+        let (path, required) = match (explicit, env) {
+            (Some(path), _) => (path.to_path_buf(), true),
+            (None, Some(env)) => (PathBuf::from(env), true),
+            (None, None) => (PathBuf::from(DEFAULT_PATH), false),
+        };
+        let mut files = Vec::new();
+        match std::fs::metadata(&path) {
+            Ok(_) => files.push(path.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {}
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        }
+        files.extend(drop_ins(&path)?);
+        Config::from_files(&files)
+    }
+
+    /// Merge and validate these files, in order.
+    pub fn from_files(files: &[PathBuf]) -> Result<Config, ConfigError> {
+        let mut merged = toml::Table::new();
+        for path in files {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let table = parse_file(path, &text)?;
+            merge(&mut merged, table);
+        }
+        let mut config: Config = merged.try_into().map_err(|e: toml::de::Error| {
+            ConfigError::Invalid {
+                key: "(merged)".into(),
+                message: e.message().to_string(),
+                files: display_files(files),
+            }
+        })?;
+        config.sources = files.to_vec();
+        config.check(files)?;
+        Ok(config)
+    }
+
+    /// Parse one configuration text alone (for tests and `init`).
+    pub fn from_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let table = parse_file(path, text)?;
+        let mut config: Config = table.try_into().map_err(|e: toml::de::Error| {
+            ConfigError::Invalid {
+                key: "(file)".into(),
+                message: e.message().to_string(),
+                files: path.display().to_string(),
+            }
+        })?;
+        config.sources = vec![path.to_path_buf()];
+        config.check(&config.sources.clone())?;
+        Ok(config)
+    }
+
+    fn check(&self, files: &[PathBuf]) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.into(),
+            message,
+            files: display_files(files),
+        };
+        if self.mail.max_per_hour == 0 {
+            return Err(invalid("mail.max_per_hour", "must be at least 1".into()));
+        }
+        for name in self.actions.keys() {
+            if name == FREEFORM || !is_param_name(name) {
+                return Err(invalid(
+                    &format!("actions.{name}"),
+                    "an action name is lower-case letters, digits and _, and not \"freeform\""
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn display_files(files: &[PathBuf]) -> String {
+    if files.is_empty() {
+        return "built-in defaults".into();
+    }
+    files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `FILE.d/*.toml`, in name order.
+fn drop_ins(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut dir = path.as_os_str().to_owned();
+    dir.push(".d");
+    let dir = PathBuf::from(dir);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(ConfigError::Read { path: dir, source }),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| ConfigError::Read {
+            path: dir.clone(),
+            source,
+        })?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".toml") && !name.starts_with('.') {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Parse one file and validate it alone, so that errors carry its name and line.
+fn parse_file(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
+    let located = |e: toml::de::Error| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        let line = text[..offset.min(text.len())].matches('\n').count() + 1;
+        let key = text
+            .lines()
+            .nth(line - 1)
+            .map(key_on_line)
+            .unwrap_or_default();
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            line,
+            key,
+            message: e.message().trim().to_string(),
+        }
+    };
+    let table: toml::Table = toml::from_str(text).map_err(located)?;
+    toml::from_str::<Config>(text).map_err(located)?;
+    Ok(table)
+}
+
+/// The key (or `[table]`) written on a line, to name it in an error.
+fn key_on_line(line: &str) -> String {
+    let line = line.trim();
+    if line.starts_with('[') {
+        return line.split(']').next().unwrap_or(line).trim_start_matches('[').to_string();
+    }
+    line.split('=').next().unwrap_or(line).trim().to_string()
+}
+
+/// Merge `over` into `base`: tables key by key, except that each `actions.NAME` is replaced whole.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base_actions)), toml::Value::Table(actions))
+                if key == "actions" =>
+            {
+                for (name, action) in actions {
+                    base_actions.insert(name, action);
+                }
+            }
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(table)) => {
+                merge(base_table, table)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn tempdir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("clawdbot-config-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    const ACTION: &str = r#"
+[actions.restart_container]
+command = ["docker", "restart", "{container}"]
+risk = "medium"
+timeout = "2m"
+params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
+"#;
+
+    #[test]
+    fn defaults_suit_the_reference_host() {
+        let config = Config::from_files(&[]).unwrap();
+        assert_eq!(config.paths.database(), Path::new("/var/lib/clawdbot/state.db"));
+        assert_eq!(config.paths.quarantine(), Path::new("/var/lib/clawdbot/quarantine"));
+        assert_eq!(config.mail.transport, Transport::File);
+        assert_eq!(config.mail.max_per_hour, 20);
+        assert_eq!(config.requests.ttl.get().as_secs(), 86_400);
+        assert_eq!(config.requests.max_bytes.get(), 65_536);
+    }
+
+    #[test]
+    fn an_error_names_file_line_and_key() {
+        let dir = tempdir("err");
+        let path = write(&dir, "c.toml", "[mail]\nfrom = \"a <a@b.c>\"\nmax_per_hour = \"many\"\n");
+        let err = Config::from_files(&[path.clone()]).unwrap_err();
+        match &err {
+            ConfigError::Parse { path: p, line, key, .. } => {
+                assert_eq!(p, &path);
+                assert_eq!(*line, 3);
+                assert_eq!(key, "max_per_hour");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(err.to_string().starts_with(&format!("{}:3: max_per_hour:", path.display())));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_reason() {
+        let dir = tempdir("bad");
+        for (text, needle) in [
+            ("[paths]\nstate_dir = \"relative/dir\"\n", "not an absolute path"),
+            ("[operator]\ntimezone = \"Mars/Olympus\"\n", "unknown time zone"),
+            ("[operator]\nemails = [\"not an address\"]\n", "emails"),
+            ("[requests]\nttl = \"soon\"\n", "invalid duration"),
+            ("[requests]\nmax_bytes = 10\n", "out of range"),
+            ("[mail]\ntransport = \"pigeon\"\n", "unknown variant"),
+            ("[mail]\nbogus = 1\n", "unknown field"),
+            (
+                "[actions.x]\ncommand = [\"rm\", \"{path}\"]\nrisk = \"high\"\n",
+                "no rule for \"path\"",
+            ),
+            (
+                "[actions.x]\ncommand = [\"ls\"]\nrisk = \"low\"\nparams = { p = \"a\" }\n",
+                "never used",
+            ),
+            (
+                "[actions.x]\ncommand = [\"ls\", \"{p}\"]\nrisk = \"low\"\nparams = { p = \"(\" }\n",
+                "invalid pattern",
+            ),
+            ("[actions.x]\ncommand = []\nrisk = \"low\"\n", "command is empty"),
+            ("[actions.x]\ncommand = [\"ls\"]\nrisk = \"extreme\"\n", "unknown variant"),
+            ("[actions.freeform]\ncommand = [\"ls\"]\nrisk = \"low\"\n", "freeform"),
+            ("[mail]\nmax_per_hour = 0\n", "at least 1"),
+        ] {
+            let path = write(&dir, "c.toml", text);
+            let err = Config::from_files(&[path]).expect_err(text).to_string();
+            assert!(err.contains(needle), "{text:?} gave {err:?}");
+        }
+    }
+
+    #[test]
+    fn drop_ins_merge_in_name_order_and_replace_actions_whole() {
+        let dir = tempdir("merge");
+        let main = write(&dir, "clawdbot.toml", &format!("[mail]\nmax_per_hour = 5\n{ACTION}"));
+        write(&dir, "clawdbot.toml.d/20-b.toml", "[mail]\nmax_per_hour = 7\n");
+        write(&dir, "clawdbot.toml.d/10-a.toml", "[mail]\nmax_per_hour = 6\nplus_addressing = true\n");
+        write(
+            &dir,
+            "clawdbot.toml.d/30-action.toml",
+            "[actions.restart_container]\ncommand = [\"podman\", \"restart\", \"{c}\"]\nrisk = \"high\"\nparams = { c = \"^[a-z]+$\" }\n",
+        );
+        write(&dir, "clawdbot.toml.d/ignored.conf", "garbage");
+        let config = Config::load(Some(&main)).unwrap();
+        assert_eq!(config.mail.max_per_hour, 7);
+        assert!(config.mail.plus_addressing);
+        let action = &config.actions["restart_container"];
+        assert_eq!(action.command[0], "podman");
+        assert_eq!(action.timeout.get().as_secs(), 120, "replaced whole, not merged");
+        assert_eq!(config.sources.len(), 4);
+    }
+
+    #[test]
+    fn patterns_are_anchored_even_when_written_without_anchors() {
+        let dir = tempdir("anchor");
+        let path = write(
+            &dir,
+            "c.toml",
+            "[actions.x]\ncommand = [\"docker\", \"restart\", \"{c}\"]\nrisk = \"low\"\nparams = { c = \"[a-z]+\" }\n",
+        );
+        let config = Config::from_files(&[path]).unwrap();
+        let rule = &config.actions["x"].params["c"];
+        assert!(rule.accepts("searxng"));
+        assert!(!rule.accepts("searxng; rm -rf /"));
+    }
+
+    #[test]
+    fn an_asked_for_file_must_exist() {
+        let err = Config::load(Some(Path::new("/nonexistent/clawdbot.toml"))).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }));
+        assert!(err.to_string().contains("/nonexistent/clawdbot.toml"));
+    }
+
+    #[test]
+    fn render_substitutes_inside_words() {
+        let dir = tempdir("render");
+        let path = write(
+            &dir,
+            "c.toml",
+            "[actions.x]\ncommand = [\"systemctl\", \"restart\", \"{unit}.service\"]\nrisk = \"low\"\nparams = { unit = [\"nginx\", \"ssh\"] }\n",
+        );
+        let config = Config::from_files(&[path]).unwrap();
+        let values = BTreeMap::from([("unit".to_string(), "nginx".to_string())]);
+        assert_eq!(
+            config.actions["x"].render(&values),
+            ["systemctl", "restart", "nginx.service"]
+        );
+    }
+}

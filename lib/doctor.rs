@@ -1,0 +1,119 @@
+//! `clawdbot doctor`: checks the configuration, the directories and their modes, the
+//! credentials and the mail transport, and says how to fix each problem.
+
+use std::fmt::Write as _;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::config::{Config, Transport};
+use crate::credentials;
+use crate::mail::Sender;
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was found.
+    pub message: String,
+    /// How to fix it (empty when it passed).
+    pub fix: String,
+}
+
+fn pass(name: impl Into<String>, message: impl Into<String>) -> Check {
+    Check { name: name.into(), ok: true, message: message.into(), fix: String::new() }
+}
+
+fn fail(name: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Check {
+    Check { name: name.into(), ok: false, message: message.into(), fix: fix.into() }
+}
+
+/// Run every check on a loaded configuration.
+pub fn run(config: &Config) -> Vec<Check> {
+    let mut checks = vec![config_check(config)];
+    for (dir, what) in crate::broker::directories(config) {
+        checks.push(directory(&dir, what));
+    }
+    checks.push(operators(config));
+    checks.extend(smtp_credential(config));
+    checks.push(transport(config));
+    checks
+}
+
+fn config_check(config: &Config) -> Check {
+    let sources = if config.sources.is_empty() {
+        "built-in defaults (no configuration file)".to_string()
+    } else {
+        config.sources.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    };
+    let actions = config.actions.keys().cloned().collect::<Vec<_>>().join(", ");
+    if config.actions.is_empty() {
+        return fail("config", format!("loaded from {sources}; no actions configured"), "add [actions.NAME] tables; `clawdbot init DIR` writes examples");
+    }
+    pass("config", format!("loaded from {sources}; actions: {actions}"))
+}
+
+fn directory(dir: &Path, what: &str) -> Check {
+    let name = format!("{what} {}", dir.display());
+    match std::fs::metadata(dir) {
+        Err(e) => fail(name, e.to_string(), format!("mkdir -p {} (the package's tmpfiles.d creates it)", dir.display())),
+        Ok(m) if !m.is_dir() => fail(name, "is not a directory", "move the file away and create the directory"),
+        Ok(m) if m.mode() & 0o002 != 0 => fail(name, format!("mode {:04o}: anyone can write here", m.mode() & 0o7777), format!("chmod o-w {}", dir.display())),
+        Ok(m) => {
+            let probe = dir.join(".clawdbot-doctor");
+            match std::fs::write(&probe, b"") {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&probe);
+                    pass(name, format!("mode {:04o}, writable", m.mode() & 0o7777))
+                }
+                Err(e) => fail(name, format!("not writable: {e}"), format!("chown clawdbot {}", dir.display())),
+            }
+        }
+    }
+}
+
+fn operators(config: &Config) -> Check {
+    if config.operator.emails.is_empty() {
+        return fail("operators", "no operator address", "set emails = [\"you@example.org\"] under [operator]");
+    }
+    let list = config.operator.emails.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    pass("operators", format!("{list}; time zone {}", config.operator.timezone.name))
+}
+
+fn smtp_credential(config: &Config) -> Option<Check> {
+    let smtp = &config.mail.smtp;
+    if config.mail.transport != Transport::Smtp || smtp.username.is_none() {
+        return None;
+    }
+    let name = format!("credential {}", smtp.password_credential);
+    Some(match credentials::read(&smtp.password_credential) {
+        Ok(_) => pass(name, "present and private"),
+        Err(e) => fail(name, e.to_string(), format!("install -m 600 /dev/stdin {}/clawdbot.{}", credentials::CREDSTORE, smtp.password_credential)),
+    })
+}
+
+fn transport(config: &Config) -> Check {
+    let name = format!("mail transport {}", config.mail.transport);
+    match Sender::new(config).map_err(|e| e.to_string()).and_then(|s| s.probe()) {
+        Ok(message) => pass(name, message),
+        Err(message) => fail(name, message, "check [mail] in the configuration and that the relay or command is reachable"),
+    }
+}
+
+/// Render checks for a person: one line each, fixes indented below failures.
+pub fn render(checks: &[Check]) -> String {
+    let mut out = String::new();
+    for c in checks {
+        let _ = writeln!(out, "{} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.message);
+        if !c.ok {
+            let _ = writeln!(out, "     fix: {}", c.fix);
+        }
+    }
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    let _ = writeln!(out, "\n{} checks, {failed} problem(s).", checks.len());
+    out
+}

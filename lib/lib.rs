@@ -1,0 +1,27 @@
+//! clawdbot: the operations plane of a server administered by AI agents.
+//!
+//! An untrusted agent files requests ([`request`]) into a spool; the broker ([`broker`]) validates
+//! and records them ([`store`]), assesses their risk ([`risk`]) and mails the operator ([`mail`]).
+//! Every binary in `bins/` is a thin shell over these modules.
+
+pub mod atomic;
+pub mod broker;
+pub mod config;
+pub mod credentials;
+pub mod demo;
+pub mod doctor;
+pub mod duration;
+pub mod exit;
+pub mod failpoint;
+pub mod ids;
+pub mod init;
+pub mod inspect;
+pub mod journal;
+pub mod mail;
+pub mod request;
+pub mod risk;
+pub mod spool;
+pub mod state;
+pub mod store;
+pub mod submit;
+pub mod time;

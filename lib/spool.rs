@@ -1,0 +1,101 @@
+//! The request spool shared with the agent: listing it, taking files out of it, quarantining
+//! what is bad, and (for `clawdbot-request`) dropping a new request in atomically.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::atomic::{self, FileError};
+
+/// A `*.json` entry in the spool, whatever kind of file it turns out to be.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The entry's full path.
+    pub path: PathBuf,
+    /// Its name as found (may be any bytes).
+    pub name: OsString,
+}
+
+impl Entry {
+    /// The name, printable: anything odd in it is replaced, for logs, mails and file names.
+    pub fn display_name(&self) -> String {
+        self.name
+            .to_string_lossy()
+            .chars()
+            .take(128)
+            .map(|c| if c.is_control() || c == '/' { '?' } else { c })
+            .collect()
+    }
+}
+
+/// The `*.json` entries of the spool, in name order. Names starting with a dot are files
+/// still being written (`.NAME.tmp`) or ours, and are left alone.
+pub fn list(spool: &Path) -> Result<Vec<Entry>, FileError> {
+    let read = std::fs::read_dir(spool).map_err(|e| FileError::new("cannot list request spool", spool, e))?;
+    let mut entries = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(|e| FileError::new("cannot list request spool", spool, e))?;
+        let name = entry.file_name();
+        let bytes = name.as_bytes();
+        if bytes.ends_with(b".json") && !bytes.starts_with(b".") {
+            entries.push(Entry { path: entry.path(), name });
+        }
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
+/// Take a recorded request's file out of the spool.
+pub fn remove(entry: &Entry) -> Result<(), FileError> {
+    match std::fs::remove_file(&entry.path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(FileError::new("cannot remove from spool", &entry.path, e)),
+    }
+}
+
+/// Move a bad entry to `dir/name`, with `dir/name.error.json` beside it saying why; the error
+/// file is written first so a quarantined file always has its reason. The entry is renamed,
+/// never copied and never deleted; when the quarantine is on another file system, a regular
+/// file whose bytes we hold is copied there and then unlinked, and anything else goes to the
+/// spool's own `.quarantine/`. Returns where it went.
+pub fn quarantine(entry: &Entry, dir: &Path, name: &str, content: Option<&[u8]>, reason: &[u8]) -> Result<PathBuf, FileError> {
+    std::fs::create_dir_all(dir).map_err(|e| FileError::new("cannot create quarantine", dir, e))?;
+    let dest = dir.join(name);
+    atomic::write(&dir.join(format!("{name}.error.json")), reason, 0o640)?;
+    match std::fs::rename(&entry.path, &dest) {
+        Ok(()) => {
+            atomic::sync_dir(dir)?;
+            Ok(dest)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => match content {
+            Some(bytes) => {
+                atomic::write(&dest, bytes, 0o640)?;
+                remove(entry)?;
+                Ok(dest)
+            }
+            None => {
+                let spool = entry.path.parent().unwrap_or(Path::new("."));
+                let local = spool.join(".quarantine");
+                std::fs::create_dir_all(&local).map_err(|e| FileError::new("cannot create quarantine", &local, e))?;
+                let dest = local.join(name);
+                std::fs::rename(&entry.path, &dest).map_err(|e| FileError::new("cannot quarantine", &entry.path, e))?;
+                atomic::write(&local.join(format!("{name}.error.json")), reason, 0o640)?;
+                Ok(dest)
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(dest),
+        Err(e) => Err(FileError::new("cannot quarantine", &entry.path, e)),
+    }
+}
+
+/// Write a new request into the spool as `NAME.json`, atomically (`.NAME.json.tmp`, fsync,
+/// rename, fsync the directory), where NAME is the time and a random suffix.
+pub fn drop_request(spool: &Path, bytes: &[u8], now: crate::time::UnixTime, random: &str) -> Result<PathBuf, FileError> {
+    let stamp = jiff::Timestamp::from_second(now)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .strftime("%Y%m%dT%H%M%SZ");
+    let path = spool.join(format!("{stamp}-{random}.json"));
+    atomic::write(&path, bytes, 0o644)?;
+    Ok(path)
+}

@@ -1,0 +1,763 @@
+//! The state store: one SQLite database in WAL mode. Every state change happens in one
+//! `BEGIN IMMEDIATE` transaction together with its audit row; events are logged only after the
+//! transaction commits, so the journal never tells of a change the database does not hold.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+use crate::exit::{Exit, ExitStatus};
+use crate::ids::{RandomError, RequestId};
+use crate::journal::{self, Event};
+use crate::state::State;
+use crate::time::UnixTime;
+
+/// The schema, one migration per version; `PRAGMA user_version` says how many have run.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE requests (
+    id            TEXT PRIMARY KEY,
+    state         TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    summary       TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    details       TEXT,
+    client_ref    TEXT,
+    reply_session TEXT,
+    hash          TEXT NOT NULL,
+    canonical     TEXT NOT NULL,
+    raw           BLOB NOT NULL,
+    source        TEXT NOT NULL,
+    risk          TEXT NOT NULL,
+    risk_reasons  TEXT NOT NULL,
+    argv          TEXT,
+    reply_key     TEXT NOT NULL,
+    mails         INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    deadline_at   INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX requests_client_ref ON requests(client_ref) WHERE client_ref IS NOT NULL;
+CREATE INDEX requests_hash ON requests(hash);
+CREATE INDEX requests_state ON requests(state);
+
+CREATE TABLE rejections (
+    id          TEXT PRIMARY KEY,
+    source      TEXT NOT NULL,
+    quarantined TEXT NOT NULL,
+    problems    TEXT NOT NULL,
+    excerpt     TEXT NOT NULL,
+    at          INTEGER NOT NULL
+);
+
+CREATE TABLE audit (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    from_state TEXT,
+    to_state   TEXT,
+    actor      TEXT NOT NULL,
+    event      TEXT NOT NULL,
+    detail     TEXT NOT NULL
+);
+CREATE INDEX audit_request ON audit(request_id, seq);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT NOT NULL,
+    message_id      TEXT NOT NULL UNIQUE,
+    sender          TEXT NOT NULL,
+    recipients      TEXT NOT NULL,
+    message         BLOB NOT NULL,
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT
+);
+CREATE INDEX outbox_due ON outbox(sent_at, next_attempt_at);
+
+CREATE TABLE outbox_requests (
+    outbox_id  INTEGER NOT NULL REFERENCES outbox(id),
+    request_id TEXT NOT NULL REFERENCES requests(id),
+    PRIMARY KEY (outbox_id, request_id)
+);
+CREATE INDEX outbox_requests_request ON outbox_requests(request_id);
+"#];
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("state database {}: {context}: {source}", path.display())]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// A transition that the state machine does not have.
+    #[error("request {id}: {from} → {to} is not a transition of the state machine")]
+    InvalidTransition {
+        /// The request.
+        id: String,
+        /// Its state.
+        from: State,
+        /// The state asked for.
+        to: State,
+    },
+    /// The request was not in the expected state (another pass moved it).
+    #[error("request {id} is no longer {expected}")]
+    Conflict {
+        /// The request.
+        id: String,
+        /// The state it was expected in.
+        expected: State,
+    },
+    /// The database was written by a newer version.
+    #[error("state database {} has schema version {found}; this build knows {known}: upgrade clawdbot", path.display())]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        known: usize,
+    },
+    /// No random bytes for a new id.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+impl ExitStatus for StoreError {
+    fn exit(&self) -> Exit {
+        match self {
+            StoreError::Sqlite { source, .. }
+                if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+            {
+                Exit::TempFail
+            }
+            StoreError::Sqlite { .. } | StoreError::Random(_) => Exit::IoErr,
+            StoreError::InvalidTransition { .. } | StoreError::Conflict { .. } => Exit::Software,
+            StoreError::TooNew { .. } => Exit::Config,
+        }
+    }
+}
+
+/// The open database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A new request, validated, about to be recorded as `Detected`.
+#[derive(Debug, Clone)]
+pub struct NewRequest<'a> {
+    /// Action name or `freeform`.
+    pub kind: &'a str,
+    /// One line.
+    pub summary: &'a str,
+    /// Why.
+    pub reason: &'a str,
+    /// Free text.
+    pub details: Option<&'a str>,
+    /// The agent's idempotency key.
+    pub client_ref: Option<&'a str>,
+    /// Where the outcome goes.
+    pub reply_session: Option<&'a str>,
+    /// SHA-256 of the canonical JSON.
+    pub hash: &'a str,
+    /// The canonical JSON.
+    pub canonical: &'a str,
+    /// The bytes as received.
+    pub raw: &'a [u8],
+    /// The spool file name it came from.
+    pub source: &'a str,
+    /// The assessed risk.
+    pub risk: &'a str,
+    /// Why that risk.
+    pub risk_reasons: &'a [String],
+    /// What will run (action requests).
+    pub argv: Option<&'a [String]>,
+    /// The key in the per-request reply address.
+    pub reply_key: &'a str,
+    /// When it was received.
+    pub now: UnixTime,
+    /// When it expires.
+    pub deadline: UnixTime,
+}
+
+/// A request as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRow {
+    /// The id.
+    pub id: RequestId,
+    /// Its state.
+    pub state: State,
+    /// Action name or `freeform`.
+    pub kind: String,
+    /// One line.
+    pub summary: String,
+    /// Why.
+    pub reason: String,
+    /// Free text.
+    pub details: Option<String>,
+    /// The agent's idempotency key.
+    pub client_ref: Option<String>,
+    /// SHA-256 of the canonical JSON.
+    pub hash: String,
+    /// The risk.
+    pub risk: String,
+    /// Why.
+    pub risk_reasons: Vec<String>,
+    /// What will run.
+    pub argv: Option<Vec<String>>,
+    /// The per-request reply key.
+    pub reply_key: String,
+    /// Mails sent about it so far.
+    pub mails: i64,
+    /// Received.
+    pub created_at: UnixTime,
+    /// Expires.
+    pub deadline_at: UnixTime,
+    /// Last change.
+    pub updated_at: UnixTime,
+}
+
+/// One audit row.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRow {
+    /// Order.
+    pub seq: i64,
+    /// The request.
+    pub request_id: String,
+    /// When.
+    pub at: UnixTime,
+    /// State before, if it changed.
+    pub from: Option<String>,
+    /// State after, if it changed.
+    pub to: Option<String>,
+    /// Who: `broker`, an operator address, `clawdbot-exec`.
+    pub actor: String,
+    /// What happened.
+    pub event: String,
+    /// Details.
+    pub detail: String,
+}
+
+/// A mail waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxMail {
+    /// Row id.
+    pub id: i64,
+    /// `approval` or `digest`.
+    pub kind: String,
+    /// The Message-ID.
+    pub message_id: String,
+    /// Envelope sender.
+    pub sender: String,
+    /// Envelope recipients.
+    pub recipients: Vec<String>,
+    /// The formatted message.
+    pub message: Vec<u8>,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+/// A rejected request file.
+#[derive(Debug, Clone)]
+pub struct Rejection<'a> {
+    /// The id given to it.
+    pub id: &'a RequestId,
+    /// The spool file name.
+    pub source: &'a str,
+    /// Where it went.
+    pub quarantined: &'a str,
+    /// The problems, as JSON.
+    pub problems: &'a str,
+    /// A short printable excerpt.
+    pub excerpt: &'a str,
+    /// When.
+    pub now: UnixTime,
+}
+
+const REQUEST_COLUMNS: &str = "id, state, kind, summary, reason, details, client_ref, hash, risk, risk_reasons, argv, reply_key, mails, created_at, deadline_at, updated_at";
+
+impl Store {
+    /// Open (creating if needed) the database and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let fail = |context: &str| {
+            let path = path.to_path_buf();
+            let context = context.to_string();
+            move |source| StoreError::Sqlite { path, context, source }
+        };
+        let conn = Connection::open(path).map_err(fail("cannot open"))?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(fail("cannot set busy timeout"))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(fail("cannot enable WAL"))?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(fail("cannot set synchronous"))?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(fail("cannot enable foreign keys"))?;
+        let mut store = Store { conn, path: path.to_path_buf() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err<C: Into<String>>(&self, context: C) -> impl FnOnce(rusqlite::Error) -> StoreError + use<C> {
+        let path = self.path.clone();
+        let context = context.into();
+        move |source| StoreError::Sqlite { path, context, source }
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(self.err("cannot read schema version"))?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known: MIGRATIONS.len() });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+            let err = self.err(format!("migration to schema version {}", index + 1));
+            let begin = self.err("cannot begin migration");
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(begin)?;
+            let result = tx
+                .execute_batch(sql)
+                .and_then(|()| tx.pragma_update(None, "user_version", index as i64 + 1))
+                .and_then(|()| tx.commit());
+            result.map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Run `f` in one `BEGIN IMMEDIATE` transaction; log its events once it has committed.
+    pub fn write<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let path = self.path.clone();
+        let begin = self.err("cannot begin transaction");
+        let commit = self.err("cannot commit");
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(begin)?;
+        let mut wrapped = Tx { tx, path, events: Vec::new() };
+        let value = f(&mut wrapped)?;
+        let Tx { tx, events, .. } = wrapped;
+        tx.commit().map_err(commit)?;
+        events.iter().for_each(journal::emit);
+        Ok(value)
+    }
+
+    /// A request by id.
+    pub fn request(&self, id: &RequestId) -> Result<Option<RequestRow>, StoreError> {
+        self.conn
+            .query_row(&format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"), [id.as_str()], request_row)
+            .optional()
+            .map_err(self.err(format!("cannot read request {id}")))
+    }
+
+    /// Requests in any of these states, oldest first.
+    pub fn requests_in(&self, states: &[State]) -> Result<Vec<RequestRow>, StoreError> {
+        let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE state IN ({}) ORDER BY created_at, id",
+            names.join(",")
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err("cannot list requests"))?;
+        let rows = stmt.query_map([], request_row).map_err(self.err("cannot list requests"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("cannot list requests"))
+    }
+
+    /// Every request that is not final, oldest first.
+    pub fn open_requests(&self) -> Result<Vec<RequestRow>, StoreError> {
+        let open: Vec<State> = State::ALL.into_iter().filter(|s| !s.is_final()).collect();
+        self.requests_in(&open)
+    }
+
+    /// A request's audit trail, in order.
+    pub fn audit(&self, id: &str) -> Result<Vec<AuditRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, request_id, at, from_state, to_state, actor, event, detail FROM audit WHERE request_id = ?1 ORDER BY seq")
+            .map_err(self.err("cannot read audit"))?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(AuditRow {
+                    seq: r.get(0)?,
+                    request_id: r.get(1)?,
+                    at: r.get(2)?,
+                    from: r.get(3)?,
+                    to: r.get(4)?,
+                    actor: r.get(5)?,
+                    event: r.get(6)?,
+                    detail: r.get(7)?,
+                })
+            })
+            .map_err(self.err("cannot read audit"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("cannot read audit"))
+    }
+
+    /// Mails not yet sent whose next attempt is due.
+    pub fn due_mails(&self, now: UnixTime) -> Result<Vec<OutboxMail>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, kind, message_id, sender, recipients, message, attempts FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id")
+            .map_err(self.err("cannot read outbox"))?;
+        let rows = stmt
+            .query_map([now], |r| {
+                let recipients: String = r.get(4)?;
+                Ok(OutboxMail {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    message_id: r.get(2)?,
+                    sender: r.get(3)?,
+                    recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                    message: r.get(5)?,
+                    attempts: r.get(6)?,
+                })
+            })
+            .map_err(self.err("cannot read outbox"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("cannot read outbox"))
+    }
+
+    /// Counts of outbox mails: (waiting, of which failed at least once).
+    pub fn outbox_backlog(&self) -> Result<(i64, i64), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(attempts > 0), 0) FROM outbox WHERE sent_at IS NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err("cannot read outbox"))
+    }
+
+    /// How many mails of `kind` were queued since `since`.
+    pub fn mails_queued_since(&self, kind: &str, since: UnixTime) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM outbox WHERE kind = ?1 AND created_at >= ?2", params![kind, since], |r| r.get(0))
+            .map_err(self.err("cannot read outbox"))
+    }
+
+    /// Rejections since `since`.
+    pub fn rejections_since(&self, since: UnixTime) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM rejections WHERE at >= ?1", [since], |r| r.get(0))
+            .map_err(self.err("cannot read rejections"))
+    }
+}
+
+fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
+    let bad = |i: usize, what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.to_string().into())
+    };
+    let id: String = r.get(0)?;
+    let state: String = r.get(1)?;
+    let reasons: String = r.get(9)?;
+    let argv: Option<String> = r.get(10)?;
+    Ok(RequestRow {
+        id: RequestId::parse(&id).ok_or_else(|| bad(0, "malformed request id"))?,
+        state: State::parse(&state).ok_or_else(|| bad(1, "unknown state"))?,
+        kind: r.get(2)?,
+        summary: r.get(3)?,
+        reason: r.get(4)?,
+        details: r.get(5)?,
+        client_ref: r.get(6)?,
+        hash: r.get(7)?,
+        risk: r.get(8)?,
+        risk_reasons: serde_json::from_str(&reasons).map_err(|_| bad(9, "bad risk reasons"))?,
+        argv: argv
+            .map(|a| serde_json::from_str(&a))
+            .transpose()
+            .map_err(|_| bad(10, "bad argv"))?,
+        reply_key: r.get(11)?,
+        mails: r.get(12)?,
+        created_at: r.get(13)?,
+        deadline_at: r.get(14)?,
+        updated_at: r.get(15)?,
+    })
+}
+
+/// An open write transaction.
+pub struct Tx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    path: PathBuf,
+    events: Vec<Event>,
+}
+
+impl Tx<'_> {
+    fn err<C: Into<String>>(&self, context: C) -> impl FnOnce(rusqlite::Error) -> StoreError + use<C> {
+        let path = self.path.clone();
+        let context = context.into();
+        move |source| StoreError::Sqlite { path, context, source }
+    }
+
+    /// The open request with this client_ref, or with this hash (any request with the
+    /// client_ref; only open ones by hash).
+    pub fn find_same(&self, client_ref: Option<&str>, hash: &str) -> Result<Option<(RequestId, String)>, StoreError> {
+        let open: Vec<String> = State::ALL
+            .into_iter()
+            .filter(|s| !s.is_final())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        let sql = format!(
+            "SELECT id, hash FROM requests WHERE client_ref = ?1 \
+             UNION ALL SELECT id, hash FROM requests WHERE hash = ?2 AND state IN ({}) LIMIT 1",
+            open.join(",")
+        );
+        let found: Option<(String, String)> = self
+            .tx
+            .query_row(&sql, params![client_ref, hash], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(self.err("cannot look for duplicates"))?;
+        Ok(found.and_then(|(id, hash)| RequestId::parse(&id).map(|id| (id, hash))))
+    }
+
+    /// A fresh id not used by any request or rejection.
+    pub fn new_id(&self, now: UnixTime) -> Result<RequestId, StoreError> {
+        let date = crate::time::utc_date(now);
+        loop {
+            let id = RequestId::generate(&date)?;
+            let taken: bool = self
+                .tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM requests WHERE id = ?1) OR EXISTS(SELECT 1 FROM rejections WHERE id = ?1)",
+                    [id.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(self.err("cannot check id"))?;
+            if !taken {
+                return Ok(id);
+            }
+        }
+    }
+
+    /// Record a new request as `Detected`.
+    pub fn insert_request(&mut self, new: &NewRequest<'_>) -> Result<RequestId, StoreError> {
+        let id = self.new_id(new.now)?;
+        let reasons = serde_json::to_string(new.risk_reasons).unwrap_or_else(|_| "[]".into());
+        let argv = new.argv.map(|a| serde_json::to_string(a).unwrap_or_else(|_| "[]".into()));
+        self.tx
+            .execute(
+                "INSERT INTO requests (id, state, kind, summary, reason, details, client_ref, reply_session, hash, canonical, raw, source, risk, risk_reasons, argv, reply_key, created_at, deadline_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?17)",
+                params![
+                    id.as_str(), State::Detected.as_str(), new.kind, new.summary, new.reason, new.details,
+                    new.client_ref, new.reply_session, new.hash, new.canonical, new.raw, new.source,
+                    new.risk, reasons, argv, new.reply_key, new.now, new.deadline
+                ],
+            )
+            .map_err(self.err(format!("cannot record request from {}", new.source)))?;
+        self.audit(&id, None, Some(State::Detected), "agent", "received", &format!("from spool file {}", new.source), new.now)?;
+        self.events.push(Event {
+            event: "received",
+            request: id.to_string(),
+            state: Some(State::Detected),
+            message: format!("Request {id} received from {}: {}", new.source, new.summary),
+            warning: false,
+        });
+        Ok(id)
+    }
+
+    /// Record a rejected request file.
+    pub fn insert_rejection(&mut self, r: &Rejection<'_>) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO rejections (id, source, quarantined, problems, excerpt, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![r.id.as_str(), r.source, r.quarantined, r.problems, r.excerpt, r.now],
+            )
+            .map_err(self.err(format!("cannot record rejection of {}", r.source)))?;
+        self.audit(r.id, None, None, "broker", "rejected", &format!("{} quarantined as {}: {}", r.source, r.quarantined, r.problems), r.now)?;
+        self.events.push(Event {
+            event: "rejected",
+            request: r.id.to_string(),
+            state: None,
+            message: format!("Request file {} rejected and quarantined as {}", r.source, r.quarantined),
+            warning: true,
+        });
+        Ok(())
+    }
+
+    /// Append an audit row without a state change (a note on the request's history).
+    pub fn note(&mut self, id: &RequestId, event: &'static str, detail: &str, now: UnixTime) -> Result<(), StoreError> {
+        self.audit(id, None, None, "broker", event, detail, now)?;
+        self.events.push(Event { event, request: id.to_string(), state: None, message: format!("Request {id}: {detail}"), warning: false });
+        Ok(())
+    }
+
+    /// Move a request `from → to`, with its audit row, refusing transitions the machine lacks
+    /// and requests that are no longer in `from`.
+    pub fn transition(&mut self, id: &RequestId, from: State, to: State, actor: &str, detail: &str, now: UnixTime) -> Result<(), StoreError> {
+        if !from.can_become(to) {
+            return Err(StoreError::InvalidTransition { id: id.to_string(), from, to });
+        }
+        let changed = self
+            .tx
+            .execute(
+                "UPDATE requests SET state = ?1, updated_at = ?2 WHERE id = ?3 AND state = ?4",
+                params![to.as_str(), now, id.as_str(), from.as_str()],
+            )
+            .map_err(self.err(format!("cannot move request {id} to {to}")))?;
+        if changed != 1 {
+            return Err(StoreError::Conflict { id: id.to_string(), expected: from });
+        }
+        self.audit(id, Some(from), Some(to), actor, "transition", detail, now)?;
+        let message = if detail.is_empty() { format!("Request {id} is {to}") } else { format!("Request {id} is {to}: {detail}") };
+        self.events.push(Event { event: "transition", request: id.to_string(), state: Some(to), message, warning: to == State::Failed });
+        Ok(())
+    }
+
+    fn audit(&self, id: &RequestId, from: Option<State>, to: Option<State>, actor: &str, event: &str, detail: &str, now: UnixTime) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO audit (request_id, at, from_state, to_state, actor, event, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id.as_str(), now, from.map(State::as_str), to.map(State::as_str), actor, event, detail],
+            )
+            .map_err(self.err(format!("cannot audit request {id}")))?;
+        Ok(())
+    }
+
+    /// Count one more mail about a request and return its number (for the Message-ID).
+    pub fn next_mail_number(&self, id: &RequestId) -> Result<i64, StoreError> {
+        self.tx
+            .query_row("UPDATE requests SET mails = mails + 1 WHERE id = ?1 RETURNING mails", [id.as_str()], |r| r.get(0))
+            .map_err(self.err(format!("cannot count mails of {id}")))
+    }
+
+    /// Put a mail in the outbox, linked to the requests it is about.
+    #[allow(clippy::too_many_arguments)]
+    pub fn enqueue_mail(&self, kind: &str, message_id: &str, sender: &str, recipients: &[String], message: &[u8], about: &[RequestId], now: UnixTime) -> Result<i64, StoreError> {
+        let recipients = serde_json::to_string(recipients).unwrap_or_else(|_| "[]".into());
+        let outbox_id: i64 = self
+            .tx
+            .query_row(
+                "INSERT INTO outbox (kind, message_id, sender, recipients, message, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+                params![kind, message_id, sender, recipients, message, now],
+                |r| r.get(0),
+            )
+            .map_err(self.err(format!("cannot queue mail {message_id}")))?;
+        for id in about {
+            self.tx
+                .execute("INSERT INTO outbox_requests (outbox_id, request_id) VALUES (?1, ?2)", params![outbox_id, id.as_str()])
+                .map_err(self.err(format!("cannot link mail {message_id} to {id}")))?;
+        }
+        Ok(outbox_id)
+    }
+
+    /// Mark a mail sent; returns the requests it was about.
+    pub fn mark_sent(&self, outbox_id: i64, now: UnixTime) -> Result<Vec<RequestId>, StoreError> {
+        self.tx
+            .execute("UPDATE outbox SET sent_at = ?1, attempts = attempts + 1, last_error = NULL WHERE id = ?2 AND sent_at IS NULL", params![now, outbox_id])
+            .map_err(self.err("cannot mark mail sent"))?;
+        let mut stmt = self
+            .tx
+            .prepare("SELECT request_id FROM outbox_requests WHERE outbox_id = ?1 ORDER BY request_id")
+            .map_err(self.err("cannot read mail links"))?;
+        let ids = stmt
+            .query_map([outbox_id], |r| r.get::<_, String>(0))
+            .map_err(self.err("cannot read mail links"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("cannot read mail links"))?;
+        Ok(ids.iter().filter_map(|id| RequestId::parse(id)).collect())
+    }
+
+    /// Record a failed attempt and when to try again.
+    pub fn mark_failed(&self, outbox_id: i64, error: &str, retry_at: UnixTime) -> Result<(), StoreError> {
+        self.tx
+            .execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?1, next_attempt_at = ?2 WHERE id = ?3", params![error, retry_at, outbox_id])
+            .map_err(self.err("cannot record mail failure"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(name: &str) -> Store {
+        let dir = std::env::temp_dir().join(format!("clawdbot-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Store::open(&dir.join("state.db")).unwrap()
+    }
+
+    fn new_request<'a>(hash: &'a str, client_ref: Option<&'a str>) -> NewRequest<'a> {
+        NewRequest {
+            kind: "restart_container", summary: "s", reason: "r", details: None, client_ref, reply_session: None,
+            hash, canonical: "{}", raw: b"{}", source: "a.json", risk: "medium", risk_reasons: &[],
+            argv: None, reply_key: "K", now: 1000, deadline: 2000,
+        }
+    }
+
+    #[test]
+    fn transitions_are_audited_and_guarded() {
+        let mut store = store("transition");
+        let id = store.write(|tx| tx.insert_request(&new_request("h", None))).unwrap();
+        store.write(|tx| tx.transition(&id, State::Detected, State::Evaluating, "broker", "", 1001)).unwrap();
+        let err = store.write(|tx| tx.transition(&id, State::Detected, State::Evaluating, "broker", "", 1002)).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        let err = store.write(|tx| tx.transition(&id, State::Evaluating, State::Approved, "broker", "", 1002)).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
+        let row = store.request(&id).unwrap().unwrap();
+        assert_eq!(row.state, State::Evaluating);
+        let audit = store.audit(id.as_str()).unwrap();
+        assert_eq!(audit.len(), 2);
+        assert_eq!(audit[1].from.as_deref(), Some("Detected"));
+        assert_eq!(audit[1].to.as_deref(), Some("Evaluating"));
+    }
+
+    #[test]
+    fn a_failed_transaction_leaves_nothing() {
+        let mut store = store("rollback");
+        let id = store.write(|tx| tx.insert_request(&new_request("h", None))).unwrap();
+        let _ = store.write(|tx| {
+            tx.transition(&id, State::Detected, State::Evaluating, "broker", "", 1001)?;
+            tx.transition(&id, State::Evaluating, State::Done, "broker", "", 1001)
+        });
+        assert_eq!(store.request(&id).unwrap().unwrap().state, State::Detected);
+        assert_eq!(store.audit(id.as_str()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_audit_log_is_append_only() {
+        let mut store = store("append");
+        store.write(|tx| tx.insert_request(&new_request("h", None))).unwrap();
+        let err = store.conn.execute("UPDATE audit SET detail = 'forged'", []).unwrap_err();
+        assert!(err.to_string().contains("append-only"));
+        let err = store.conn.execute("DELETE FROM audit", []).unwrap_err();
+        assert!(err.to_string().contains("append-only"));
+    }
+
+    #[test]
+    fn duplicates_are_found_by_client_ref_or_open_hash() {
+        let mut store = store("dup");
+        let a = store.write(|tx| tx.insert_request(&new_request("h1", Some("ref-1")))).unwrap();
+        let found = store.write(|tx| tx.find_same(Some("ref-1"), "other")).unwrap();
+        assert_eq!(found.map(|(id, _)| id), Some(a.clone()));
+        let found = store.write(|tx| tx.find_same(None, "h1")).unwrap();
+        assert_eq!(found.map(|(id, _)| id), Some(a));
+        assert!(store.write(|tx| tx.find_same(None, "h2")).unwrap().is_none());
+    }
+
+    #[test]
+    fn reopening_keeps_the_schema_version() {
+        let dir = std::env::temp_dir().join(format!("clawdbot-store-reopen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.db");
+        drop(Store::open(&path).unwrap());
+        let store = Store::open(&path).unwrap();
+        let v: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        store.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(store);
+        assert!(matches!(Store::open(&path).unwrap_err(), StoreError::TooNew { found: 99, .. }));
+    }
+}

@@ -1,0 +1,69 @@
+//! Time: stored as UTC unix seconds, shown in the operator's zone with its offset.
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+/// Seconds since the epoch, UTC.
+pub type UnixTime = i64;
+
+/// The current time.
+pub fn now() -> UnixTime {
+    Timestamp::now().as_second()
+}
+
+/// `YYYYMMDD` of a time in UTC, for request ids.
+pub fn utc_date(at: UnixTime) -> String {
+    Timestamp::from_second(at)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .strftime("%Y%m%d")
+        .to_string()
+}
+
+/// RFC 3339 in UTC, for JSON and logs.
+pub fn rfc3339(at: UnixTime) -> String {
+    Timestamp::from_second(at)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_string()
+}
+
+/// A time as the operator reads it: `2026-11-27 10:15 CET (+01:00)`.
+pub fn local(at: UnixTime, tz: &TimeZone) -> String {
+    Timestamp::from_second(at)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_zoned(tz.clone())
+        .strftime("%Y-%m-%d %H:%M %Z (%:z)")
+        .to_string()
+}
+
+/// A short age such as `3m`, `5h` or `2d`.
+pub fn age(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86_400 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_time_shows_zone_and_offset() {
+        let tz = TimeZone::get("Europe/Amsterdam").unwrap();
+        // 2026-11-27T09:15:00Z is winter time in Amsterdam.
+        assert_eq!(local(1_795_770_900, &tz), "2026-11-27 10:15 CET (+01:00)");
+        // 2026-07-01T09:15:00Z is summer time.
+        assert_eq!(local(1_782_897_300, &tz), "2026-07-01 11:15 CEST (+02:00)");
+    }
+
+    #[test]
+    fn utc_date_and_age() {
+        assert_eq!(utc_date(1_795_770_900), "20261127");
+        assert_eq!(age(59), "59s");
+        assert_eq!(age(7200), "2h");
+        assert_eq!(age(-5), "0s");
+    }
+}
