@@ -75,7 +75,9 @@ fn main() -> ExitCode {
             reply_session: cli.reply_session,
         }),
     };
-    let spool = cli.spool.unwrap_or_else(|| config.paths.spool.path().to_path_buf());
+    let spool = cli
+        .spool
+        .unwrap_or_else(|| config.paths.spool.path().to_path_buf());
     match raw.and_then(|raw| submit::submit(&config, &spool, &raw)) {
         Ok(path) => {
             println!("{}", path.display());

@@ -73,7 +73,9 @@ fn main() -> ExitCode {
             Err(e) => exit::report(PROGRAM, &e),
         },
         Command::Demo { dir } => {
-            let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("clawdbot-demo-{}", time::now())));
+            let dir = dir.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("clawdbot-demo-{}", time::now()))
+            });
             match demo::run(&dir) {
                 Ok(text) => {
                     print!("{text}");
@@ -126,7 +128,11 @@ fn doctor(config: &Config, json: bool) -> ExitCode {
     } else {
         print!("{}", doctor::render(&checks));
     }
-    if checks.iter().all(|c| c.ok) { Exit::Ok.into() } else { Exit::Config.into() }
+    if checks.iter().all(|c| c.ok) {
+        Exit::Ok.into()
+    } else {
+        Exit::Config.into()
+    }
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {

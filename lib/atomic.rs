@@ -38,7 +38,9 @@ pub fn write(path: &Path, data: &[u8], mode: u32) -> Result<(), FileError> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp"));
     let result = write_tmp(&tmp, data, mode)
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| FileError::new("cannot rename into", path, e)))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).map_err(|e| FileError::new("cannot rename into", path, e))
+        })
         .and_then(|()| sync_dir(dir));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -87,7 +89,9 @@ pub fn read_untrusted(path: &Path, limit: u64) -> Result<Untrusted, FileError> {
         .open(path);
     let file = match opened {
         Ok(file) => file,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Untrusted::NotRegular("a symbolic link")),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Ok(Untrusted::NotRegular("a symbolic link"));
+        }
         Err(e) => return Err(FileError::new("cannot open", path, e)),
     };
     let meta = file
@@ -126,7 +130,8 @@ mod tests {
     use super::*;
 
     fn tempdir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("clawdbot-atomic-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("clawdbot-atomic-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -139,7 +144,10 @@ mod tests {
         write(&path, b"one", 0o600).unwrap();
         write(&path, b"two", 0o600).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
@@ -153,10 +161,24 @@ mod tests {
         let fifo = std::ffi::CString::new(dir.join("fifo").to_str().unwrap()).unwrap();
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
 
-        assert!(matches!(read_untrusted(&dir.join("link"), 10).unwrap(), Untrusted::NotRegular("a symbolic link")));
-        assert!(matches!(read_untrusted(&dir.join("dir"), 10).unwrap(), Untrusted::NotRegular("a directory")));
-        assert!(matches!(read_untrusted(&dir.join("fifo"), 10).unwrap(), Untrusted::NotRegular("a FIFO")));
-        assert!(matches!(read_untrusted(&dir.join("big"), 10).unwrap(), Untrusted::TooLarge(100)));
-        assert!(matches!(read_untrusted(&dir.join("ok"), 10).unwrap(), Untrusted::File(d) if d == b"{}"));
+        assert!(matches!(
+            read_untrusted(&dir.join("link"), 10).unwrap(),
+            Untrusted::NotRegular("a symbolic link")
+        ));
+        assert!(matches!(
+            read_untrusted(&dir.join("dir"), 10).unwrap(),
+            Untrusted::NotRegular("a directory")
+        ));
+        assert!(matches!(
+            read_untrusted(&dir.join("fifo"), 10).unwrap(),
+            Untrusted::NotRegular("a FIFO")
+        ));
+        assert!(matches!(
+            read_untrusted(&dir.join("big"), 10).unwrap(),
+            Untrusted::TooLarge(100)
+        ));
+        assert!(
+            matches!(read_untrusted(&dir.join("ok"), 10).unwrap(), Untrusted::File(d) if d == b"{}")
+        );
     }
 }

@@ -82,12 +82,19 @@ pub struct PassReport {
 /// Run one pass. Two passes never overlap: the second waits for the first's lock.
 pub fn run(config: &Config) -> Result<PassReport, BrokerError> {
     let paths = &config.paths;
-    for dir in [paths.state_dir.path().to_path_buf(), paths.quarantine(), paths.outbox()] {
-        std::fs::create_dir_all(&dir).map_err(|e| FileError::new("cannot create directory", &dir, e))?;
+    for dir in [
+        paths.state_dir.path().to_path_buf(),
+        paths.quarantine(),
+        paths.outbox(),
+    ] {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| FileError::new("cannot create directory", &dir, e))?;
     }
     let lock_path = paths.broker_lock();
-    let lock = File::create(&lock_path).map_err(|e| FileError::new("cannot open lock", &lock_path, e))?;
-    lock.lock().map_err(|e| FileError::new("cannot lock", &lock_path, e))?;
+    let lock =
+        File::create(&lock_path).map_err(|e| FileError::new("cannot open lock", &lock_path, e))?;
+    lock.lock()
+        .map_err(|e| FileError::new("cannot lock", &lock_path, e))?;
 
     let mut store = Store::open(&paths.database())?;
     let mut report = PassReport::default();
@@ -108,13 +115,26 @@ pub fn run(config: &Config) -> Result<PassReport, BrokerError> {
 /// What to do with one spool entry once the transaction recording it has committed.
 enum After {
     Remove(Entry),
-    Quarantine { entry: Entry, name: String, content: Option<Vec<u8>>, reason: Vec<u8> },
+    Quarantine {
+        entry: Entry,
+        name: String,
+        content: Option<Vec<u8>>,
+        reason: Vec<u8>,
+    },
 }
 
 /// One spool entry, read and judged, not yet recorded.
 enum Judged {
-    Good { entry: Entry, raw: Vec<u8>, accepted: Box<Accepted> },
-    Bad { entry: Entry, raw: Option<Vec<u8>>, problems: Vec<Problem> },
+    Good {
+        entry: Entry,
+        raw: Vec<u8>,
+        accepted: Box<Accepted>,
+    },
+    Bad {
+        entry: Entry,
+        raw: Option<Vec<u8>>,
+        problems: Vec<Problem>,
+    },
 }
 
 fn intake(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
@@ -128,7 +148,10 @@ fn intake(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
         let now = time::now();
         let ttl = config.requests.ttl.as_secs();
         let after = store.write(|tx| {
-            judged.into_iter().map(|j| record(tx, j, now, ttl, report)).collect::<Result<Vec<_>, _>>()
+            judged
+                .into_iter()
+                .map(|j| record(tx, j, now, ttl, report))
+                .collect::<Result<Vec<_>, _>>()
         })?;
         failpoint::hit("broker::after-record");
         let mut touched_spool = false;
@@ -138,8 +161,19 @@ fn intake(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
                     spool::remove(&entry)?;
                     touched_spool = true;
                 }
-                After::Quarantine { entry, name, content, reason } => {
-                    if let Err(e) = spool::quarantine(&entry, &config.paths.quarantine(), &name, content.as_deref(), &reason) {
+                After::Quarantine {
+                    entry,
+                    name,
+                    content,
+                    reason,
+                } => {
+                    if let Err(e) = spool::quarantine(
+                        &entry,
+                        &config.paths.quarantine(),
+                        &name,
+                        content.as_deref(),
+                        &reason,
+                    ) {
                         log::error!("{e}");
                     }
                 }
@@ -158,24 +192,62 @@ fn judge(config: &Config, entry: &Entry) -> Option<Judged> {
     let bad = |entry: &Entry, raw, field: &str, rule, message: String| Judged::Bad {
         entry: entry.clone(),
         raw,
-        problems: vec![Problem { field: field.into(), rule, message }],
+        problems: vec![Problem {
+            field: field.into(),
+            rule,
+            message,
+        }],
     };
     match atomic::read_untrusted(&entry.path, limit) {
         Ok(Untrusted::File(raw)) => match request::validate(&raw, config) {
-            Ok(accepted) => Some(Judged::Good { entry: entry.clone(), raw, accepted: Box::new(accepted) }),
-            Err(problems) => Some(Judged::Bad { entry: entry.clone(), raw: Some(raw), problems }),
+            Ok(accepted) => Some(Judged::Good {
+                entry: entry.clone(),
+                raw,
+                accepted: Box::new(accepted),
+            }),
+            Err(problems) => Some(Judged::Bad {
+                entry: entry.clone(),
+                raw: Some(raw),
+                problems,
+            }),
         },
-        Ok(Untrusted::TooLarge(size)) => Some(bad(entry, None, "(file)", "size", format!("{size} bytes, at most {limit}"))),
-        Ok(Untrusted::NotRegular(what)) => Some(bad(entry, None, "(file)", "file-type", format!("is {what}, not a regular file"))),
+        Ok(Untrusted::TooLarge(size)) => Some(bad(
+            entry,
+            None,
+            "(file)",
+            "size",
+            format!("{size} bytes, at most {limit}"),
+        )),
+        Ok(Untrusted::NotRegular(what)) => Some(bad(
+            entry,
+            None,
+            "(file)",
+            "file-type",
+            format!("is {what}, not a regular file"),
+        )),
         Err(e) if e.source.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => Some(bad(entry, None, "(file)", "unreadable", e.to_string())),
     }
 }
 
-fn record(tx: &mut Tx<'_>, judged: Judged, now: UnixTime, ttl: i64, report: &mut PassReport) -> Result<After, StoreError> {
+fn record(
+    tx: &mut Tx<'_>,
+    judged: Judged,
+    now: UnixTime,
+    ttl: i64,
+    report: &mut PassReport,
+) -> Result<After, StoreError> {
     let (entry, raw, accepted) = match judged {
-        Judged::Bad { entry, raw, problems } => return reject(tx, entry, raw, problems, now, report),
-        Judged::Good { entry, raw, accepted } => (entry, raw, accepted),
+        Judged::Bad {
+            entry,
+            raw,
+            problems,
+        } => return reject(tx, entry, raw, problems, now, report),
+        Judged::Good {
+            entry,
+            raw,
+            accepted,
+        } => (entry, raw, accepted),
     };
     let source = entry.display_name();
     if let Some((existing, hash)) = tx.find_same(accepted.client_ref.as_deref(), &accepted.hash)? {
@@ -183,11 +255,18 @@ fn record(tx: &mut Tx<'_>, judged: Judged, now: UnixTime, ttl: i64, report: &mut
             let problems = vec![Problem {
                 field: "client_ref".into(),
                 rule: "client-ref-reused",
-                message: format!("client_ref already names request {existing}, whose content differs; use a new client_ref"),
+                message: format!(
+                    "client_ref already names request {existing}, whose content differs; use a new client_ref"
+                ),
             }];
             return reject(tx, entry, Some(raw), problems, now, report);
         }
-        tx.note(&existing, "duplicate", &format!("the same request arrived again as {source}; no second mail"), now)?;
+        tx.note(
+            &existing,
+            "duplicate",
+            &format!("the same request arrived again as {source}; no second mail"),
+            now,
+        )?;
         report.duplicates += 1;
         return Ok(After::Remove(entry));
     }
@@ -218,11 +297,21 @@ fn record(tx: &mut Tx<'_>, judged: Judged, now: UnixTime, ttl: i64, report: &mut
     Ok(After::Remove(entry))
 }
 
-fn reject(tx: &mut Tx<'_>, entry: Entry, raw: Option<Vec<u8>>, problems: Vec<Problem>, now: UnixTime, report: &mut PassReport) -> Result<After, StoreError> {
+fn reject(
+    tx: &mut Tx<'_>,
+    entry: Entry,
+    raw: Option<Vec<u8>>,
+    problems: Vec<Problem>,
+    now: UnixTime,
+    report: &mut PassReport,
+) -> Result<After, StoreError> {
     let id = tx.new_id(now)?;
     let source = entry.display_name();
     let name = format!("{id}.{source}");
-    let excerpt = raw.as_deref().map(|r| request::excerpt(&String::from_utf8_lossy(r))).unwrap_or_default();
+    let excerpt = raw
+        .as_deref()
+        .map(|r| request::excerpt(&String::from_utf8_lossy(r)))
+        .unwrap_or_default();
     let reason = serde_json::json!({
         "id": id,
         "file": source,
@@ -241,12 +330,21 @@ fn reject(tx: &mut Tx<'_>, entry: Entry, raw: Option<Vec<u8>>, problems: Vec<Pro
     })?;
     report.rejected += 1;
     let reason = serde_json::to_vec_pretty(&reason).unwrap_or_default();
-    Ok(After::Quarantine { entry, name, content: raw, reason })
+    Ok(After::Quarantine {
+        entry,
+        name,
+        content: raw,
+        reason,
+    })
 }
 
 /// Detected → Evaluating, then → EmailSent with the approval mail queued, unless the hourly
 /// limit is reached: then the request waits in Evaluating for the next digest.
-fn evaluate(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
+fn evaluate(
+    config: &Config,
+    store: &mut Store,
+    report: &mut PassReport,
+) -> Result<(), BrokerError> {
     let now = time::now();
     let detected = store.requests_in(&[State::Detected])?;
     let waiting = store.requests_in(&[State::Evaluating])?;
@@ -255,13 +353,25 @@ fn evaluate(config: &Config, store: &mut Store, report: &mut PassReport) -> Resu
         store.write(|tx| {
             for row in chunk {
                 let detail = format!("risk {}: {}", row.risk, row.risk_reasons.join("; "));
-                tx.transition(&row.id, State::Detected, State::Evaluating, ACTOR, &detail, now)?;
+                tx.transition(
+                    &row.id,
+                    State::Detected,
+                    State::Evaluating,
+                    ACTOR,
+                    &detail,
+                    now,
+                )?;
                 if budget > 0 {
                     queue_approval(config, tx, row, now)?;
                     budget -= 1;
                     report.queued += 1;
                 } else {
-                    tx.note(&row.id, "held", "over the hourly mail limit: waits for the next digest", now)?;
+                    tx.note(
+                        &row.id,
+                        "held",
+                        "over the hourly mail limit: waits for the next digest",
+                        now,
+                    )?;
                 }
             }
             Ok(())
@@ -282,17 +392,44 @@ fn budget(config: &Config, store: &Store, now: UnixTime) -> Result<usize, StoreE
     Ok(usize::try_from((max - sent).max(0)).unwrap_or(0))
 }
 
-fn queue_approval(config: &Config, tx: &mut Tx<'_>, row: &crate::store::RequestRow, now: UnixTime) -> Result<(), StoreError> {
+fn queue_approval(
+    config: &Config,
+    tx: &mut Tx<'_>,
+    row: &crate::store::RequestRow,
+    now: UnixTime,
+) -> Result<(), StoreError> {
     let n = tx.next_mail_number(&row.id)?;
     let composed = match mail::approval(config, row, n) {
         Ok(composed) => composed,
         Err(e) => {
             // A mail that cannot be built never will be: fail the request rather than loop.
-            return tx.transition(&row.id, State::Evaluating, State::Failed, ACTOR, &format!("cannot build the approval mail: {e}"), now);
+            return tx.transition(
+                &row.id,
+                State::Evaluating,
+                State::Failed,
+                ACTOR,
+                &format!("cannot build the approval mail: {e}"),
+                now,
+            );
         }
     };
-    tx.enqueue_mail("approval", &composed.message_id, &composed.sender, &composed.recipients, &composed.bytes, std::slice::from_ref(&row.id), now)?;
-    tx.transition(&row.id, State::Evaluating, State::EmailSent, ACTOR, &format!("approval mail <{}> queued", composed.message_id), now)
+    tx.enqueue_mail(
+        "approval",
+        &composed.message_id,
+        &composed.sender,
+        &composed.recipients,
+        &composed.bytes,
+        std::slice::from_ref(&row.id),
+        now,
+    )?;
+    tx.transition(
+        &row.id,
+        State::Evaluating,
+        State::EmailSent,
+        ACTOR,
+        &format!("approval mail <{}> queued", composed.message_id),
+        now,
+    )
 }
 
 /// Requests held in Evaluating go out together in one digest, at most every DIGEST_INTERVAL.
@@ -307,9 +444,24 @@ fn digest(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
     let composed = mail::digest(config, rows, &digest_id)?;
     let ids: Vec<RequestId> = rows.iter().map(|r| r.id.clone()).collect();
     store.write(|tx| {
-        tx.enqueue_mail("digest", &composed.message_id, &composed.sender, &composed.recipients, &composed.bytes, &ids, now)?;
+        tx.enqueue_mail(
+            "digest",
+            &composed.message_id,
+            &composed.sender,
+            &composed.recipients,
+            &composed.bytes,
+            &ids,
+            now,
+        )?;
         for id in &ids {
-            tx.transition(id, State::Evaluating, State::EmailSent, ACTOR, &format!("listed in digest mail <{}>", composed.message_id), now)?;
+            tx.transition(
+                id,
+                State::Evaluating,
+                State::EmailSent,
+                ACTOR,
+                &format!("listed in digest mail <{}>", composed.message_id),
+                now,
+            )?;
         }
         Ok(())
     })?;
@@ -320,12 +472,22 @@ fn digest(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
 /// Requests still waiting for a decision after their deadline become Expired.
 fn expire(store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
     let now = time::now();
-    let waiting: Vec<State> = State::ALL.into_iter().filter(|s| s.awaits_decision()).collect();
-    let stale: Vec<_> = store.requests_in(&waiting)?.into_iter().filter(|r| r.deadline_at <= now).collect();
+    let waiting: Vec<State> = State::ALL
+        .into_iter()
+        .filter(|s| s.awaits_decision())
+        .collect();
+    let stale: Vec<_> = store
+        .requests_in(&waiting)?
+        .into_iter()
+        .filter(|r| r.deadline_at <= now)
+        .collect();
     for chunk in stale.chunks(BATCH) {
         store.write(|tx| {
             for row in chunk {
-                let detail = format!("no decision before the deadline {}", time::rfc3339(row.deadline_at));
+                let detail = format!(
+                    "no decision before the deadline {}",
+                    time::rfc3339(row.deadline_at)
+                );
                 tx.transition(&row.id, row.state, State::Expired, ACTOR, &detail, now)?;
             }
             Ok(())
@@ -336,7 +498,11 @@ fn expire(store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError>
 }
 
 /// Send every due mail; each success is recorded at once, each failure waits for its backoff.
-fn flush_outbox(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
+fn flush_outbox(
+    config: &Config,
+    store: &mut Store,
+    report: &mut PassReport,
+) -> Result<(), BrokerError> {
     let due = store.due_mails(time::now())?;
     if due.is_empty() {
         return Ok(());
@@ -349,8 +515,18 @@ fn flush_outbox(config: &Config, store: &mut Store, report: &mut PassReport) -> 
                 let now = time::now();
                 store.write(|tx| {
                     for id in tx.mark_sent(mail.id, now)? {
-                        let detail = format!("mail <{}> accepted by the {} transport", mail.message_id, config.mail.transport);
-                        match tx.transition(&id, State::EmailSent, State::PendingReply, ACTOR, &detail, now) {
+                        let detail = format!(
+                            "mail <{}> accepted by the {} transport",
+                            mail.message_id, config.mail.transport
+                        );
+                        match tx.transition(
+                            &id,
+                            State::EmailSent,
+                            State::PendingReply,
+                            ACTOR,
+                            &detail,
+                            now,
+                        ) {
                             // The request moved on meanwhile (expired, say): the mail still went.
                             Err(StoreError::Conflict { .. }) => {}
                             other => other?,
@@ -362,7 +538,12 @@ fn flush_outbox(config: &Config, store: &mut Store, report: &mut PassReport) -> 
             }
             Err(e) => {
                 let retry_at = time::now() + mail::backoff(mail.attempts);
-                log::warn!("mail <{}> ({}) not sent, retrying at {}: {e}", mail.message_id, mail.kind, time::rfc3339(retry_at));
+                log::warn!(
+                    "mail <{}> ({}) not sent, retrying at {}: {e}",
+                    mail.message_id,
+                    mail.kind,
+                    time::rfc3339(retry_at)
+                );
                 store.write(|tx| tx.mark_failed(mail.id, &e.to_string(), retry_at))?;
                 report.send_failures += 1;
             }

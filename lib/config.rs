@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use lettre::message::Mailbox;
 use lettre::Address;
+use lettre::message::Mailbox;
 use regex::Regex;
 use serde::{Deserialize, Deserializer};
 
@@ -66,7 +66,7 @@ impl ExitStatus for ConfigError {
 }
 
 /// The whole configuration, after merging and validation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Directories.
@@ -82,19 +82,6 @@ pub struct Config {
     /// The files this was read from, in merge order (empty: built-in defaults).
     #[serde(skip)]
     pub sources: Vec<PathBuf>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            paths: Paths::default(),
-            operator: Operator::default(),
-            mail: Mail::default(),
-            requests: Requests::default(),
-            actions: BTreeMap::new(),
-            sources: Vec::new(),
-        }
-    }
 }
 
 /// `[paths]`: every directory the suite uses. Paths are absolute.
@@ -453,7 +440,9 @@ fn placeholders(word: &str) -> Result<Vec<&str>, String> {
         };
         let name = &after[..close];
         if !is_param_name(name) {
-            return Err(format!("bad parameter name {name:?} in command word {word:?}"));
+            return Err(format!(
+                "bad parameter name {name:?} in command word {word:?}"
+            ));
         }
         found.push(name);
         rest = &after[close + 1..];
@@ -511,9 +500,9 @@ impl<'de> Deserialize<'de> for ParamRule {
                 .build()
                 .map(ParamRule::Pattern)
                 .map_err(|e| serde::de::Error::custom(format!("invalid pattern {p:?}: {e}"))),
-            Raw::OneOf(values) if values.is_empty() => {
-                Err(serde::de::Error::custom("an empty list of values accepts nothing"))
-            }
+            Raw::OneOf(values) if values.is_empty() => Err(serde::de::Error::custom(
+                "an empty list of values accepts nothing",
+            )),
             Raw::OneOf(values) => Ok(ParamRule::OneOf(values)),
         }
     }
@@ -608,13 +597,14 @@ impl Config {
             let table = parse_file(path, &text)?;
             merge(&mut merged, table);
         }
-        let mut config: Config = merged.try_into().map_err(|e: toml::de::Error| {
-            ConfigError::Invalid {
-                key: "(merged)".into(),
-                message: e.message().to_string(),
-                files: display_files(files),
-            }
-        })?;
+        let mut config: Config =
+            merged
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    key: "(merged)".into(),
+                    message: e.message().to_string(),
+                    files: display_files(files),
+                })?;
         config.sources = files.to_vec();
         config.check(files)?;
         Ok(config)
@@ -623,13 +613,14 @@ impl Config {
     /// Parse one configuration text alone (for tests and `init`).
     pub fn from_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let table = parse_file(path, text)?;
-        let mut config: Config = table.try_into().map_err(|e: toml::de::Error| {
-            ConfigError::Invalid {
-                key: "(file)".into(),
-                message: e.message().to_string(),
-                files: path.display().to_string(),
-            }
-        })?;
+        let mut config: Config =
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    key: "(file)".into(),
+                    message: e.message().to_string(),
+                    files: path.display().to_string(),
+                })?;
         config.sources = vec![path.to_path_buf()];
         config.check(&config.sources.clone())?;
         Ok(config)
@@ -721,7 +712,12 @@ fn parse_file(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
 fn key_on_line(line: &str) -> String {
     let line = line.trim();
     if line.starts_with('[') {
-        return line.split(']').next().unwrap_or(line).trim_start_matches('[').to_string();
+        return line
+            .split(']')
+            .next()
+            .unwrap_or(line)
+            .trim_start_matches('[')
+            .to_string();
     }
     line.split('=').next().unwrap_or(line).trim().to_string()
 }
@@ -759,7 +755,8 @@ mod tests {
     }
 
     fn tempdir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("clawdbot-config-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("clawdbot-config-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -776,8 +773,14 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
     #[test]
     fn defaults_suit_the_reference_host() {
         let config = Config::from_files(&[]).unwrap();
-        assert_eq!(config.paths.database(), Path::new("/var/lib/clawdbot/state.db"));
-        assert_eq!(config.paths.quarantine(), Path::new("/var/lib/clawdbot/quarantine"));
+        assert_eq!(
+            config.paths.database(),
+            Path::new("/var/lib/clawdbot/state.db")
+        );
+        assert_eq!(
+            config.paths.quarantine(),
+            Path::new("/var/lib/clawdbot/quarantine")
+        );
         assert_eq!(config.mail.transport, Transport::File);
         assert_eq!(config.mail.max_per_hour, 20);
         assert_eq!(config.requests.ttl.get().as_secs(), 86_400);
@@ -787,25 +790,40 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
     #[test]
     fn an_error_names_file_line_and_key() {
         let dir = tempdir("err");
-        let path = write(&dir, "c.toml", "[mail]\nfrom = \"a <a@b.c>\"\nmax_per_hour = \"many\"\n");
-        let err = Config::from_files(&[path.clone()]).unwrap_err();
+        let path = write(
+            &dir,
+            "c.toml",
+            "[mail]\nfrom = \"a <a@b.c>\"\nmax_per_hour = \"many\"\n",
+        );
+        let err = Config::from_files(std::slice::from_ref(&path)).unwrap_err();
         match &err {
-            ConfigError::Parse { path: p, line, key, .. } => {
+            ConfigError::Parse {
+                path: p, line, key, ..
+            } => {
                 assert_eq!(p, &path);
                 assert_eq!(*line, 3);
                 assert_eq!(key, "max_per_hour");
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(err.to_string().starts_with(&format!("{}:3: max_per_hour:", path.display())));
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}:3: max_per_hour:", path.display()))
+        );
     }
 
     #[test]
     fn bad_values_are_refused_with_their_reason() {
         let dir = tempdir("bad");
         for (text, needle) in [
-            ("[paths]\nstate_dir = \"relative/dir\"\n", "not an absolute path"),
-            ("[operator]\ntimezone = \"Mars/Olympus\"\n", "unknown time zone"),
+            (
+                "[paths]\nstate_dir = \"relative/dir\"\n",
+                "not an absolute path",
+            ),
+            (
+                "[operator]\ntimezone = \"Mars/Olympus\"\n",
+                "unknown time zone",
+            ),
             ("[operator]\nemails = [\"not an address\"]\n", "emails"),
             ("[requests]\nttl = \"soon\"\n", "invalid duration"),
             ("[requests]\nmax_bytes = 10\n", "out of range"),
@@ -823,9 +841,18 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
                 "[actions.x]\ncommand = [\"ls\", \"{p}\"]\nrisk = \"low\"\nparams = { p = \"(\" }\n",
                 "invalid pattern",
             ),
-            ("[actions.x]\ncommand = []\nrisk = \"low\"\n", "command is empty"),
-            ("[actions.x]\ncommand = [\"ls\"]\nrisk = \"extreme\"\n", "unknown variant"),
-            ("[actions.freeform]\ncommand = [\"ls\"]\nrisk = \"low\"\n", "freeform"),
+            (
+                "[actions.x]\ncommand = []\nrisk = \"low\"\n",
+                "command is empty",
+            ),
+            (
+                "[actions.x]\ncommand = [\"ls\"]\nrisk = \"extreme\"\n",
+                "unknown variant",
+            ),
+            (
+                "[actions.freeform]\ncommand = [\"ls\"]\nrisk = \"low\"\n",
+                "freeform",
+            ),
             ("[mail]\nmax_per_hour = 0\n", "at least 1"),
         ] {
             let path = write(&dir, "c.toml", text);
@@ -837,9 +864,21 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
     #[test]
     fn drop_ins_merge_in_name_order_and_replace_actions_whole() {
         let dir = tempdir("merge");
-        let main = write(&dir, "clawdbot.toml", &format!("[mail]\nmax_per_hour = 5\n{ACTION}"));
-        write(&dir, "clawdbot.toml.d/20-b.toml", "[mail]\nmax_per_hour = 7\n");
-        write(&dir, "clawdbot.toml.d/10-a.toml", "[mail]\nmax_per_hour = 6\nplus_addressing = true\n");
+        let main = write(
+            &dir,
+            "clawdbot.toml",
+            &format!("[mail]\nmax_per_hour = 5\n{ACTION}"),
+        );
+        write(
+            &dir,
+            "clawdbot.toml.d/20-b.toml",
+            "[mail]\nmax_per_hour = 7\n",
+        );
+        write(
+            &dir,
+            "clawdbot.toml.d/10-a.toml",
+            "[mail]\nmax_per_hour = 6\nplus_addressing = true\n",
+        );
         write(
             &dir,
             "clawdbot.toml.d/30-action.toml",
@@ -851,7 +890,11 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
         assert!(config.mail.plus_addressing);
         let action = &config.actions["restart_container"];
         assert_eq!(action.command[0], "podman");
-        assert_eq!(action.timeout.get().as_secs(), 120, "replaced whole, not merged");
+        assert_eq!(
+            action.timeout.get().as_secs(),
+            120,
+            "replaced whole, not merged"
+        );
         assert_eq!(config.sources.len(), 4);
     }
 

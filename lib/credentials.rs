@@ -77,21 +77,33 @@ pub fn read(name: &str) -> Result<Secret, CredentialError> {
         return read_private(&path);
     }
     looked.push(path);
-    Err(CredentialError::Missing { name: name.to_string(), looked })
+    Err(CredentialError::Missing {
+        name: name.to_string(),
+        looked,
+    })
 }
 
 /// Read a secret file given by path, refusing one that group or others can read.
 pub fn read_private(path: &Path) -> Result<Secret, CredentialError> {
-    let meta = std::fs::metadata(path).map_err(|source| CredentialError::Read { path: path.to_path_buf(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| CredentialError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mode = meta.mode() & 0o7777;
     if mode & 0o077 != 0 {
-        return Err(CredentialError::TooOpen { path: path.to_path_buf(), mode });
+        return Err(CredentialError::TooOpen {
+            path: path.to_path_buf(),
+            mode,
+        });
     }
     read_file(path)
 }
 
 fn read_file(path: &Path) -> Result<Secret, CredentialError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CredentialError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| CredentialError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(Secret(text.trim_end_matches(['\n', '\r']).to_string()))
 }
 

@@ -58,7 +58,12 @@ pub fn run(dir: &Path) -> Result<String, DemoError> {
     let mut out = String::new();
     let config_path = init::init(dir)?;
     let config = Config::from_files(std::slice::from_ref(&config_path))?;
-    let _ = writeln!(out, "1. A fresh instance: clawdbot init {}\n   configuration: {}\n", dir.display(), config_path.display());
+    let _ = writeln!(
+        out,
+        "1. A fresh instance: clawdbot init {}\n   configuration: {}\n",
+        dir.display(),
+        config_path.display()
+    );
 
     let fields = Fields {
         kind: Some("restart_container".into()),
@@ -86,9 +91,18 @@ pub fn run(dir: &Path) -> Result<String, DemoError> {
 
     let outbox = config.paths.outbox();
     let mail = first_eml(&outbox)?;
-    let _ = writeln!(out, "4. The operator's mail ({}):\n", mail.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()));
+    let _ = writeln!(
+        out,
+        "4. The operator's mail ({}):\n",
+        mail.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "none".into())
+    );
     if let Some(mail) = mail {
-        let text = std::fs::read_to_string(&mail).map_err(|source| DemoError::Outbox { path: mail.clone(), source })?;
+        let text = std::fs::read_to_string(&mail).map_err(|source| DemoError::Outbox {
+            path: mail.clone(),
+            source,
+        })?;
         for line in text.lines() {
             let _ = writeln!(out, "   | {line}");
         }
@@ -113,7 +127,10 @@ pub fn run(dir: &Path) -> Result<String, DemoError> {
 }
 
 fn first_eml(dir: &Path) -> Result<Option<PathBuf>, DemoError> {
-    let read = std::fs::read_dir(dir).map_err(|source| DemoError::Outbox { path: dir.to_path_buf(), source })?;
+    let read = std::fs::read_dir(dir).map_err(|source| DemoError::Outbox {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut files: Vec<PathBuf> = read
         .filter_map(Result::ok)
         .map(|e| e.path())

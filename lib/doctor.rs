@@ -25,11 +25,21 @@ pub struct Check {
 }
 
 fn pass(name: impl Into<String>, message: impl Into<String>) -> Check {
-    Check { name: name.into(), ok: true, message: message.into(), fix: String::new() }
+    Check {
+        name: name.into(),
+        ok: true,
+        message: message.into(),
+        fix: String::new(),
+    }
 }
 
 fn fail(name: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Check {
-    Check { name: name.into(), ok: false, message: message.into(), fix: fix.into() }
+    Check {
+        name: name.into(),
+        ok: false,
+        message: message.into(),
+        fix: fix.into(),
+    }
 }
 
 /// Run every check on a loaded configuration.
@@ -48,21 +58,53 @@ fn config_check(config: &Config) -> Check {
     let sources = if config.sources.is_empty() {
         "built-in defaults (no configuration file)".to_string()
     } else {
-        config.sources.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        config
+            .sources
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let actions = config.actions.keys().cloned().collect::<Vec<_>>().join(", ");
+    let actions = config
+        .actions
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if config.actions.is_empty() {
-        return fail("config", format!("loaded from {sources}; no actions configured"), "add [actions.NAME] tables; `clawdbot init DIR` writes examples");
+        return fail(
+            "config",
+            format!("loaded from {sources}; no actions configured"),
+            "add [actions.NAME] tables; `clawdbot init DIR` writes examples",
+        );
     }
-    pass("config", format!("loaded from {sources}; actions: {actions}"))
+    pass(
+        "config",
+        format!("loaded from {sources}; actions: {actions}"),
+    )
 }
 
 fn directory(dir: &Path, what: &str) -> Check {
     let name = format!("{what} {}", dir.display());
     match std::fs::metadata(dir) {
-        Err(e) => fail(name, e.to_string(), format!("mkdir -p {} (the package's tmpfiles.d creates it)", dir.display())),
-        Ok(m) if !m.is_dir() => fail(name, "is not a directory", "move the file away and create the directory"),
-        Ok(m) if m.mode() & 0o002 != 0 => fail(name, format!("mode {:04o}: anyone can write here", m.mode() & 0o7777), format!("chmod o-w {}", dir.display())),
+        Err(e) => fail(
+            name,
+            e.to_string(),
+            format!(
+                "mkdir -p {} (the package's tmpfiles.d creates it)",
+                dir.display()
+            ),
+        ),
+        Ok(m) if !m.is_dir() => fail(
+            name,
+            "is not a directory",
+            "move the file away and create the directory",
+        ),
+        Ok(m) if m.mode() & 0o002 != 0 => fail(
+            name,
+            format!("mode {:04o}: anyone can write here", m.mode() & 0o7777),
+            format!("chmod o-w {}", dir.display()),
+        ),
         Ok(m) => {
             let probe = dir.join(".clawdbot-doctor");
             match std::fs::write(&probe, b"") {
@@ -70,7 +112,11 @@ fn directory(dir: &Path, what: &str) -> Check {
                     let _ = std::fs::remove_file(&probe);
                     pass(name, format!("mode {:04o}, writable", m.mode() & 0o7777))
                 }
-                Err(e) => fail(name, format!("not writable: {e}"), format!("chown clawdbot {}", dir.display())),
+                Err(e) => fail(
+                    name,
+                    format!("not writable: {e}"),
+                    format!("chown clawdbot {}", dir.display()),
+                ),
             }
         }
     }
@@ -78,10 +124,23 @@ fn directory(dir: &Path, what: &str) -> Check {
 
 fn operators(config: &Config) -> Check {
     if config.operator.emails.is_empty() {
-        return fail("operators", "no operator address", "set emails = [\"you@example.org\"] under [operator]");
+        return fail(
+            "operators",
+            "no operator address",
+            "set emails = [\"you@example.org\"] under [operator]",
+        );
     }
-    let list = config.operator.emails.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-    pass("operators", format!("{list}; time zone {}", config.operator.timezone.name))
+    let list = config
+        .operator
+        .emails
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    pass(
+        "operators",
+        format!("{list}; time zone {}", config.operator.timezone.name),
+    )
 }
 
 fn smtp_credential(config: &Config) -> Option<Check> {
@@ -92,15 +151,30 @@ fn smtp_credential(config: &Config) -> Option<Check> {
     let name = format!("credential {}", smtp.password_credential);
     Some(match credentials::read(&smtp.password_credential) {
         Ok(_) => pass(name, "present and private"),
-        Err(e) => fail(name, e.to_string(), format!("install -m 600 /dev/stdin {}/clawdbot.{}", credentials::CREDSTORE, smtp.password_credential)),
+        Err(e) => fail(
+            name,
+            e.to_string(),
+            format!(
+                "install -m 600 /dev/stdin {}/clawdbot.{}",
+                credentials::CREDSTORE,
+                smtp.password_credential
+            ),
+        ),
     })
 }
 
 fn transport(config: &Config) -> Check {
     let name = format!("mail transport {}", config.mail.transport);
-    match Sender::new(config).map_err(|e| e.to_string()).and_then(|s| s.probe()) {
+    match Sender::new(config)
+        .map_err(|e| e.to_string())
+        .and_then(|s| s.probe())
+    {
         Ok(message) => pass(name, message),
-        Err(message) => fail(name, message, "check [mail] in the configuration and that the relay or command is reachable"),
+        Err(message) => fail(
+            name,
+            message,
+            "check [mail] in the configuration and that the relay or command is reachable",
+        ),
     }
 }
 
@@ -108,7 +182,13 @@ fn transport(config: &Config) -> Check {
 pub fn render(checks: &[Check]) -> String {
     let mut out = String::new();
     for c in checks {
-        let _ = writeln!(out, "{} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.message);
+        let _ = writeln!(
+            out,
+            "{} {}: {}",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.name,
+            c.message
+        );
         if !c.ok {
             let _ = writeln!(out, "     fix: {}", c.fix);
         }

@@ -49,13 +49,19 @@ impl FromStr for ConfigDuration {
         }
         let mut total: u64 = 0;
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
                 return Err(fail("expected a number"));
             }
-            let number: u64 = rest[..digits].parse().map_err(|_| fail("number too large"))?;
+            let number: u64 = rest[..digits]
+                .parse()
+                .map_err(|_| fail("number too large"))?;
             rest = &rest[digits..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let unit = match rest[..unit_len].trim() {
                 "ms" => return Err(fail("the smallest unit is the second")),
                 "s" | "sec" => 1,

@@ -75,12 +75,23 @@ mod tests {
         let ids: std::collections::BTreeSet<_> = (0..50)
             .map(|_| RequestId::generate("20261126").unwrap())
             .collect();
-        assert!(ids.len() > 45, "50 ids should hardly collide: {}", ids.len());
+        assert!(
+            ids.len() > 45,
+            "50 ids should hardly collide: {}",
+            ids.len()
+        );
     }
 
     #[test]
     fn malformed_ids_are_refused() {
-        for bad in ["", "R-2026112-7Q2M", "R-20261126-7Q2", "R-20261126-7Q2I", "X-20261126-7Q2M", "R-20261126-7Q2M; drop"] {
+        for bad in [
+            "",
+            "R-2026112-7Q2M",
+            "R-20261126-7Q2",
+            "R-20261126-7Q2I",
+            "X-20261126-7Q2M",
+            "R-20261126-7Q2M; drop",
+        ] {
             assert_eq!(RequestId::parse(bad), None, "{bad}");
         }
     }

@@ -90,7 +90,9 @@ max_bytes = 65536
 /// Create the instance; returns its configuration file.
 pub fn init(dir: &Path) -> Result<PathBuf, InitError> {
     make_dir(dir)?;
-    let dir = dir.canonicalize().map_err(|e| FileError::new("cannot resolve", dir, e))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| FileError::new("cannot resolve", dir, e))?;
     let path = dir.join("clawdbot.toml");
     if path.exists() {
         return Err(InitError::Exists { path });
@@ -125,7 +127,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("clawdbot-init-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = init(&dir).unwrap();
-        let config = Config::from_files(&[path.clone()]).unwrap();
+        let config = Config::from_files(std::slice::from_ref(&path)).unwrap();
         assert!(config.paths.spool.path().starts_with(&dir));
         assert_eq!(config.actions.len(), 3);
         for (sub, what) in crate::broker::directories(&config) {

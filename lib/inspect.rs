@@ -57,10 +57,21 @@ pub fn status_table(rows: &[RequestRow], now: UnixTime) -> String {
     if rows.is_empty() {
         return "No open requests.\n".into();
     }
-    let mut out = format!("{:<16} {:<13} {:>4} {:<8} {}\n", "ID", "STATE", "AGE", "RISK", "SUMMARY");
+    let mut out = format!(
+        "{:<16} {:<13} {:>4} {:<8} {}\n",
+        "ID", "STATE", "AGE", "RISK", "SUMMARY"
+    );
     for r in rows {
         let summary: String = r.summary.chars().take(60).collect();
-        let _ = writeln!(out, "{:<16} {:<13} {:>4} {:<8} {}", r.id, r.state, time::age(now - r.created_at), r.risk, summary);
+        let _ = writeln!(
+            out,
+            "{:<16} {:<13} {:>4} {:<8} {}",
+            r.id,
+            r.state,
+            time::age(now - r.created_at),
+            r.risk,
+            summary
+        );
     }
     let _ = writeln!(out, "\n{} open request(s).", rows.len());
     out
@@ -78,7 +89,9 @@ pub struct Shown {
 /// Look a request up by id.
 pub fn show(store: &Store, id: &str) -> Result<Shown, InspectError> {
     let parsed = RequestId::parse(id).ok_or_else(|| InspectError::BadId(id.to_string()))?;
-    let request = store.request(&parsed)?.ok_or_else(|| InspectError::NotFound(parsed.to_string()))?;
+    let request = store
+        .request(&parsed)?
+        .ok_or_else(|| InspectError::NotFound(parsed.to_string()))?;
     let audit = store.audit(parsed.as_str())?;
     Ok(Shown { request, audit })
 }
@@ -93,10 +106,23 @@ pub fn show_text(shown: &Shown, config: &Config) -> String {
     let _ = writeln!(out, "  Reason:   {}", r.reason);
     let _ = writeln!(out, "  Kind:     {}", r.kind);
     match &r.argv {
-        Some(argv) => { let _ = writeln!(out, "  Runs:     {}", serde_json::to_string(argv).unwrap_or_default()); }
-        None => { let _ = writeln!(out, "  Details:  {}", r.details.as_deref().unwrap_or("")); }
+        Some(argv) => {
+            let _ = writeln!(
+                out,
+                "  Runs:     {}",
+                serde_json::to_string(argv).unwrap_or_default()
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  Details:  {}", r.details.as_deref().unwrap_or(""));
+        }
     }
-    let _ = writeln!(out, "  Risk:     {} ({})", r.risk, r.risk_reasons.join("; "));
+    let _ = writeln!(
+        out,
+        "  Risk:     {} ({})",
+        r.risk,
+        r.risk_reasons.join("; ")
+    );
     let _ = writeln!(out, "  Hash:     sha256:{}", r.hash);
     let _ = writeln!(out, "  Received: {}", time::local(r.created_at, tz));
     let _ = writeln!(out, "  Deadline: {}", time::local(r.deadline_at, tz));
@@ -107,7 +133,14 @@ pub fn show_text(shown: &Shown, config: &Config) -> String {
             (None, Some(t)) => format!("→ {t}"),
             _ => a.event.clone(),
         };
-        let _ = writeln!(out, "  {}  {:<28} {:<8} {}", time::local(a.at, tz), change, a.actor, a.detail);
+        let _ = writeln!(
+            out,
+            "  {}  {:<28} {:<8} {}",
+            time::local(a.at, tz),
+            change,
+            a.actor,
+            a.detail
+        );
     }
     out
 }

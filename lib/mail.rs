@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::address::Envelope;
-use lettre::message::header::{ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::header::{
+    ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
+};
 use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -134,7 +136,9 @@ impl Header for AutoSubmitted {
 
 /// Text for a header: control characters become spaces, whatever validation let through.
 pub fn header_safe(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn domain(config: &Config) -> &str {
@@ -162,7 +166,11 @@ pub fn approval(config: &Config, row: &RequestRow, n: i64) -> Result<Composed, M
 }
 
 /// One mail listing requests held back by the hourly limit.
-pub fn digest(config: &Config, rows: &[RequestRow], digest_id: &str) -> Result<Composed, MailError> {
+pub fn digest(
+    config: &Config,
+    rows: &[RequestRow],
+    digest_id: &str,
+) -> Result<Composed, MailError> {
     let message_id = format!("digest-{digest_id}@{}", domain(config));
     let subject = format!(
         "[clawdbot] Digest: {} requests wait for approval",
@@ -223,7 +231,11 @@ fn write_request(body: &mut String, config: &Config, row: &RequestRow) {
 fn encode_body(text: &str) -> Body {
     let crlf = text.replace('\r', "").replace('\n', "\r\n");
     if crlf.split("\r\n").all(|line| line.len() <= 998) && !crlf.contains('\0') {
-        let encoding = if crlf.is_ascii() { ContentTransferEncoding::SevenBit } else { ContentTransferEncoding::EightBit };
+        let encoding = if crlf.is_ascii() {
+            ContentTransferEncoding::SevenBit
+        } else {
+            ContentTransferEncoding::EightBit
+        };
         Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
     } else {
         Body::new(crlf)
@@ -234,7 +246,13 @@ fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}\n")).collect()
 }
 
-fn build(config: &Config, message_id: &str, subject: &str, row: Option<&RequestRow>, body: String) -> Result<Composed, MailError> {
+fn build(
+    config: &Config,
+    message_id: &str,
+    subject: &str,
+    row: Option<&RequestRow>,
+    body: String,
+) -> Result<Composed, MailError> {
     if config.operator.emails.is_empty() {
         return Err(MailError::NoOperator);
     }
@@ -265,7 +283,12 @@ fn build(config: &Config, message_id: &str, subject: &str, row: Option<&RequestR
     Ok(Composed {
         message_id: message_id.to_string(),
         sender: from.email.to_string(),
-        recipients: config.operator.emails.iter().map(Address::to_string).collect(),
+        recipients: config
+            .operator
+            .emails
+            .iter()
+            .map(Address::to_string)
+            .collect(),
         bytes: message.formatted(),
     })
 }
@@ -287,7 +310,10 @@ impl Sender {
             Transport::File => Ok(Sender::File(config.paths.outbox())),
             Transport::Sendmail => {
                 let command = config.mail.sendmail.command.path().to_path_buf();
-                Ok(Sender::Sendmail(SendmailTransport::new_with_command(&command), command))
+                Ok(Sender::Sendmail(
+                    SendmailTransport::new_with_command(&command),
+                    command,
+                ))
             }
             Transport::Smtp => smtp(config),
         }
@@ -304,10 +330,17 @@ impl Sender {
             Sender::Smtp(transport, host, port) => transport
                 .send_raw(&envelope(mail)?, &mail.message)
                 .map(drop)
-                .map_err(|source| MailError::Smtp { host: host.clone(), port: *port, source }),
+                .map_err(|source| MailError::Smtp {
+                    host: host.clone(),
+                    port: *port,
+                    source,
+                }),
             Sender::Sendmail(transport, command) => transport
                 .send_raw(&envelope(mail)?, &mail.message)
-                .map_err(|source| MailError::Sendmail { command: command.clone(), source }),
+                .map_err(|source| MailError::Sendmail {
+                    command: command.clone(),
+                    source,
+                }),
         }
     }
 
@@ -322,13 +355,17 @@ impl Sender {
             }
             Sender::Smtp(transport, host, port) => match transport.test_connection() {
                 Ok(true) => Ok(format!("SMTP relay {host}:{port} answers")),
-                Ok(false) => Err(format!("SMTP relay {host}:{port} did not accept a connection")),
+                Ok(false) => Err(format!(
+                    "SMTP relay {host}:{port} did not accept a connection"
+                )),
                 Err(e) => Err(format!("SMTP relay {host}:{port}: {e}")),
             },
             Sender::Sendmail(_, command) => {
                 use std::os::unix::fs::PermissionsExt;
                 match std::fs::metadata(command) {
-                    Ok(m) if m.permissions().mode() & 0o111 != 0 => Ok(format!("{} is executable", command.display())),
+                    Ok(m) if m.permissions().mode() & 0o111 != 0 => {
+                        Ok(format!("{} is executable", command.display()))
+                    }
                     Ok(_) => Err(format!("{} is not executable", command.display())),
                     Err(e) => Err(format!("{}: {e}", command.display())),
                 }
@@ -340,7 +377,11 @@ impl Sender {
 fn smtp(config: &Config) -> Result<Sender, MailError> {
     let smtp = &config.mail.smtp;
     let port = smtp.port();
-    let fail = |source| MailError::Smtp { host: smtp.host.clone(), port, source };
+    let fail = |source| MailError::Smtp {
+        host: smtp.host.clone(),
+        port,
+        source,
+    };
     let tls = || TlsParameters::new(smtp.host.clone()).map_err(fail);
     let tls = match smtp.security {
         Security::Starttls => Tls::Required(tls()?),
@@ -353,9 +394,16 @@ fn smtp(config: &Config) -> Result<Sender, MailError> {
         .timeout(Some(smtp.timeout.get().max(Duration::from_secs(1))));
     if let Some(user) = &smtp.username {
         let password = credentials::read(&smtp.password_credential)?;
-        builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()));
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose().to_string(),
+        ));
     }
-    Ok(Sender::Smtp(Box::new(builder.build()), smtp.host.clone(), port))
+    Ok(Sender::Smtp(
+        Box::new(builder.build()),
+        smtp.host.clone(),
+        port,
+    ))
 }
 
 fn envelope(mail: &OutboxMail) -> Result<Envelope, MailError> {
@@ -365,7 +413,11 @@ fn envelope(mail: &OutboxMail) -> Result<Envelope, MailError> {
             address: a.to_string(),
         })
     };
-    let to = mail.recipients.iter().map(|a| parse(a)).collect::<Result<Vec<_>, _>>()?;
+    let to = mail
+        .recipients
+        .iter()
+        .map(|a| parse(a))
+        .collect::<Result<Vec<_>, _>>()?;
     Envelope::new(Some(parse(&mail.sender)?), to).map_err(|_| MailError::Address {
         message_id: mail.message_id.clone(),
         address: "(no recipient)".into(),
@@ -424,7 +476,9 @@ mod tests {
         assert!(text.contains("X-Clawdbot-Request: R-20261126-7Q2M\r\n"));
         assert!(text.contains("Reply-To: clawdbot <clawdbot+K3Y@example.org>\r\n"));
         assert!(text.contains("Auto-Submitted: auto-generated\r\n"));
-        assert!(text.contains(r#"Will run, exactly (argv, no shell): ["docker","restart","searxng"]"#));
+        assert!(
+            text.contains(r#"Will run, exactly (argv, no shell): ["docker","restart","searxng"]"#)
+        );
         assert!(text.contains(&format!("Hash: sha256:{}", "ab".repeat(32))));
         assert!(text.contains("Deadline: 2026-11-27 10:15 CET (+01:00)"));
         assert!(text.contains("reply APPROVE or DENY"));

@@ -114,8 +114,13 @@ pub fn validate(raw: &[u8], config: &Config) -> Result<Accepted, Vec<Problem>> {
             format!("not valid UTF-8 (at byte {})", e.valid_up_to()),
         )]
     })?;
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| vec![Problem::new("(file)", "json", format!("not valid JSON: {e}"))])?;
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        vec![Problem::new(
+            "(file)",
+            "json",
+            format!("not valid JSON: {e}"),
+        )]
+    })?;
     let Value::Object(object) = value else {
         return Err(vec![Problem::new("(file)", "json", "not a JSON object")]);
     };
@@ -136,7 +141,10 @@ fn check(object: &Map<String, Value>, config: &Config) -> Result<Accepted, Vec<P
         Some(v) => problems.push(Problem::new(
             "version",
             "version",
-            format!("version {} is not supported; write 1", excerpt(&v.to_string())),
+            format!(
+                "version {} is not supported; write 1",
+                excerpt(&v.to_string())
+            ),
         )),
         None => problems.push(Problem::new("version", "required", "missing; write 1")),
     }
@@ -161,7 +169,9 @@ fn check(object: &Map<String, Value>, config: &Config) -> Result<Accepted, Vec<P
     match (kind, summary, reason, plan) {
         (Some(kind), Some(summary), Some(reason), Some(plan)) if problems.is_empty() => {
             let assessment = match (&plan, config.actions.get(&kind)) {
-                (Plan::Run { argv, .. }, Some(action)) => risk::assess_action(&kind, action.risk, argv),
+                (Plan::Run { argv, .. }, Some(action)) => {
+                    risk::assess_action(&kind, action.risk, argv)
+                }
                 _ => risk::assess_freeform(&format!(
                     "{summary}\n{reason}\n{}",
                     details.as_deref().unwrap_or("")
@@ -197,30 +207,54 @@ fn plan(
 ) -> Option<Plan> {
     if kind == FREEFORM {
         if !params.is_empty() {
-            problems.push(Problem::new("params", "freeform-params", "a freeform request takes no params; describe it in details"));
+            problems.push(Problem::new(
+                "params",
+                "freeform-params",
+                "a freeform request takes no params; describe it in details",
+            ));
         }
         if details.is_none_or(|d| d.trim().is_empty()) {
-            problems.push(Problem::new("details", "required", "a freeform request says what to do in details"));
+            problems.push(Problem::new(
+                "details",
+                "required",
+                "a freeform request says what to do in details",
+            ));
         }
         return Some(Plan::Freeform);
     }
     let Some(action) = config.actions.get(kind) else {
-        let known: Vec<&str> = config.actions.keys().map(String::as_str).chain([FREEFORM]).collect();
+        let known: Vec<&str> = config
+            .actions
+            .keys()
+            .map(String::as_str)
+            .chain([FREEFORM])
+            .collect();
         problems.push(Problem::new(
             "kind",
             "unknown-kind",
-            format!("{} is not a configured action; known: {}", excerpt(kind), known.join(", ")),
+            format!(
+                "{} is not a configured action; known: {}",
+                excerpt(kind),
+                known.join(", ")
+            ),
         ));
         return None;
     };
     for (name, rule) in &action.params {
         let field = format!("params.{name}");
         match params.get(name) {
-            None => problems.push(Problem::new(field, "required", format!("missing; it {}", rule.describe()))),
+            None => problems.push(Problem::new(
+                field,
+                "required",
+                format!("missing; it {}", rule.describe()),
+            )),
             Some(value) if value.starts_with('-') => problems.push(Problem::new(
                 field,
                 "option-like",
-                format!("{} starts with '-', which a command could take for an option", excerpt(value)),
+                format!(
+                    "{} starts with '-', which a command could take for an option",
+                    excerpt(value)
+                ),
             )),
             Some(value) if !rule.accepts(value) => problems.push(Problem::new(
                 field,
@@ -260,12 +294,20 @@ fn params(object: &Map<String, Value>, problems: &mut Vec<Problem>) -> BTreeMap<
                 }
             }
         }
-        Some(_) => problems.push(Problem::new("params", "type", "must be an object of strings")),
+        Some(_) => problems.push(Problem::new(
+            "params",
+            "type",
+            "must be an object of strings",
+        )),
     }
     out
 }
 
-fn optional_string(object: &Map<String, Value>, field: &str, problems: &mut Vec<Problem>) -> Option<String> {
+fn optional_string(
+    object: &Map<String, Value>,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
     match object.get(field) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -276,7 +318,12 @@ fn optional_string(object: &Map<String, Value>, field: &str, problems: &mut Vec<
     }
 }
 
-fn required_text(object: &Map<String, Value>, field: &str, max: usize, problems: &mut Vec<Problem>) -> Option<String> {
+fn required_text(
+    object: &Map<String, Value>,
+    field: &str,
+    max: usize,
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
     let Some(value) = object.get(field) else {
         problems.push(Problem::new(field, "required", "missing"));
         return None;
@@ -297,7 +344,11 @@ fn required_text(object: &Map<String, Value>, field: &str, max: usize, problems:
 fn check_length(field: &str, text: &str, max: usize, problems: &mut Vec<Problem>) {
     let len = text.chars().count();
     if len > max {
-        problems.push(Problem::new(field, "length", format!("{len} characters, at most {max}")));
+        problems.push(Problem::new(
+            field,
+            "length",
+            format!("{len} characters, at most {max}"),
+        ));
     }
 }
 
@@ -308,7 +359,10 @@ fn check_characters(field: &str, text: &str, multiline: bool, problems: &mut Vec
         problems.push(Problem::new(
             field,
             "control-character",
-            format!("contains the character U+{:04X}, which is not allowed here", u32::from(c)),
+            format!(
+                "contains the character U+{:04X}, which is not allowed here",
+                u32::from(c)
+            ),
         ));
     }
 }
@@ -329,7 +383,9 @@ fn is_invisible_format(c: char) -> bool {
 fn check_token(field: &str, text: &str, problems: &mut Vec<Problem>) {
     let ok = !text.is_empty()
         && text.len() <= REF_MAX
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-' | '/' | '@'));
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-' | '/' | '@'));
     if !ok {
         problems.push(Problem::new(
             field,
@@ -351,7 +407,13 @@ pub fn excerpt(text: &str) -> String {
 fn printable(text: &str) -> String {
     text.chars()
         .take(64)
-        .map(|c| if c.is_control() || is_invisible_format(c) { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || is_invisible_format(c) {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -397,7 +459,10 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
         let accepted = validate(good().to_string().as_bytes(), &config()).unwrap();
         assert_eq!(
             accepted.plan,
-            Plan::Run { argv: vec!["docker".into(), "restart".into(), "searxng".into()], timeout_secs: 120 }
+            Plan::Run {
+                argv: vec!["docker".into(), "restart".into(), "searxng".into()],
+                timeout_secs: 120
+            }
         );
         assert_eq!(accepted.hash.len(), 64);
         assert_eq!(accepted.assessment.risk, crate::risk::Risk::Medium);
@@ -420,8 +485,16 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
         v["params"]["container"] = "a; rm -rf /".into();
         v["colour"] = "red".into();
         let problems = problems_of(v);
-        let found: Vec<(&str, &str)> = problems.iter().map(|p| (p.field.as_str(), p.rule)).collect();
-        for expected in [("version", "version"), ("summary", "length"), ("params.container", "pattern"), ("colour", "unknown-field")] {
+        let found: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.field.as_str(), p.rule))
+            .collect();
+        for expected in [
+            ("version", "version"),
+            ("summary", "length"),
+            ("params.container", "pattern"),
+            ("colour", "unknown-field"),
+        ] {
             assert!(found.contains(&expected), "{expected:?} not in {found:?}");
         }
     }
@@ -429,7 +502,11 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
     #[test]
     fn hostile_text_is_refused() {
         for (field, text, rule) in [
-            ("summary", "Restart\r\nBcc: someone@example.com", "control-character"),
+            (
+                "summary",
+                "Restart\r\nBcc: someone@example.com",
+                "control-character",
+            ),
             ("summary", "Restart \u{202E}gnxraes", "control-character"),
             ("summary", "   ", "required"),
             ("reason", "zero\u{200B}width", "control-character"),
@@ -438,7 +515,10 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
             let mut v = good();
             v[field] = text.into();
             let problems = problems_of(v);
-            assert!(problems.iter().any(|p| p.field == field && p.rule == rule), "{field}={text:?}: {problems:?}");
+            assert!(
+                problems.iter().any(|p| p.field == field && p.rule == rule),
+                "{field}={text:?}: {problems:?}"
+            );
         }
     }
 
@@ -446,14 +526,29 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
     fn params_are_checked_against_the_action() {
         for (params, field, rule) in [
             (serde_json::json!({}), "params.container", "required"),
-            (serde_json::json!({"container": "--help"}), "params.container", "option-like"),
-            (serde_json::json!({"container": "a", "extra": "b"}), "params.extra", "unknown-param"),
-            (serde_json::json!({"container": 5}), "params.container", "type"),
+            (
+                serde_json::json!({"container": "--help"}),
+                "params.container",
+                "option-like",
+            ),
+            (
+                serde_json::json!({"container": "a", "extra": "b"}),
+                "params.extra",
+                "unknown-param",
+            ),
+            (
+                serde_json::json!({"container": 5}),
+                "params.container",
+                "type",
+            ),
         ] {
             let mut v = good();
             v["params"] = params.clone();
             let problems = problems_of(v);
-            assert!(problems.iter().any(|p| p.field == field && p.rule == rule), "{params}: {problems:?}");
+            assert!(
+                problems.iter().any(|p| p.field == field && p.rule == rule),
+                "{params}: {problems:?}"
+            );
         }
     }
 
@@ -466,8 +561,16 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
         let mut v = good();
         v["kind"] = "freeform".into();
         let problems = problems_of(v);
-        assert!(problems.iter().any(|p| p.field == "params" && p.rule == "freeform-params"));
-        assert!(problems.iter().any(|p| p.field == "details" && p.rule == "required"));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field == "params" && p.rule == "freeform-params")
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field == "details" && p.rule == "required")
+        );
 
         let v = serde_json::json!({"version": 1, "kind": "freeform", "summary": "Tidy the dashboard", "reason": "It is messy", "details": "Move the\n\tweather widget"});
         let accepted = validate(v.to_string().as_bytes(), &config()).unwrap();
@@ -486,7 +589,12 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
             (b"", "json"),
         ] {
             let problems = validate(raw, &config()).unwrap_err();
-            assert_eq!(problems[0].rule, rule, "{:?}", String::from_utf8_lossy(&raw[..raw.len().min(20)]));
+            assert_eq!(
+                problems[0].rule,
+                rule,
+                "{:?}",
+                String::from_utf8_lossy(&raw[..raw.len().min(20)])
+            );
         }
         let big = vec![b' '; 70_000];
         assert_eq!(validate(&big, &config()).unwrap_err()[0].rule, "size");

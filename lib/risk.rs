@@ -68,9 +68,21 @@ const RULES: &[Rule] = &[
             any_word(
                 words,
                 &[
-                    "useradd", "userdel", "usermod", "adduser", "deluser", "passwd", "chpasswd",
-                    "groupadd", "groupdel", "gpasswd", "visudo", "ssh-keygen", "ssh-copy-id",
-                    "authorized_keys", "sudoers",
+                    "useradd",
+                    "userdel",
+                    "usermod",
+                    "adduser",
+                    "deluser",
+                    "passwd",
+                    "chpasswd",
+                    "groupadd",
+                    "groupdel",
+                    "gpasswd",
+                    "visudo",
+                    "ssh-keygen",
+                    "ssh-copy-id",
+                    "authorized_keys",
+                    "sudoers",
                 ],
             )
         },
@@ -82,8 +94,19 @@ const RULES: &[Rule] = &[
             any_fragment(
                 words,
                 &[
-                    "/etc/shadow", "/etc/gshadow", "/etc/credstore", "/.ssh", "id_rsa",
-                    "id_ed25519", ".env", "secret", "password", "token", "private", ".pem", ".key",
+                    "/etc/shadow",
+                    "/etc/gshadow",
+                    "/etc/credstore",
+                    "/.ssh",
+                    "id_rsa",
+                    "id_ed25519",
+                    ".env",
+                    "secret",
+                    "password",
+                    "token",
+                    "private",
+                    ".pem",
+                    ".key",
                 ],
             )
         },
@@ -94,7 +117,14 @@ const RULES: &[Rule] = &[
         matches: |words| {
             any_word(
                 words,
-                &["iptables", "ip6tables", "nft", "ufw", "firewall-cmd", "nftables"],
+                &[
+                    "iptables",
+                    "ip6tables",
+                    "nft",
+                    "ufw",
+                    "firewall-cmd",
+                    "nftables",
+                ],
             )
         },
     },
@@ -102,8 +132,21 @@ const RULES: &[Rule] = &[
         floor: Risk::High,
         what: "removes packages",
         matches: |words| {
-            let pkg = any_word(words, &["apt", "apt-get", "dpkg", "aptitude", "snap", "pip"]);
-            let verb = any_word(words, &["remove", "purge", "autoremove", "uninstall", "--remove", "--purge"]);
+            let pkg = any_word(
+                words,
+                &["apt", "apt-get", "dpkg", "aptitude", "snap", "pip"],
+            );
+            let verb = any_word(
+                words,
+                &[
+                    "remove",
+                    "purge",
+                    "autoremove",
+                    "uninstall",
+                    "--remove",
+                    "--purge",
+                ],
+            );
             pkg.and(verb)
         },
     },
@@ -125,8 +168,11 @@ const RULES: &[Rule] = &[
         floor: Risk::High,
         what: "exposes something to the network",
         matches: |words| {
-            any_word(words, &["-p", "--publish", "--network=host", "expose", "listen"])
-                .or_else(|| any_fragment(words, &["0.0.0.0", "[::]", "--publish="]))
+            any_word(
+                words,
+                &["-p", "--publish", "--network=host", "expose", "listen"],
+            )
+            .or_else(|| any_fragment(words, &["0.0.0.0", "[::]", "--publish="]))
         },
     },
 ];
@@ -136,7 +182,8 @@ fn any_word(words: &[String], list: &[&str]) -> Option<String> {
         .iter()
         .find(|w| {
             let base = w.rsplit('/').next().unwrap_or(w);
-            list.iter().any(|l| l.eq_ignore_ascii_case(base) || l.eq_ignore_ascii_case(w))
+            list.iter()
+                .any(|l| l.eq_ignore_ascii_case(base) || l.eq_ignore_ascii_case(w))
         })
         .cloned()
 }
@@ -199,7 +246,11 @@ mod tests {
 
     #[test]
     fn configured_level_stands_when_nothing_matches() {
-        let a = assess_action("restart_container", Risk::Medium, &argv(&["docker", "restart", "searxng"]));
+        let a = assess_action(
+            "restart_container",
+            Risk::Medium,
+            &argv(&["docker", "restart", "searxng"]),
+        );
         assert_eq!(a.risk, Risk::Medium);
         assert_eq!(a.reasons.len(), 1);
     }
@@ -207,16 +258,32 @@ mod tests {
     #[test]
     fn rules_raise_and_say_why() {
         for (words, risk, needle) in [
-            (&["apt-get", "remove", "-y", "nginx"][..], Risk::High, "removes packages"),
+            (
+                &["apt-get", "remove", "-y", "nginx"][..],
+                Risk::High,
+                "removes packages",
+            ),
             (&["/usr/sbin/useradd", "bob"][..], Risk::Critical, "users"),
             (&["cat", "/etc/shadow"][..], Risk::Critical, "secrets"),
             (&["ufw", "allow", "22"][..], Risk::High, "firewall"),
-            (&["docker", "run", "-p", "80:80", "x"][..], Risk::High, "network"),
-            (&["docker", "system", "prune"][..], Risk::High, "destructive"),
+            (
+                &["docker", "run", "-p", "80:80", "x"][..],
+                Risk::High,
+                "network",
+            ),
+            (
+                &["docker", "system", "prune"][..],
+                Risk::High,
+                "destructive",
+            ),
         ] {
             let a = assess_action("x", Risk::Low, &argv(words));
             assert_eq!(a.risk, risk, "{words:?}");
-            assert!(a.reasons.iter().any(|r| r.contains(needle)), "{words:?}: {:?}", a.reasons);
+            assert!(
+                a.reasons.iter().any(|r| r.contains(needle)),
+                "{words:?}: {:?}",
+                a.reasons
+            );
         }
     }
 
@@ -228,7 +295,10 @@ mod tests {
 
     #[test]
     fn freeform_starts_high_and_reads_the_text() {
-        assert_eq!(assess_freeform("please update the dashboard").risk, Risk::High);
+        assert_eq!(
+            assess_freeform("please update the dashboard").risk,
+            Risk::High
+        );
         let a = assess_freeform("add my key to /root/.ssh/authorized_keys");
         assert_eq!(a.risk, Risk::Critical);
     }

@@ -31,14 +31,18 @@ impl Entry {
 /// The `*.json` entries of the spool, in name order. Names starting with a dot are files
 /// still being written (`.NAME.tmp`) or ours, and are left alone.
 pub fn list(spool: &Path) -> Result<Vec<Entry>, FileError> {
-    let read = std::fs::read_dir(spool).map_err(|e| FileError::new("cannot list request spool", spool, e))?;
+    let read = std::fs::read_dir(spool)
+        .map_err(|e| FileError::new("cannot list request spool", spool, e))?;
     let mut entries = Vec::new();
     for entry in read {
         let entry = entry.map_err(|e| FileError::new("cannot list request spool", spool, e))?;
         let name = entry.file_name();
         let bytes = name.as_bytes();
         if bytes.ends_with(b".json") && !bytes.starts_with(b".") {
-            entries.push(Entry { path: entry.path(), name });
+            entries.push(Entry {
+                path: entry.path(),
+                name,
+            });
         }
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -59,7 +63,13 @@ pub fn remove(entry: &Entry) -> Result<(), FileError> {
 /// never copied and never deleted; when the quarantine is on another file system, a regular
 /// file whose bytes we hold is copied there and then unlinked, and anything else goes to the
 /// spool's own `.quarantine/`. Returns where it went.
-pub fn quarantine(entry: &Entry, dir: &Path, name: &str, content: Option<&[u8]>, reason: &[u8]) -> Result<PathBuf, FileError> {
+pub fn quarantine(
+    entry: &Entry,
+    dir: &Path,
+    name: &str,
+    content: Option<&[u8]>,
+    reason: &[u8],
+) -> Result<PathBuf, FileError> {
     std::fs::create_dir_all(dir).map_err(|e| FileError::new("cannot create quarantine", dir, e))?;
     let dest = dir.join(name);
     atomic::write(&dir.join(format!("{name}.error.json")), reason, 0o640)?;
@@ -77,9 +87,11 @@ pub fn quarantine(entry: &Entry, dir: &Path, name: &str, content: Option<&[u8]>,
             None => {
                 let spool = entry.path.parent().unwrap_or(Path::new("."));
                 let local = spool.join(".quarantine");
-                std::fs::create_dir_all(&local).map_err(|e| FileError::new("cannot create quarantine", &local, e))?;
+                std::fs::create_dir_all(&local)
+                    .map_err(|e| FileError::new("cannot create quarantine", &local, e))?;
                 let dest = local.join(name);
-                std::fs::rename(&entry.path, &dest).map_err(|e| FileError::new("cannot quarantine", &entry.path, e))?;
+                std::fs::rename(&entry.path, &dest)
+                    .map_err(|e| FileError::new("cannot quarantine", &entry.path, e))?;
                 atomic::write(&local.join(format!("{name}.error.json")), reason, 0o640)?;
                 Ok(dest)
             }
@@ -91,7 +103,12 @@ pub fn quarantine(entry: &Entry, dir: &Path, name: &str, content: Option<&[u8]>,
 
 /// Write a new request into the spool as `NAME.json`, atomically (`.NAME.json.tmp`, fsync,
 /// rename, fsync the directory), where NAME is the time and a random suffix.
-pub fn drop_request(spool: &Path, bytes: &[u8], now: crate::time::UnixTime, random: &str) -> Result<PathBuf, FileError> {
+pub fn drop_request(
+    spool: &Path,
+    bytes: &[u8],
+    now: crate::time::UnixTime,
+    random: &str,
+) -> Result<PathBuf, FileError> {
     let stamp = jiff::Timestamp::from_second(now)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .strftime("%Y%m%dT%H%M%SZ");

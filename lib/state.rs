@@ -143,11 +143,30 @@ mod tests {
     #[test]
     fn the_happy_path_is_allowed_and_shortcuts_are_not() {
         use State::*;
-        let path = [Detected, Evaluating, EmailSent, PendingReply, ReplyDetected, Interpreting, Approved, Executing, AgentNotified, Done];
+        let path = [
+            Detected,
+            Evaluating,
+            EmailSent,
+            PendingReply,
+            ReplyDetected,
+            Interpreting,
+            Approved,
+            Executing,
+            AgentNotified,
+            Done,
+        ];
         for pair in path.windows(2) {
             assert!(pair[0].can_become(pair[1]), "{pair:?}");
         }
-        for (from, to) in [(Detected, Approved), (PendingReply, Executing), (Evaluating, Approved), (Denied, Executing), (Done, Failed), (Expired, Approved), (Executing, Expired)] {
+        for (from, to) in [
+            (Detected, Approved),
+            (PendingReply, Executing),
+            (Evaluating, Approved),
+            (Denied, Executing),
+            (Done, Failed),
+            (Expired, Approved),
+            (Executing, Expired),
+        ] {
             assert!(!from.can_become(to), "{from} -> {to} must not exist");
         }
     }

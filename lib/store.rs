@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 use crate::exit::{Exit, ExitStatus};
@@ -295,14 +295,25 @@ impl Store {
         let fail = |context: &str| {
             let path = path.to_path_buf();
             let context = context.to_string();
-            move |source| StoreError::Sqlite { path, context, source }
+            move |source| StoreError::Sqlite {
+                path,
+                context,
+                source,
+            }
         };
         let conn = Connection::open(path).map_err(fail("cannot open"))?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(fail("cannot set busy timeout"))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(fail("cannot enable WAL"))?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(fail("cannot set synchronous"))?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(fail("cannot enable foreign keys"))?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(fail("cannot set busy timeout"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail("cannot enable WAL"))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(fail("cannot set synchronous"))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(fail("cannot enable foreign keys"))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -312,10 +323,17 @@ impl Store {
         &self.path
     }
 
-    fn err<C: Into<String>>(&self, context: C) -> impl FnOnce(rusqlite::Error) -> StoreError + use<C> {
+    fn err<C: Into<String>>(
+        &self,
+        context: C,
+    ) -> impl FnOnce(rusqlite::Error) -> StoreError + use<C> {
         let path = self.path.clone();
         let context = context.into();
-        move |source| StoreError::Sqlite { path, context, source }
+        move |source| StoreError::Sqlite {
+            path,
+            context,
+            source,
+        }
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -324,9 +342,17 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(self.err("cannot read schema version"))?;
         if version > MIGRATIONS.len() as i64 {
-            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known: MIGRATIONS.len() });
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known: MIGRATIONS.len(),
+            });
         }
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+        for (index, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
             let err = self.err(format!("migration to schema version {}", index + 1));
             let begin = self.err("cannot begin migration");
             let tx = self
@@ -343,12 +369,22 @@ impl Store {
     }
 
     /// Run `f` in one `BEGIN IMMEDIATE` transaction; log its events once it has committed.
-    pub fn write<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let path = self.path.clone();
         let begin = self.err("cannot begin transaction");
         let commit = self.err("cannot commit");
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(begin)?;
-        let mut wrapped = Tx { tx, path, events: Vec::new() };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(begin)?;
+        let mut wrapped = Tx {
+            tx,
+            path,
+            events: Vec::new(),
+        };
         let value = f(&mut wrapped)?;
         let Tx { tx, events, .. } = wrapped;
         tx.commit().map_err(commit)?;
@@ -359,7 +395,11 @@ impl Store {
     /// A request by id.
     pub fn request(&self, id: &RequestId) -> Result<Option<RequestRow>, StoreError> {
         self.conn
-            .query_row(&format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"), [id.as_str()], request_row)
+            .query_row(
+                &format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"),
+                [id.as_str()],
+                request_row,
+            )
             .optional()
             .map_err(self.err(format!("cannot read request {id}")))
     }
@@ -371,9 +411,15 @@ impl Store {
             "SELECT {REQUEST_COLUMNS} FROM requests WHERE state IN ({}) ORDER BY created_at, id",
             names.join(",")
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(self.err("cannot list requests"))?;
-        let rows = stmt.query_map([], request_row).map_err(self.err("cannot list requests"))?;
-        rows.collect::<Result<_, _>>().map_err(self.err("cannot list requests"))
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(self.err("cannot list requests"))?;
+        let rows = stmt
+            .query_map([], request_row)
+            .map_err(self.err("cannot list requests"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("cannot list requests"))
     }
 
     /// Every request that is not final, oldest first.
@@ -402,7 +448,8 @@ impl Store {
                 })
             })
             .map_err(self.err("cannot read audit"))?;
-        rows.collect::<Result<_, _>>().map_err(self.err("cannot read audit"))
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("cannot read audit"))
     }
 
     /// Mails not yet sent whose next attempt is due.
@@ -425,7 +472,8 @@ impl Store {
                 })
             })
             .map_err(self.err("cannot read outbox"))?;
-        rows.collect::<Result<_, _>>().map_err(self.err("cannot read outbox"))
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("cannot read outbox"))
     }
 
     /// Counts of outbox mails: (waiting, of which failed at least once).
@@ -442,21 +490,33 @@ impl Store {
     /// How many mails of `kind` were queued since `since`.
     pub fn mails_queued_since(&self, kind: &str, since: UnixTime) -> Result<i64, StoreError> {
         self.conn
-            .query_row("SELECT count(*) FROM outbox WHERE kind = ?1 AND created_at >= ?2", params![kind, since], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE kind = ?1 AND created_at >= ?2",
+                params![kind, since],
+                |r| r.get(0),
+            )
             .map_err(self.err("cannot read outbox"))
     }
 
     /// Rejections since `since`.
     pub fn rejections_since(&self, since: UnixTime) -> Result<i64, StoreError> {
         self.conn
-            .query_row("SELECT count(*) FROM rejections WHERE at >= ?1", [since], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM rejections WHERE at >= ?1",
+                [since],
+                |r| r.get(0),
+            )
             .map_err(self.err("cannot read rejections"))
     }
 }
 
 fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
     let bad = |i: usize, what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.to_string().into())
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            what.to_string().into(),
+        )
     };
     let id: String = r.get(0)?;
     let state: String = r.get(1)?;
@@ -493,15 +553,26 @@ pub struct Tx<'a> {
 }
 
 impl Tx<'_> {
-    fn err<C: Into<String>>(&self, context: C) -> impl FnOnce(rusqlite::Error) -> StoreError + use<C> {
+    fn err<C: Into<String>>(
+        &self,
+        context: C,
+    ) -> impl FnOnce(rusqlite::Error) -> StoreError + use<C> {
         let path = self.path.clone();
         let context = context.into();
-        move |source| StoreError::Sqlite { path, context, source }
+        move |source| StoreError::Sqlite {
+            path,
+            context,
+            source,
+        }
     }
 
     /// The open request with this client_ref, or with this hash (any request with the
     /// client_ref; only open ones by hash).
-    pub fn find_same(&self, client_ref: Option<&str>, hash: &str) -> Result<Option<(RequestId, String)>, StoreError> {
+    pub fn find_same(
+        &self,
+        client_ref: Option<&str>,
+        hash: &str,
+    ) -> Result<Option<(RequestId, String)>, StoreError> {
         let open: Vec<String> = State::ALL
             .into_iter()
             .filter(|s| !s.is_final())
@@ -514,7 +585,9 @@ impl Tx<'_> {
         );
         let found: Option<(String, String)> = self
             .tx
-            .query_row(&sql, params![client_ref, hash], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(&sql, params![client_ref, hash], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()
             .map_err(self.err("cannot look for duplicates"))?;
         Ok(found.and_then(|(id, hash)| RequestId::parse(&id).map(|id| (id, hash))))
@@ -543,7 +616,9 @@ impl Tx<'_> {
     pub fn insert_request(&mut self, new: &NewRequest<'_>) -> Result<RequestId, StoreError> {
         let id = self.new_id(new.now)?;
         let reasons = serde_json::to_string(new.risk_reasons).unwrap_or_else(|_| "[]".into());
-        let argv = new.argv.map(|a| serde_json::to_string(a).unwrap_or_else(|_| "[]".into()));
+        let argv = new
+            .argv
+            .map(|a| serde_json::to_string(a).unwrap_or_else(|_| "[]".into()));
         self.tx
             .execute(
                 "INSERT INTO requests (id, state, kind, summary, reason, details, client_ref, reply_session, hash, canonical, raw, source, risk, risk_reasons, argv, reply_key, created_at, deadline_at, updated_at) \
@@ -555,7 +630,14 @@ impl Tx<'_> {
                 ],
             )
             .map_err(self.err(format!("cannot record request from {}", new.source)))?;
-        self.audit(&id, None, Some(State::Detected), "agent", "received", &format!("from spool file {}", new.source), new.now)?;
+        self.audit(
+            &id,
+            [None, Some(State::Detected)],
+            "agent",
+            "received",
+            &format!("from spool file {}", new.source),
+            new.now,
+        )?;
         self.events.push(Event {
             event: "received",
             request: id.to_string(),
@@ -574,29 +656,66 @@ impl Tx<'_> {
                 params![r.id.as_str(), r.source, r.quarantined, r.problems, r.excerpt, r.now],
             )
             .map_err(self.err(format!("cannot record rejection of {}", r.source)))?;
-        self.audit(r.id, None, None, "broker", "rejected", &format!("{} quarantined as {}: {}", r.source, r.quarantined, r.problems), r.now)?;
+        self.audit(
+            r.id,
+            [None, None],
+            "broker",
+            "rejected",
+            &format!(
+                "{} quarantined as {}: {}",
+                r.source, r.quarantined, r.problems
+            ),
+            r.now,
+        )?;
         self.events.push(Event {
             event: "rejected",
             request: r.id.to_string(),
             state: None,
-            message: format!("Request file {} rejected and quarantined as {}", r.source, r.quarantined),
+            message: format!(
+                "Request file {} rejected and quarantined as {}",
+                r.source, r.quarantined
+            ),
             warning: true,
         });
         Ok(())
     }
 
     /// Append an audit row without a state change (a note on the request's history).
-    pub fn note(&mut self, id: &RequestId, event: &'static str, detail: &str, now: UnixTime) -> Result<(), StoreError> {
-        self.audit(id, None, None, "broker", event, detail, now)?;
-        self.events.push(Event { event, request: id.to_string(), state: None, message: format!("Request {id}: {detail}"), warning: false });
+    pub fn note(
+        &mut self,
+        id: &RequestId,
+        event: &'static str,
+        detail: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.audit(id, [None, None], "broker", event, detail, now)?;
+        self.events.push(Event {
+            event,
+            request: id.to_string(),
+            state: None,
+            message: format!("Request {id}: {detail}"),
+            warning: false,
+        });
         Ok(())
     }
 
     /// Move a request `from → to`, with its audit row, refusing transitions the machine lacks
     /// and requests that are no longer in `from`.
-    pub fn transition(&mut self, id: &RequestId, from: State, to: State, actor: &str, detail: &str, now: UnixTime) -> Result<(), StoreError> {
+    pub fn transition(
+        &mut self,
+        id: &RequestId,
+        from: State,
+        to: State,
+        actor: &str,
+        detail: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
         if !from.can_become(to) {
-            return Err(StoreError::InvalidTransition { id: id.to_string(), from, to });
+            return Err(StoreError::InvalidTransition {
+                id: id.to_string(),
+                from,
+                to,
+            });
         }
         let changed = self
             .tx
@@ -606,15 +725,37 @@ impl Tx<'_> {
             )
             .map_err(self.err(format!("cannot move request {id} to {to}")))?;
         if changed != 1 {
-            return Err(StoreError::Conflict { id: id.to_string(), expected: from });
+            return Err(StoreError::Conflict {
+                id: id.to_string(),
+                expected: from,
+            });
         }
-        self.audit(id, Some(from), Some(to), actor, "transition", detail, now)?;
-        let message = if detail.is_empty() { format!("Request {id} is {to}") } else { format!("Request {id} is {to}: {detail}") };
-        self.events.push(Event { event: "transition", request: id.to_string(), state: Some(to), message, warning: to == State::Failed });
+        self.audit(id, [Some(from), Some(to)], actor, "transition", detail, now)?;
+        let message = if detail.is_empty() {
+            format!("Request {id} is {to}")
+        } else {
+            format!("Request {id} is {to}: {detail}")
+        };
+        self.events.push(Event {
+            event: "transition",
+            request: id.to_string(),
+            state: Some(to),
+            message,
+            warning: to == State::Failed,
+        });
         Ok(())
     }
 
-    fn audit(&self, id: &RequestId, from: Option<State>, to: Option<State>, actor: &str, event: &str, detail: &str, now: UnixTime) -> Result<(), StoreError> {
+    /// `change` is the state before and after, when the state changed.
+    fn audit(
+        &self,
+        id: &RequestId,
+        [from, to]: [Option<State>; 2],
+        actor: &str,
+        event: &str,
+        detail: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
         self.tx
             .execute(
                 "INSERT INTO audit (request_id, at, from_state, to_state, actor, event, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -627,13 +768,26 @@ impl Tx<'_> {
     /// Count one more mail about a request and return its number (for the Message-ID).
     pub fn next_mail_number(&self, id: &RequestId) -> Result<i64, StoreError> {
         self.tx
-            .query_row("UPDATE requests SET mails = mails + 1 WHERE id = ?1 RETURNING mails", [id.as_str()], |r| r.get(0))
+            .query_row(
+                "UPDATE requests SET mails = mails + 1 WHERE id = ?1 RETURNING mails",
+                [id.as_str()],
+                |r| r.get(0),
+            )
             .map_err(self.err(format!("cannot count mails of {id}")))
     }
 
     /// Put a mail in the outbox, linked to the requests it is about.
     #[allow(clippy::too_many_arguments)]
-    pub fn enqueue_mail(&self, kind: &str, message_id: &str, sender: &str, recipients: &[String], message: &[u8], about: &[RequestId], now: UnixTime) -> Result<i64, StoreError> {
+    pub fn enqueue_mail(
+        &self,
+        kind: &str,
+        message_id: &str,
+        sender: &str,
+        recipients: &[String],
+        message: &[u8],
+        about: &[RequestId],
+        now: UnixTime,
+    ) -> Result<i64, StoreError> {
         let recipients = serde_json::to_string(recipients).unwrap_or_else(|_| "[]".into());
         let outbox_id: i64 = self
             .tx
@@ -645,7 +799,10 @@ impl Tx<'_> {
             .map_err(self.err(format!("cannot queue mail {message_id}")))?;
         for id in about {
             self.tx
-                .execute("INSERT INTO outbox_requests (outbox_id, request_id) VALUES (?1, ?2)", params![outbox_id, id.as_str()])
+                .execute(
+                    "INSERT INTO outbox_requests (outbox_id, request_id) VALUES (?1, ?2)",
+                    params![outbox_id, id.as_str()],
+                )
                 .map_err(self.err(format!("cannot link mail {message_id} to {id}")))?;
         }
         Ok(outbox_id)
@@ -658,7 +815,9 @@ impl Tx<'_> {
             .map_err(self.err("cannot mark mail sent"))?;
         let mut stmt = self
             .tx
-            .prepare("SELECT request_id FROM outbox_requests WHERE outbox_id = ?1 ORDER BY request_id")
+            .prepare(
+                "SELECT request_id FROM outbox_requests WHERE outbox_id = ?1 ORDER BY request_id",
+            )
             .map_err(self.err("cannot read mail links"))?;
         let ids = stmt
             .query_map([outbox_id], |r| r.get::<_, String>(0))
@@ -669,7 +828,12 @@ impl Tx<'_> {
     }
 
     /// Record a failed attempt and when to try again.
-    pub fn mark_failed(&self, outbox_id: i64, error: &str, retry_at: UnixTime) -> Result<(), StoreError> {
+    pub fn mark_failed(
+        &self,
+        outbox_id: i64,
+        error: &str,
+        retry_at: UnixTime,
+    ) -> Result<(), StoreError> {
         self.tx
             .execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?1, next_attempt_at = ?2 WHERE id = ?3", params![error, retry_at, outbox_id])
             .map_err(self.err("cannot record mail failure"))?;
@@ -682,7 +846,8 @@ mod tests {
     use super::*;
 
     fn store(name: &str) -> Store {
-        let dir = std::env::temp_dir().join(format!("clawdbot-store-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("clawdbot-store-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Store::open(&dir.join("state.db")).unwrap()
@@ -690,20 +855,41 @@ mod tests {
 
     fn new_request<'a>(hash: &'a str, client_ref: Option<&'a str>) -> NewRequest<'a> {
         NewRequest {
-            kind: "restart_container", summary: "s", reason: "r", details: None, client_ref, reply_session: None,
-            hash, canonical: "{}", raw: b"{}", source: "a.json", risk: "medium", risk_reasons: &[],
-            argv: None, reply_key: "K", now: 1000, deadline: 2000,
+            kind: "restart_container",
+            summary: "s",
+            reason: "r",
+            details: None,
+            client_ref,
+            reply_session: None,
+            hash,
+            canonical: "{}",
+            raw: b"{}",
+            source: "a.json",
+            risk: "medium",
+            risk_reasons: &[],
+            argv: None,
+            reply_key: "K",
+            now: 1000,
+            deadline: 2000,
         }
     }
 
     #[test]
     fn transitions_are_audited_and_guarded() {
         let mut store = store("transition");
-        let id = store.write(|tx| tx.insert_request(&new_request("h", None))).unwrap();
-        store.write(|tx| tx.transition(&id, State::Detected, State::Evaluating, "broker", "", 1001)).unwrap();
-        let err = store.write(|tx| tx.transition(&id, State::Detected, State::Evaluating, "broker", "", 1002)).unwrap_err();
+        let id = store
+            .write(|tx| tx.insert_request(&new_request("h", None)))
+            .unwrap();
+        store
+            .write(|tx| tx.transition(&id, State::Detected, State::Evaluating, "broker", "", 1001))
+            .unwrap();
+        let err = store
+            .write(|tx| tx.transition(&id, State::Detected, State::Evaluating, "broker", "", 1002))
+            .unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
-        let err = store.write(|tx| tx.transition(&id, State::Evaluating, State::Approved, "broker", "", 1002)).unwrap_err();
+        let err = store
+            .write(|tx| tx.transition(&id, State::Evaluating, State::Approved, "broker", "", 1002))
+            .unwrap_err();
         assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
         let row = store.request(&id).unwrap().unwrap();
         assert_eq!(row.state, State::Evaluating);
@@ -716,7 +902,9 @@ mod tests {
     #[test]
     fn a_failed_transaction_leaves_nothing() {
         let mut store = store("rollback");
-        let id = store.write(|tx| tx.insert_request(&new_request("h", None))).unwrap();
+        let id = store
+            .write(|tx| tx.insert_request(&new_request("h", None)))
+            .unwrap();
         let _ = store.write(|tx| {
             tx.transition(&id, State::Detected, State::Evaluating, "broker", "", 1001)?;
             tx.transition(&id, State::Evaluating, State::Done, "broker", "", 1001)
@@ -728,8 +916,13 @@ mod tests {
     #[test]
     fn the_audit_log_is_append_only() {
         let mut store = store("append");
-        store.write(|tx| tx.insert_request(&new_request("h", None))).unwrap();
-        let err = store.conn.execute("UPDATE audit SET detail = 'forged'", []).unwrap_err();
+        store
+            .write(|tx| tx.insert_request(&new_request("h", None)))
+            .unwrap();
+        let err = store
+            .conn
+            .execute("UPDATE audit SET detail = 'forged'", [])
+            .unwrap_err();
         assert!(err.to_string().contains("append-only"));
         let err = store.conn.execute("DELETE FROM audit", []).unwrap_err();
         assert!(err.to_string().contains("append-only"));
@@ -738,26 +931,42 @@ mod tests {
     #[test]
     fn duplicates_are_found_by_client_ref_or_open_hash() {
         let mut store = store("dup");
-        let a = store.write(|tx| tx.insert_request(&new_request("h1", Some("ref-1")))).unwrap();
-        let found = store.write(|tx| tx.find_same(Some("ref-1"), "other")).unwrap();
+        let a = store
+            .write(|tx| tx.insert_request(&new_request("h1", Some("ref-1"))))
+            .unwrap();
+        let found = store
+            .write(|tx| tx.find_same(Some("ref-1"), "other"))
+            .unwrap();
         assert_eq!(found.map(|(id, _)| id), Some(a.clone()));
         let found = store.write(|tx| tx.find_same(None, "h1")).unwrap();
         assert_eq!(found.map(|(id, _)| id), Some(a));
-        assert!(store.write(|tx| tx.find_same(None, "h2")).unwrap().is_none());
+        assert!(
+            store
+                .write(|tx| tx.find_same(None, "h2"))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn reopening_keeps_the_schema_version() {
-        let dir = std::env::temp_dir().join(format!("clawdbot-store-reopen-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("clawdbot-store-reopen-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state.db");
         drop(Store::open(&path).unwrap());
         let store = Store::open(&path).unwrap();
-        let v: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
         store.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(store);
-        assert!(matches!(Store::open(&path).unwrap_err(), StoreError::TooNew { found: 99, .. }));
+        assert!(matches!(
+            Store::open(&path).unwrap_err(),
+            StoreError::TooNew { found: 99, .. }
+        ));
     }
 }

@@ -73,7 +73,9 @@ pub struct Fields {
 pub fn from_fields(fields: &Fields) -> Result<Vec<u8>, SubmitError> {
     let mut params = BTreeMap::new();
     for p in &fields.params {
-        let (k, v) = p.split_once('=').ok_or_else(|| SubmitError::Param(p.clone()))?;
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| SubmitError::Param(p.clone()))?;
         params.insert(k.to_string(), Value::String(v.to_string()));
     }
     let mut doc = Map::new();
@@ -99,7 +101,10 @@ pub fn from_fields(fields: &Fields) -> Result<Vec<u8>, SubmitError> {
 
 /// Read a whole document from a file, or stdin for `-`.
 pub fn read_document(path: &Path) -> Result<Vec<u8>, SubmitError> {
-    let fail = |source| SubmitError::Read { path: path.to_path_buf(), source };
+    let fail = |source| SubmitError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     if path == Path::new("-") {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).map_err(fail)?;
@@ -113,5 +118,10 @@ pub fn read_document(path: &Path) -> Result<Vec<u8>, SubmitError> {
 pub fn submit(config: &Config, spool_dir: &Path, raw: &[u8]) -> Result<PathBuf, SubmitError> {
     request::validate(raw, config).map_err(SubmitError::Invalid)?;
     let random = ids::random_base32(8)?;
-    Ok(spool::drop_request(spool_dir, raw, crate::time::now(), &random)?)
+    Ok(spool::drop_request(
+        spool_dir,
+        raw,
+        crate::time::now(),
+        &random,
+    )?)
 }

@@ -1,7 +1,7 @@
 //! Time: stored as UTC unix seconds, shown in the operator's zone with its offset.
 
-use jiff::tz::TimeZone;
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 /// Seconds since the epoch, UTC.
 pub type UnixTime = i64;

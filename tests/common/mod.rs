@@ -1,0 +1,141 @@
+//! Helpers shared by the integration tests: a fresh `clawdbot init` instance per test, and the
+//! real binaries run against it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// A self-contained instance made by `clawdbot init`.
+pub struct Instance {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    let var = format!("CARGO_BIN_EXE_{name}");
+    PathBuf::from(std::env::var(&var).unwrap_or_else(|_| panic!("{var} not set")))
+}
+
+impl Instance {
+    pub fn new(name: &str) -> Instance {
+        let dir = std::env::temp_dir().join(format!("clawdbot-it-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = Command::new(bin("clawdbot"))
+            .arg("init")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let config = dir.join("clawdbot.toml");
+        Instance { dir, config }
+    }
+
+    /// Append TOML to the instance's configuration (later keys win through a drop-in).
+    pub fn drop_in(&self, name: &str, text: &str) {
+        let d = self.dir.join("clawdbot.toml.d");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(name), text).unwrap();
+    }
+
+    pub fn spool(&self) -> PathBuf {
+        self.dir.join("requests")
+    }
+    pub fn quarantine(&self) -> PathBuf {
+        self.dir.join("state/quarantine")
+    }
+    pub fn outbox(&self) -> PathBuf {
+        self.dir.join("state/outbox")
+    }
+    pub fn database(&self) -> PathBuf {
+        self.dir.join("state/state.db")
+    }
+
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        self.command(program, args).output().unwrap()
+    }
+
+    pub fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin(program));
+        cmd.arg("--config").arg(&self.config).args(args);
+        cmd.env_remove("CLAWDBOT_FAILPOINT").stdin(Stdio::null());
+        cmd
+    }
+
+    /// One broker pass; returns its JSON report, asserting it exited 0.
+    pub fn broker(&self) -> Value {
+        let out = self.run("clawdbot-broker", &["run", "--json"]);
+        assert!(
+            out.status.success(),
+            "broker failed ({:?}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Write a request file straight into the spool, as an agent would.
+    pub fn drop(&self, name: &str, body: &[u8]) -> PathBuf {
+        let path = self.spool().join(name);
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run("clawdbot", &all);
+        assert!(
+            out.status.success(),
+            "clawdbot {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The `*.json` entries left in the spool.
+    pub fn spool_json(&self) -> Vec<String> {
+        names(&self.spool())
+            .into_iter()
+            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+            .collect()
+    }
+
+    /// The `.eml` files in the outbox.
+    pub fn mails(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = names(&self.outbox())
+            .into_iter()
+            .filter(|n| n.ends_with(".eml"))
+            .map(|n| self.outbox().join(n))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A valid request for the reference `restart_container` action.
+pub fn request(container: &str) -> Vec<u8> {
+    serde_json::json!({
+        "version": 1,
+        "kind": "restart_container",
+        "summary": format!("Restart the {container} container"),
+        "reason": "It stopped answering",
+        "params": {"container": container},
+    })
+    .to_string()
+    .into_bytes()
+}

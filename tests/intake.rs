@@ -1,0 +1,205 @@
+//! The broker's intake against hostile spool entries and floods, with the real binaries.
+
+mod common;
+
+use std::os::unix::fs::symlink;
+
+use common::{Instance, request};
+
+#[test]
+fn hostile_request_files_are_quarantined_with_a_reason() {
+    let inst = Instance::new("hostile");
+    let spool = inst.spool();
+    symlink("/etc/shadow", spool.join("x.json")).unwrap();
+    let fifo = std::ffi::CString::new(spool.join("fifo.json").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::fs::create_dir(spool.join("y.json")).unwrap();
+    inst.drop("big.json", &vec![b' '; 10 * 1024 * 1024]);
+    inst.drop("utf8.json", b"{\"version\":1,\"summary\":\"\xff\xfe\"}");
+    inst.drop(
+        "deep.json",
+        format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).as_bytes(),
+    );
+    let mut unknown: serde_json::Value = serde_json::from_slice(&request("searxng")).unwrap();
+    unknown["run_as"] = "root".into();
+    inst.drop("unknown.json", unknown.to_string().as_bytes());
+    let mut version: serde_json::Value = serde_json::from_slice(&request("searxng")).unwrap();
+    version["version"] = 2.into();
+    inst.drop("version.json", version.to_string().as_bytes());
+    let mut kind: serde_json::Value = serde_json::from_slice(&request("searxng")).unwrap();
+    kind["kind"] = "format_disk".into();
+    inst.drop("kind.json", kind.to_string().as_bytes());
+    inst.drop("inject.json", &request("a; rm -rf /"));
+    let mut bcc: serde_json::Value = serde_json::from_slice(&request("searxng")).unwrap();
+    bcc["summary"] = "Restart\r\nBcc: someone@example.com".into();
+    inst.drop("bcc.json", bcc.to_string().as_bytes());
+    inst.drop("good.json", &request("searxng"));
+
+    let report = inst.broker();
+    assert_eq!(report["accepted"], 1, "{report}");
+    assert_eq!(report["rejected"], 11, "{report}");
+    assert!(
+        inst.spool_json().is_empty(),
+        "spool still has {:?}",
+        inst.spool_json()
+    );
+
+    let expected = [
+        ("x.json", "file-type", "symbolic link"),
+        ("fifo.json", "file-type", "FIFO"),
+        ("y.json", "file-type", "directory"),
+        ("big.json", "size", "bytes, at most 65536"),
+        ("utf8.json", "utf-8", "UTF-8"),
+        ("deep.json", "json", "recursion limit"),
+        ("unknown.json", "unknown-field", "unknown field"),
+        ("version.json", "version", "not supported"),
+        ("kind.json", "unknown-kind", "not a configured action"),
+        ("inject.json", "pattern", "is not allowed"),
+        ("bcc.json", "control-character", "U+000D"),
+    ];
+    let quarantined = common::names(&inst.quarantine());
+    for (file, rule, words) in expected {
+        let entry = quarantined
+            .iter()
+            .find(|n| n.ends_with(&format!(".{file}")))
+            .unwrap_or_else(|| panic!("{file} not quarantined: {quarantined:?}"));
+        let error: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(inst.quarantine().join(format!("{entry}.error.json"))).unwrap(),
+        )
+        .unwrap();
+        let problems = error["problems"].as_array().unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p["rule"] == rule && p["message"].as_str().unwrap().contains(words)),
+            "{file}: {error}"
+        );
+    }
+    // The link was moved, not followed: it still points at /etc/shadow, and nothing of it was read.
+    let link = quarantined.iter().find(|n| n.ends_with(".x.json")).unwrap();
+    assert_eq!(
+        std::fs::read_link(inst.quarantine().join(link)).unwrap(),
+        std::path::Path::new("/etc/shadow")
+    );
+    // The 10 MB file was kept whole.
+    let big = quarantined
+        .iter()
+        .find(|n| n.ends_with(".big.json"))
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(inst.quarantine().join(big))
+            .unwrap()
+            .len(),
+        10 * 1024 * 1024
+    );
+
+    // Only the good request was mailed, and no mail carries the injected header.
+    let mails = inst.mails();
+    assert_eq!(mails.len(), 1);
+    for mail in &mails {
+        let text = std::fs::read_to_string(mail).unwrap();
+        assert!(!text.contains("Bcc:"), "{text}");
+    }
+
+    // A second pass finds nothing to do and exits 0.
+    let report = inst.broker();
+    assert_eq!(
+        (report["accepted"].as_u64(), report["rejected"].as_u64()),
+        (Some(0), Some(0))
+    );
+}
+
+#[test]
+fn a_flood_of_requests_is_recorded_whole_and_mailed_within_the_hourly_limit() {
+    let inst = Instance::new("flood");
+    for i in 0..5000 {
+        inst.drop(&format!("r{i:05}.json"), &request(&format!("c{i}")));
+    }
+    let report = inst.broker();
+    assert_eq!(report["accepted"], 5000, "{report}");
+    assert_eq!(report["queued"], 20, "{report}");
+    assert_eq!(report["digests"], 1, "{report}");
+    assert!(inst.spool_json().is_empty());
+
+    let open = inst.json(&["status"]);
+    assert_eq!(
+        open.as_array().unwrap().len(),
+        5000,
+        "every request is recorded"
+    );
+
+    let mails = inst.mails();
+    assert_eq!(mails.len(), 21, "20 approval mails and one digest");
+    let digests: Vec<_> = mails
+        .iter()
+        .filter(|m| {
+            m.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("digest-")
+        })
+        .collect();
+    assert_eq!(digests.len(), 1);
+    let digest = std::fs::read_to_string(digests[0]).unwrap();
+    assert!(
+        digest.contains("Digest: 500 requests wait for approval"),
+        "{}",
+        &digest[..400]
+    );
+
+    // Within the same hour, the next pass sends nothing more.
+    inst.drop("late.json", &request("late"));
+    let report = inst.broker();
+    assert_eq!(
+        (
+            report["accepted"].as_u64(),
+            report["queued"].as_u64(),
+            report["digests"].as_u64()
+        ),
+        (Some(1), Some(0), Some(0))
+    );
+    assert_eq!(inst.mails().len(), 21);
+}
+
+#[test]
+fn the_same_request_twice_is_one_request_and_one_mail() {
+    let inst = Instance::new("dedupe");
+    let mut with_ref: serde_json::Value = serde_json::from_slice(&request("searxng")).unwrap();
+    with_ref["client_ref"] = "agent-42".into();
+    inst.drop("a.json", with_ref.to_string().as_bytes());
+    inst.drop("b.json", with_ref.to_string().as_bytes());
+    inst.drop("c.json", &request("searxng"));
+    inst.drop("d.json", &request("searxng"));
+    let report = inst.broker();
+    assert_eq!(report["accepted"], 2, "{report}");
+    assert_eq!(report["duplicates"], 2, "{report}");
+    assert_eq!(inst.mails().len(), 2);
+
+    // The same client_ref with other content is refused, not silently merged.
+    with_ref["params"]["container"] = "other".into();
+    inst.drop("e.json", with_ref.to_string().as_bytes());
+    let report = inst.broker();
+    assert_eq!(report["rejected"], 1, "{report}");
+    let q = common::names(&inst.quarantine());
+    let err = q
+        .iter()
+        .find(|n| n.ends_with(".e.json.error.json"))
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(inst.quarantine().join(err))
+            .unwrap()
+            .contains("client-ref-reused")
+    );
+}
+
+#[test]
+fn expired_requests_leave_the_open_list() {
+    let inst = Instance::new("expire");
+    inst.drop_in("10-ttl.toml", "[requests]\nttl = \"1s\"\n");
+    inst.drop("a.json", &request("searxng"));
+    inst.broker();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let report = inst.broker();
+    assert_eq!(report["expired"], 1, "{report}");
+    assert!(inst.json(&["status"]).as_array().unwrap().is_empty());
+}
