@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Benchmark the broker: one cold pass for one request, 1,000 requests in one pass, binary sizes.
+
+Runs the release binaries in target/release against fresh `clawdbot init` instances under a
+temporary directory, with the file mail transport (fsync included). Prints a Markdown table
+for the README. Usage: make bench  (or: python3 bench/broker.py [--runs N])
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELEASE = os.path.join(ROOT, "target", "release")
+BINS = ["clawdbot", "clawdbot-broker", "clawdbot-request"]
+
+
+def launcher(base):
+    """Compile bench/peakrss.c: a static launcher that reports wall time and peak RSS.
+
+    Measuring from Python itself would charge the child with Python's own resident set (the
+    kernel counts the forking process's memory at exec), about 14 MiB here."""
+    exe = os.path.join(base, "peakrss")
+    subprocess.run(["gcc", "-O2", "-static", "-o", exe, os.path.join(ROOT, "bench", "peakrss.c")], check=True)
+    return exe
+
+
+def timed(peakrss, argv):
+    """Run argv under the launcher; return (wall seconds, peak RSS in KiB)."""
+    # The broker logs a line per state change: a file, not a pipe, so it never blocks on it.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.run([peakrss] + argv, stdout=subprocess.DEVNULL, stderr=log)
+        log.seek(0)
+        lines = log.read().decode(errors="replace").splitlines()
+    if proc.returncode != 0 or not lines:
+        sys.exit(f"{argv[0]} failed: " + "\n".join(lines[-20:]))
+    wall, rss = lines[-1].split()
+    return float(wall), int(rss)
+
+
+def instance(base, name):
+    d = os.path.join(base, name)
+    subprocess.run([os.path.join(RELEASE, "clawdbot"), "init", d], check=True, stdout=subprocess.DEVNULL)
+    return d
+
+
+def request(i):
+    return json.dumps({
+        "version": 1, "kind": "restart_container",
+        "summary": f"Restart the c{i} container", "reason": "It stopped answering",
+        "params": {"container": f"c{i}"},
+    })
+
+
+def drop(d, n):
+    spool = os.path.join(d, "requests")
+    for i in range(n):
+        with open(os.path.join(spool, f"r{i:05}.json"), "w") as f:
+            f.write(request(i))
+
+
+def broker(d):
+    return [os.path.join(RELEASE, "clawdbot-broker"), "--config", os.path.join(d, "clawdbot.toml"), "run"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="repetitions of the one-request pass")
+    args = parser.parse_args()
+    for b in BINS:
+        if not os.path.exists(os.path.join(RELEASE, b)):
+            sys.exit(f"{b} not built: run cargo build --release first")
+    base = tempfile.mkdtemp(prefix="clawdbot-bench-")
+    try:
+        peakrss = launcher(base)
+        _, true_rss = timed(peakrss, ["/bin/true"])
+        one_wall, one_rss, py_wall, py_rss = [], [], [], []
+        for run in range(args.runs):
+            d = instance(base, f"one-{run}")
+            drop(d, 1)
+            w, r = timed(peakrss, broker(d))
+            one_wall.append(w)
+            one_rss.append(r)
+            w, r = timed(peakrss, [sys.executable, "-c", "import json, sqlite3, smtplib, email"])
+            py_wall.append(w)
+            py_rss.append(r)
+        d = instance(base, "thousand")
+        drop(d, 1000)
+        thousand_wall, thousand_rss = timed(peakrss, broker(d))
+        sizes = {b: os.path.getsize(os.path.join(RELEASE, b)) for b in BINS}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+    med = statistics.median
+    ratio = med(one_wall) / med(py_wall)
+    print(f"| figure | result |")
+    print(f"| --- | --- |")
+    print(f"| one request, cold `clawdbot-broker run` (median of {args.runs}) | {med(one_wall)*1000:.1f} ms, peak RSS {max(one_rss)/1024:.1f} MiB |")
+    print(f"| bare `python3 -c 'import json, sqlite3, smtplib, email'` (median of {args.runs}) | {med(py_wall)*1000:.1f} ms, peak RSS {max(py_rss)/1024:.1f} MiB |")
+    print(f"| broker pass / interpreter start | {ratio:.2f} |")
+    print(f"| `/bin/true` under the same launcher (the floor of any exec) | peak RSS {true_rss/1024:.1f} MiB |")
+    print(f"| 1,000 requests in one pass | {thousand_wall:.2f} s, peak RSS {thousand_rss/1024:.1f} MiB |")
+    for b, s in sizes.items():
+        print(f"| `{b}` stripped release binary | {s/1024:.0f} KiB |")
+
+
+if __name__ == "__main__":
+    main()
