@@ -22,7 +22,7 @@ lint:
 	$(CARGO) clippy --all-targets --features failpoints -- -D warnings
 
 test:
-	$(CARGO) test --features failpoints
+	$(CARGO) test --features failpoints --tests
 
 fmt:
 	$(CARGO) fmt
