@@ -28,7 +28,7 @@ fmt:
 	$(CARGO) fmt
 
 bench: release
-	python3 bench/broker.py
+	python3 bench/bench.py
 
 demo:
 	$(CARGO) run --release --bin clawdbot -- demo

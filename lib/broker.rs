@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::atomic::{self, FileError, Untrusted};
+use crate::bridge::{self, BridgeError};
 use crate::config::Config;
 use crate::exit::{Exit, ExitStatus};
 use crate::failpoint;
@@ -45,6 +46,9 @@ pub enum BrokerError {
     /// No random bytes.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// The bridge failed.
+    #[error(transparent)]
+    Bridge(#[from] BridgeError),
 }
 
 impl ExitStatus for BrokerError {
@@ -54,6 +58,7 @@ impl ExitStatus for BrokerError {
             BrokerError::File(_) => Exit::IoErr,
             BrokerError::Mail(e) => e.exit(),
             BrokerError::Random(_) => Exit::TempFail,
+            BrokerError::Bridge(e) => e.exit(),
         }
     }
 }
@@ -77,6 +82,10 @@ pub struct PassReport {
     pub send_failures: usize,
     /// Requests that passed their deadline.
     pub expired: usize,
+    /// Bridge messages delivered to the agent.
+    pub notified: usize,
+    /// Bridge messages that wait for a later pass.
+    pub notify_failures: usize,
 }
 
 /// Run one pass. Two passes never overlap: the second waits for the first's lock.
@@ -103,8 +112,9 @@ pub fn run(config: &Config) -> Result<PassReport, BrokerError> {
     evaluate(config, &mut store, &mut report)?;
     failpoint::hit("broker::after-evaluate");
     digest(config, &mut store, &mut report)?;
-    expire(&mut store, &mut report)?;
+    expire(config, &mut store, &mut report)?;
     flush_outbox(config, &mut store, &mut report)?;
+    flush_bridge(config, &mut store, &mut report)?;
     journal::status(&format!(
         "pass done: {} accepted, {} rejected, {} mails sent",
         report.accepted, report.rejected, report.sent
@@ -146,11 +156,10 @@ fn intake(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
         }
         let judged: Vec<Judged> = chunk.iter().filter_map(|e| judge(config, e)).collect();
         let now = time::now();
-        let ttl = config.requests.ttl.as_secs();
         let after = store.write(|tx| {
             judged
                 .into_iter()
-                .map(|j| record(tx, j, now, ttl, report))
+                .map(|j| record(tx, config, j, now, report))
                 .collect::<Result<Vec<_>, _>>()
         })?;
         failpoint::hit("broker::after-record");
@@ -232,9 +241,9 @@ fn judge(config: &Config, entry: &Entry) -> Option<Judged> {
 
 fn record(
     tx: &mut Tx<'_>,
+    config: &Config,
     judged: Judged,
     now: UnixTime,
-    ttl: i64,
     report: &mut PassReport,
 ) -> Result<After, StoreError> {
     let (entry, raw, accepted) = match judged {
@@ -242,7 +251,7 @@ fn record(
             entry,
             raw,
             problems,
-        } => return reject(tx, entry, raw, problems, now, report),
+        } => return reject(tx, config, entry, raw, problems, now, report),
         Judged::Good {
             entry,
             raw,
@@ -259,7 +268,7 @@ fn record(
                     "client_ref already names request {existing}, whose content differs; use a new client_ref"
                 ),
             }];
-            return reject(tx, entry, Some(raw), problems, now, report);
+            return reject(tx, config, entry, Some(raw), problems, now, report);
         }
         tx.note(
             &existing,
@@ -291,14 +300,17 @@ fn record(
         argv,
         reply_key: &reply_key,
         now,
-        deadline: now.saturating_add(ttl),
+        deadline: now.saturating_add(config.requests.ttl.as_secs()),
     })?;
     report.accepted += 1;
     Ok(After::Remove(entry))
 }
 
+/// Record a rejection and tell the agent why, in one transaction; the file is quarantined
+/// after it commits.
 fn reject(
     tx: &mut Tx<'_>,
+    config: &Config,
     entry: Entry,
     raw: Option<Vec<u8>>,
     problems: Vec<Problem>,
@@ -328,6 +340,8 @@ fn reject(
         excerpt: &excerpt,
         now,
     })?;
+    let body = bridge::rejected_body(id.as_str(), &source, &problems, now);
+    bridge::queue(tx, config, &body, Some(id.as_str()), now)?;
     report.rejected += 1;
     let reason = serde_json::to_vec_pretty(&reason).unwrap_or_default();
     Ok(After::Quarantine {
@@ -469,8 +483,9 @@ fn digest(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
     Ok(())
 }
 
-/// Requests still waiting for a decision after their deadline become Expired.
-fn expire(store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
+/// Requests still waiting for a decision after their deadline become Expired, and the agent
+/// is told in the same transaction.
+fn expire(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
     let now = time::now();
     let waiting: Vec<State> = State::ALL
         .into_iter()
@@ -489,6 +504,18 @@ fn expire(store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError>
                     time::rfc3339(row.deadline_at)
                 );
                 tx.transition(&row.id, row.state, State::Expired, ACTOR, &detail, now)?;
+                let text = format!(
+                    "no decision before the deadline {}; nothing was run",
+                    time::rfc3339(row.deadline_at)
+                );
+                let body = bridge::outcome_body(
+                    row.id.as_str(),
+                    State::Expired.as_str(),
+                    &text,
+                    row.reply_session.as_deref(),
+                    now,
+                );
+                bridge::queue(tx, config, &body, Some(row.id.as_str()), now)?;
             }
             Ok(())
         })?;
@@ -546,6 +573,40 @@ fn flush_outbox(
                 );
                 store.write(|tx| tx.mark_failed(mail.id, &e.to_string(), retry_at))?;
                 report.send_failures += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deliver the bridge messages this and earlier passes queued. Without usable secrets they
+/// wait (and the pass says why) rather than being dropped.
+fn flush_bridge(
+    config: &Config,
+    store: &mut Store,
+    report: &mut PassReport,
+) -> Result<(), BrokerError> {
+    if !store
+        .undelivered_bridge_messages()?
+        .iter()
+        .any(|m| m.state == "pending")
+    {
+        return Ok(());
+    }
+    let keys = match bridge::keys(config) {
+        Ok(keys) => keys,
+        Err(e) => {
+            log::warn!("messages to the agent wait in the database until the bridge works: {e}");
+            report.notify_failures += 1;
+            return Ok(());
+        }
+    };
+    for result in bridge::resend(config, store, &keys)? {
+        match result {
+            Ok(_) => report.notified += 1,
+            Err(e) => {
+                log::warn!("message to the agent not delivered yet: {e}");
+                report.notify_failures += 1;
             }
         }
     }

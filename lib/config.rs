@@ -77,6 +77,8 @@ pub struct Config {
     pub mail: Mail,
     /// Limits on agent requests.
     pub requests: Requests,
+    /// Signed messages to the agent.
+    pub bridge: Bridge,
     /// The actions an agent may request, by kind.
     pub actions: BTreeMap<String, Action>,
     /// The files this was read from, in merge order (empty: built-in defaults).
@@ -320,7 +322,7 @@ impl Default for Requests {
     }
 }
 
-/// A request size limit, between 1 KiB and 1 MiB.
+/// A size limit, between 1 KiB and 16 MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaxBytes(u64);
 
@@ -334,12 +336,91 @@ impl MaxBytes {
 impl<'de> Deserialize<'de> for MaxBytes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = u64::deserialize(deserializer)?;
-        if !(1024..=1_048_576).contains(&value) {
+        if !(1024..=16_777_216).contains(&value) {
             return Err(serde::de::Error::custom(format!(
-                "{value} is out of range: a request limit is between 1024 and 1048576 bytes"
+                "{value} is out of range: a size limit is between 1024 and 16777216 bytes"
             )));
         }
         Ok(MaxBytes(value))
+    }
+}
+
+/// `[bridge]`: signed one-way messages to the agent (Standard Webhooks).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bridge {
+    /// How messages reach the agent.
+    pub mode: BridgeMode,
+    /// Signing secrets: credential names, or absolute paths of files readable by their owner
+    /// only. Every one signs; verification accepts any (for rotation).
+    pub secrets: Vec<String>,
+    /// The gateway's hook URL (`http` mode), e.g. `http://127.0.0.1:18789/hooks/agent`.
+    pub url: Option<HttpUrl>,
+    /// The credential holding the gateway's bearer token (`http` mode).
+    pub token_credential: String,
+    /// How long one HTTP attempt may take.
+    pub timeout: ConfigDuration,
+    /// Attempts after the first on 429, 5xx and connection errors.
+    pub retries: u32,
+    /// The largest body sent or accepted.
+    pub max_body_bytes: MaxBytes,
+}
+
+impl Default for Bridge {
+    fn default() -> Self {
+        Bridge {
+            mode: BridgeMode::Drop,
+            secrets: vec!["bridge-secret".into()],
+            url: None,
+            token_credential: "gateway-token".into(),
+            timeout: ConfigDuration::from_secs(10),
+            retries: 3,
+            max_body_bytes: MaxBytes(1_048_576),
+        }
+    }
+}
+
+/// Bridge delivery modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BridgeMode {
+    /// An envelope file in the agent's inbox directory.
+    Drop,
+    /// POST to the gateway's hook URL.
+    Http,
+}
+
+impl fmt::Display for BridgeMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            BridgeMode::Drop => "drop",
+            BridgeMode::Http => "http",
+        })
+    }
+}
+
+/// An `http://` or `https://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl(String);
+
+impl HttpUrl {
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let url = String::deserialize(deserializer)?;
+        let ok = (url.starts_with("http://") || url.starts_with("https://"))
+            && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+        if !ok {
+            return Err(serde::de::Error::custom(format!(
+                "{url:?} is not an http:// or https:// URL"
+            )));
+        }
+        Ok(HttpUrl(url))
     }
 }
 
@@ -632,6 +713,15 @@ impl Config {
             message,
             files: display_files(files),
         };
+        if self.bridge.secrets.is_empty() {
+            return Err(invalid("bridge.secrets", "name at least one secret".into()));
+        }
+        if self.bridge.mode == BridgeMode::Http && self.bridge.url.is_none() {
+            return Err(invalid(
+                "bridge.url",
+                "mode = \"http\" needs the gateway's hook URL".into(),
+            ));
+        }
         if self.mail.max_per_hour == 0 {
             return Err(invalid("mail.max_per_hour", "must be at least 1".into()));
         }

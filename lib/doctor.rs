@@ -51,7 +51,20 @@ pub fn run(config: &Config) -> Vec<Check> {
     checks.push(operators(config));
     checks.extend(smtp_credential(config));
     checks.push(transport(config));
+    checks.push(bridge(config));
     checks
+}
+
+fn bridge(config: &Config) -> Check {
+    let name = format!("bridge ({} mode)", config.bridge.mode);
+    match crate::bridge::keys(config) {
+        Ok(keys) => pass(name, format!("{} signing secret(s) load", keys.len())),
+        Err(e) => fail(
+            name,
+            e.to_string(),
+            "clawdbot-bridge keygen > FILE; chmod 600 FILE; name it in [bridge] secrets",
+        ),
+    }
 }
 
 fn config_check(config: &Config) -> Check {

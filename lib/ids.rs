@@ -13,10 +13,15 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 #[error("the operating system gave no random bytes: {0}")]
 pub struct RandomError(String);
 
+/// Fill `bytes` from the operating system's random source.
+pub fn fill_random(bytes: &mut [u8]) -> Result<(), RandomError> {
+    getrandom::fill(bytes).map_err(|e| RandomError(e.to_string()))
+}
+
 /// `n` random base32 characters.
 pub fn random_base32(n: usize) -> Result<String, RandomError> {
     let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).map_err(|e| RandomError(e.to_string()))?;
+    fill_random(&mut bytes)?;
     Ok(bytes
         .iter()
         .map(|b| char::from(ALPHABET[usize::from(b & 31)]))

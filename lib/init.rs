@@ -23,6 +23,9 @@ pub enum InitError {
     /// The written configuration did not load (a bug).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// No random bytes for the bridge secret.
+    #[error(transparent)]
+    Random(#[from] crate::ids::RandomError),
 }
 
 impl ExitStatus for InitError {
@@ -31,6 +34,7 @@ impl ExitStatus for InitError {
             InitError::Exists { .. } => Exit::CantCreat,
             InitError::File(_) => Exit::CantCreat,
             InitError::Config(_) => Exit::Software,
+            InitError::Random(_) => Exit::TempFail,
         }
     }
 }
@@ -83,6 +87,10 @@ max_per_hour = 20
 [requests]
 ttl = "24h"
 max_bytes = 65536
+
+[bridge]
+mode = "drop"               # signed envelopes appear in {d}/inbox
+secrets = ["{d}/bridge-secret"]
 {REFERENCE_ACTIONS}"#
     )
 }
@@ -106,6 +114,12 @@ pub fn init(dir: &Path) -> Result<PathBuf, InitError> {
     for (sub, _) in crate::broker::directories(&config) {
         make_dir(&sub)?;
     }
+    let secret = crate::bridge::signature::keygen()?;
+    atomic::write(
+        &dir.join("bridge-secret"),
+        format!("{secret}\n").as_bytes(),
+        0o600,
+    )?;
     atomic::write(&path, text.as_bytes(), 0o640)?;
     Ok(path)
 }
@@ -133,6 +147,11 @@ mod tests {
         for (sub, what) in crate::broker::directories(&config) {
             assert!(sub.is_dir(), "{what} {}", sub.display());
         }
+        assert_eq!(
+            crate::bridge::keys(&config).unwrap().len(),
+            1,
+            "the bridge secret loads"
+        );
         assert!(matches!(init(&dir), Err(InitError::Exists { .. })));
     }
 }

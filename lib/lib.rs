@@ -5,6 +5,7 @@
 //! Every binary in `bins/` is a thin shell over these modules.
 
 pub mod atomic;
+pub mod bridge;
 pub mod broker;
 pub mod config;
 pub mod credentials;

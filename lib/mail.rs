@@ -454,6 +454,7 @@ mod tests {
             reason: "Searches time out".into(),
             details: None,
             client_ref: None,
+            reply_session: None,
             hash: "ab".repeat(32),
             risk: "medium".into(),
             risk_reasons: vec!["action restart_container is configured as medium".into()],

@@ -15,7 +15,8 @@ use crate::state::State;
 use crate::time::UnixTime;
 
 /// The schema, one migration per version; `PRAGMA user_version` says how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE requests (
     id            TEXT PRIMARY KEY,
     state         TEXT NOT NULL,
@@ -86,7 +87,28 @@ CREATE TABLE outbox_requests (
     PRIMARY KEY (outbox_id, request_id)
 );
 CREATE INDEX outbox_requests_request ON outbox_requests(request_id);
-"#];
+"#,
+    r#"
+CREATE TABLE bridge_messages (
+    id           TEXT PRIMARY KEY,
+    request_id   TEXT,
+    mode         TEXT NOT NULL,
+    body         BLOB NOT NULL,
+    created_at   INTEGER NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    delivered_at INTEGER
+);
+CREATE INDEX bridge_messages_state ON bridge_messages(state);
+
+CREATE TABLE bridge_seen (
+    id      TEXT PRIMARY KEY,
+    seen_at INTEGER NOT NULL
+);
+CREATE INDEX bridge_seen_at ON bridge_seen(seen_at);
+"#,
+];
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +232,8 @@ pub struct RequestRow {
     pub details: Option<String>,
     /// The agent's idempotency key.
     pub client_ref: Option<String>,
+    /// The agent session the outcome should go to.
+    pub reply_session: Option<String>,
     /// SHA-256 of the canonical JSON.
     pub hash: String,
     /// The risk.
@@ -287,7 +311,7 @@ pub struct Rejection<'a> {
     pub now: UnixTime,
 }
 
-const REQUEST_COLUMNS: &str = "id, state, kind, summary, reason, details, client_ref, hash, risk, risk_reasons, argv, reply_key, mails, created_at, deadline_at, updated_at";
+const REQUEST_COLUMNS: &str = "id, state, kind, summary, reason, details, client_ref, hash, risk, risk_reasons, argv, reply_key, mails, created_at, deadline_at, updated_at, reply_session";
 
 impl Store {
     /// Open (creating if needed) the database and bring its schema up to date.
@@ -498,6 +522,27 @@ impl Store {
             .map_err(self.err("cannot read outbox"))
     }
 
+    /// Bridge messages not yet delivered: (id, request, body), oldest first.
+    pub fn undelivered_bridge_messages(&self) -> Result<Vec<BridgeRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, request_id, body, state, attempts, last_error FROM bridge_messages WHERE state != 'delivered' ORDER BY created_at, id")
+            .map_err(self.err("cannot read bridge messages"))?;
+        let rows = stmt
+            .query_map([], bridge_record)
+            .map_err(self.err("cannot read bridge messages"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("cannot read bridge messages"))
+    }
+
+    /// One bridge message by id.
+    pub fn bridge_message(&self, id: &str) -> Result<Option<BridgeRecord>, StoreError> {
+        self.conn
+            .query_row("SELECT id, request_id, body, state, attempts, last_error FROM bridge_messages WHERE id = ?1", [id], bridge_record)
+            .optional()
+            .map_err(self.err(format!("cannot read bridge message {id}")))
+    }
+
     /// Rejections since `since`.
     pub fn rejections_since(&self, since: UnixTime) -> Result<i64, StoreError> {
         self.conn
@@ -508,6 +553,35 @@ impl Store {
             )
             .map_err(self.err("cannot read rejections"))
     }
+}
+
+/// A bridge message as recorded by the sender.
+#[derive(Debug, Clone, Serialize)]
+pub struct BridgeRecord {
+    /// The message id (`msg_…`).
+    pub id: String,
+    /// The request it is about.
+    pub request_id: Option<String>,
+    /// The exact body.
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+fn bridge_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<BridgeRecord> {
+    Ok(BridgeRecord {
+        id: r.get(0)?,
+        request_id: r.get(1)?,
+        body: r.get(2)?,
+        state: r.get(3)?,
+        attempts: r.get(4)?,
+        last_error: r.get(5)?,
+    })
 }
 
 fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
@@ -530,6 +604,7 @@ fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
         reason: r.get(4)?,
         details: r.get(5)?,
         client_ref: r.get(6)?,
+        reply_session: r.get(16)?,
         hash: r.get(7)?,
         risk: r.get(8)?,
         risk_reasons: serde_json::from_str(&reasons).map_err(|_| bad(9, "bad risk reasons"))?,
@@ -825,6 +900,62 @@ impl Tx<'_> {
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.err("cannot read mail links"))?;
         Ok(ids.iter().filter_map(|id| RequestId::parse(id)).collect())
+    }
+
+    /// Record a bridge message before its first delivery attempt.
+    pub fn insert_bridge_message(
+        &self,
+        id: &str,
+        request: Option<&str>,
+        mode: &str,
+        body: &[u8],
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO bridge_messages (id, request_id, mode, body, created_at, state) VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
+                params![id, request, mode, body, now],
+            )
+            .map_err(self.err(format!("cannot record bridge message {id}")))?;
+        Ok(())
+    }
+
+    /// Record the outcome of one delivery attempt.
+    pub fn bridge_attempt(
+        &self,
+        id: &str,
+        outcome: Result<(), &str>,
+        final_failure: bool,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let (state, error, delivered) = match outcome {
+            Ok(()) => ("delivered", None, Some(now)),
+            Err(e) if final_failure => ("failed", Some(e), None),
+            Err(e) => ("pending", Some(e), None),
+        };
+        self.tx
+            .execute(
+                "UPDATE bridge_messages SET state = ?1, attempts = attempts + 1, last_error = ?2, delivered_at = ?3 WHERE id = ?4",
+                params![state, error, delivered, id],
+            )
+            .map_err(self.err(format!("cannot record delivery of {id}")))?;
+        Ok(())
+    }
+
+    /// Remember a verified message id; false when it was seen before (a replay). Ids are
+    /// kept an hour, well over the 600 s the replay window needs.
+    pub fn remember_message_id(&self, id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        self.tx
+            .execute("DELETE FROM bridge_seen WHERE seen_at < ?1", [now - 3600])
+            .map_err(self.err("cannot expire seen message ids"))?;
+        let inserted = self
+            .tx
+            .execute(
+                "INSERT OR IGNORE INTO bridge_seen (id, seen_at) VALUES (?1, ?2)",
+                params![id, now],
+            )
+            .map_err(self.err(format!("cannot remember message id {id}")))?;
+        Ok(inserted == 1)
     }
 
     /// Record a failed attempt and when to try again.

@@ -101,6 +101,26 @@ fn hostile_request_files_are_quarantined_with_a_reason() {
         assert!(!text.contains("Bcc:"), "{text}");
     }
 
+    // The agent is told of each refusal, in a signed envelope in its inbox.
+    assert_eq!(report["notified"], 11, "{report}");
+    let inbox = inst.dir.join("inbox");
+    let told: Vec<serde_json::Value> = common::names(&inbox)
+        .iter()
+        .map(|n| serde_json::from_slice(&std::fs::read(inbox.join(n)).unwrap()).unwrap())
+        .collect();
+    assert_eq!(told.len(), 11);
+    for envelope in &told {
+        let body: serde_json::Value =
+            serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["type"], "rejected");
+        assert!(
+            envelope["headers"]["webhook-signature"]
+                .as_str()
+                .unwrap()
+                .starts_with("v1,")
+        );
+    }
+
     // A second pass finds nothing to do and exits 0.
     let report = inst.broker();
     assert_eq!(
@@ -196,10 +216,24 @@ fn the_same_request_twice_is_one_request_and_one_mail() {
 fn expired_requests_leave_the_open_list() {
     let inst = Instance::new("expire");
     inst.drop_in("10-ttl.toml", "[requests]\nttl = \"1s\"\n");
-    inst.drop("a.json", &request("searxng"));
+    let mut with_session: serde_json::Value = serde_json::from_slice(&request("searxng")).unwrap();
+    with_session["reply_session"] = "agent:main:main".into();
+    inst.drop("a.json", with_session.to_string().as_bytes());
     inst.broker();
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let report = inst.broker();
     assert_eq!(report["expired"], 1, "{report}");
     assert!(inst.json(&["status"]).as_array().unwrap().is_empty());
+    // The agent is told, in the reply session it named.
+    let inbox = inst.dir.join("inbox");
+    let names = common::names(&inbox);
+    assert_eq!(names.len(), 1, "{names:?}");
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(inbox.join(&names[0])).unwrap()).unwrap();
+    let body: serde_json::Value = serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (body["type"].as_str(), body["state"].as_str()),
+        (Some("outcome"), Some("Expired"))
+    );
+    assert_eq!(body["sessionKey"], "agent:main:main");
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Benchmark the broker: one cold pass for one request, 1,000 requests in one pass, binary sizes.
+"""Benchmark the suite: the broker's cold pass, 1,000 requests in one pass, the bridge's cold
+send, sign/verify per operation, and binary sizes.
 
 Runs the release binaries in target/release against fresh `clawdbot init` instances under a
-temporary directory, with the file mail transport (fsync included). Prints a Markdown table
-for the README. Usage: make bench  (or: python3 bench/broker.py [--runs N])
+temporary directory, with the file mail transport and drop-mode bridge (fsync included).
+Prints a Markdown table for the README. Usage: make bench  (or: python3 bench/bench.py [--runs N])
 """
 import argparse
 import json
@@ -17,7 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
-BINS = ["clawdbot", "clawdbot-broker", "clawdbot-request"]
+BINS = ["clawdbot", "clawdbot-broker", "clawdbot-request", "clawdbot-bridge"]
 
 
 def launcher(base):
@@ -89,6 +90,21 @@ def main():
             w, r = timed(peakrss, [sys.executable, "-c", "import json, sqlite3, smtplib, email"])
             py_wall.append(w)
             py_rss.append(r)
+        bridge_wall, bridge_rss, swh_wall = [], [], []
+        d = instance(base, "bridge")
+        secret = subprocess.run([os.path.join(RELEASE, "clawdbot-bridge"), "keygen"], check=True, capture_output=True, text=True).stdout
+        secret_path = os.path.join(d, "bridge-secret")
+        with open(os.open(secret_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(secret)
+        with open(os.path.join(d, "clawdbot.toml"), "a") as f:
+            f.write(f'\n[bridge]\nsecrets = ["{secret_path}"]\n')
+        send = [os.path.join(RELEASE, "clawdbot-bridge"), "--config", os.path.join(d, "clawdbot.toml"), "send", "--message", "Done: searxng restarted"]
+        for run in range(args.runs):
+            w, r = timed(peakrss, send)
+            bridge_wall.append(w)
+            bridge_rss.append(r)
+            w, _ = timed(peakrss, [sys.executable, "-c", "import standardwebhooks"])
+            swh_wall.append(w)
         d = instance(base, "thousand")
         drop(d, 1000)
         thousand_wall, thousand_rss = timed(peakrss, broker(d))
@@ -105,6 +121,10 @@ def main():
     print(f"| broker pass / interpreter start | {ratio:.2f} |")
     print(f"| `/bin/true` under the same launcher (the floor of any exec) | peak RSS {true_rss/1024:.1f} MiB |")
     print(f"| 1,000 requests in one pass | {thousand_wall:.2f} s, peak RSS {thousand_rss/1024:.1f} MiB |")
+    print(f"| cold `clawdbot-bridge send`, drop mode (median of {args.runs}) | {med(bridge_wall)*1000:.1f} ms, peak RSS {max(bridge_rss)/1024:.1f} MiB |")
+    print(f"| bare `python3 -c 'import standardwebhooks'` (median of {args.runs}) | {med(swh_wall)*1000:.1f} ms |")
+    bench = subprocess.run(["cargo", "bench", "--quiet", "--bench", "bridge"], cwd=ROOT, check=True, capture_output=True, text=True)
+    print(f"| `cargo bench --bench bridge` | {bench.stdout.strip()} |")
     for b, s in sizes.items():
         print(f"| `{b}` stripped release binary | {s/1024:.0f} KiB |")
 

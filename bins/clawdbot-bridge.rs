@@ -1,0 +1,174 @@
+//! `clawdbot-bridge`: signed one-way messages to the agent (Standard Webhooks).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use clawdbot::atomic::FileError;
+use clawdbot::bridge::signature::Key;
+use clawdbot::bridge::{self, BridgeError};
+use clawdbot::config::Config;
+use clawdbot::exit::{self, Exit};
+use clawdbot::store::Store;
+use clawdbot::{journal, submit, time};
+
+const PROGRAM: &str = "clawdbot-bridge";
+
+/// Sign and deliver messages to the agent, or verify one on the receiving side.
+#[derive(Parser)]
+#[command(name = PROGRAM, version, after_help = "\
+Messages are signed in the Standard Webhooks format (headers webhook-id, webhook-timestamp,
+webhook-signature; HMAC-SHA256 over \"id.timestamp.body\") with every secret in
+[bridge] secrets, so any standardwebhooks library verifies them. A timestamp more than 300 s
+off, or an id seen before, is refused.
+
+Examples:
+  clawdbot-bridge keygen > /etc/credstore/clawdbot.bridge-secret   (then chmod 600)
+  clawdbot-bridge send --message \"Done: searxng restarted\" --request R-20261126-7Q2M
+  clawdbot-bridge verify --envelope /srv/clawdbot/inbox/msg_….json
+
+Exit status: 0 done, 65 refused (bad body or failed verification), 69 the gateway refused
+the message, 75 not delivered yet (kept, and resent under the same id), 78 configuration.")]
+struct Cli {
+    /// Configuration file (drop-ins are read from FILE.d/).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log debug messages.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a new secret: whsec_ and 32 random bytes in base64.
+    Keygen,
+    /// Sign and deliver one message by the configured mode (drop or http).
+    Send {
+        /// Text for the agent, wrapped as {"type":"message","text":…,"sent_at":…}.
+        #[arg(long, required_unless_present = "json", conflicts_with = "json")]
+        message: Option<String>,
+        /// A JSON body sent exactly as given ("-" reads stdin).
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// The request the message is about.
+        #[arg(long, value_name = "ID")]
+        request: Option<String>,
+        /// The agent session it should reach (sessionKey).
+        #[arg(long, value_name = "KEY")]
+        session: Option<String>,
+    },
+    /// Deliver again every recorded message not yet delivered, under its own id.
+    Resend,
+    /// Verify a message as the receiver; print its body, or the reason it is refused.
+    Verify {
+        /// A drop-mode envelope file.
+        #[arg(long, value_name = "FILE", required_unless_present = "body", conflicts_with_all = ["body", "header"])]
+        envelope: Option<PathBuf>,
+        /// The body, byte for byte ("-" reads stdin).
+        #[arg(long, value_name = "FILE")]
+        body: Option<PathBuf>,
+        /// A header, "Name: value"; give webhook-id, webhook-timestamp and webhook-signature.
+        #[arg(long, value_name = "HEADER")]
+        header: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    journal::init(cli.verbose, false);
+    match run(cli.config.as_deref(), cli.command) {
+        Ok(()) => Exit::Ok.into(),
+        Err(e) => exit::report(PROGRAM, &e),
+    }
+}
+
+/// The configuration, keys and store every command but keygen needs.
+fn open(config: Option<&Path>) -> Result<(Config, Vec<Key>, Store), BridgeError> {
+    let config = Config::load(config)?;
+    let keys = bridge::keys(&config)?;
+    let store = Store::open(&config.paths.database())?;
+    Ok((config, keys, store))
+}
+
+fn run(config_path: Option<&Path>, command: Command) -> Result<(), BridgeError> {
+    match command {
+        // keygen needs no configuration: it must work before there is one.
+        Command::Keygen => {
+            println!("{}", bridge::signature::keygen()?);
+            Ok(())
+        }
+        Command::Send {
+            message,
+            json,
+            request,
+            session,
+        } => {
+            let (config, keys, mut store) = open(config_path)?;
+            let body = match (message, json) {
+                (Some(text), _) => {
+                    bridge::message_body(&text, request.as_deref(), session.as_deref(), time::now())
+                }
+                (None, Some(path)) => read(&path)?,
+                (None, None) => return Err(BridgeError::Body("give --message or --json".into())),
+            };
+            let sent = bridge::send(&config, &mut store, &keys, &body, request.as_deref())?;
+            println!("{} {}", sent.id, sent.to);
+            Ok(())
+        }
+        Command::Resend => {
+            let (config, keys, mut store) = open(config_path)?;
+            let mut last = Ok(());
+            for result in bridge::resend(&config, &mut store, &keys)? {
+                match result {
+                    Ok(sent) => println!("{} {}", sent.id, sent.to),
+                    Err(e) => {
+                        eprintln!("{PROGRAM}: {e}");
+                        last = Err(e);
+                    }
+                }
+            }
+            last
+        }
+        Command::Verify {
+            envelope,
+            body,
+            header,
+        } => {
+            let (config, keys, mut store) = open(config_path)?;
+            let verified = match (envelope, body) {
+                (Some(path), _) => {
+                    bridge::verify_envelope(&keys, &mut store, &read(&path)?, &config, time::now())?
+                }
+                (None, Some(path)) => {
+                    let body = read(&path)?;
+                    let headers = bridge::parse_header_lines(&header)?;
+                    bridge::verify_message(
+                        &keys,
+                        &mut store,
+                        &headers,
+                        &body,
+                        &config,
+                        time::now(),
+                    )?;
+                    body
+                }
+                (None, None) => {
+                    return Err(BridgeError::Envelope("give --envelope or --body".into()));
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            out.write_all(&verified)
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(|e| {
+                    BridgeError::File(FileError::new("cannot write", Path::new("stdout"), e))
+                })
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, BridgeError> {
+    submit::read_document(path).map_err(|e| BridgeError::Body(e.to_string()))
+}
