@@ -92,12 +92,7 @@ def main():
             py_rss.append(r)
         bridge_wall, bridge_rss, swh_wall = [], [], []
         d = instance(base, "bridge")
-        secret = subprocess.run([os.path.join(RELEASE, "clawdbot-bridge"), "keygen"], check=True, capture_output=True, text=True).stdout
-        secret_path = os.path.join(d, "bridge-secret")
-        with open(os.open(secret_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
-            f.write(secret)
-        with open(os.path.join(d, "clawdbot.toml"), "a") as f:
-            f.write(f'\n[bridge]\nsecrets = ["{secret_path}"]\n')
+        # `clawdbot init` made a 0600 secret and drop mode: the envelope lands in d/inbox.
         send = [os.path.join(RELEASE, "clawdbot-bridge"), "--config", os.path.join(d, "clawdbot.toml"), "send", "--message", "Done: searxng restarted"]
         for run in range(args.runs):
             w, r = timed(peakrss, send)

@@ -44,7 +44,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print a new secret: whsec_ and 32 random bytes in base64.
-    Keygen,
+    Keygen {
+        /// Write it to FILE (mode 0600, never over an existing file) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Sign and deliver one message by the configured mode (drop or http).
     Send {
         /// Text for the agent, wrapped as {"type":"message","text":…,"sent_at":…}.
@@ -96,8 +100,13 @@ fn open(config: Option<&Path>) -> Result<(Config, Vec<Key>, Store), BridgeError>
 fn run(config_path: Option<&Path>, command: Command) -> Result<(), BridgeError> {
     match command {
         // keygen needs no configuration: it must work before there is one.
-        Command::Keygen => {
+        Command::Keygen { output: None } => {
             println!("{}", bridge::signature::keygen()?);
+            Ok(())
+        }
+        Command::Keygen { output: Some(path) } => {
+            bridge::write_new_secret(&path)?;
+            println!("{}", path.display());
             Ok(())
         }
         Command::Send {

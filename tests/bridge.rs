@@ -517,3 +517,37 @@ fn bad_secrets_and_bodies_are_refused_with_their_reason() {
         );
     }
 }
+
+#[test]
+fn keygen_writes_a_private_secret_and_never_replaces_one() {
+    let dir = std::env::temp_dir().join(format!("clawdbot-it-keygen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("clawdbot.bridge-secret");
+    let run = || {
+        Command::new(common::bin("clawdbot-bridge"))
+            .args(["keygen", "--output"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    assert!(run().status.success());
+    let first = std::fs::read_to_string(&path).unwrap();
+    assert!(first.starts_with("whsec_"));
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let again = run();
+    assert_eq!(
+        again.status.code(),
+        Some(73),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        first,
+        "the secret in use is kept"
+    );
+}

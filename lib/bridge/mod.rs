@@ -119,6 +119,24 @@ pub fn keys(config: &Config) -> Result<Vec<Key>, BridgeError> {
         .collect()
 }
 
+/// Write a new secret to `path` with mode 0600, refusing to replace an existing file (a
+/// secret in use must be rotated, not overwritten).
+pub fn write_new_secret(path: &std::path::Path) -> Result<(), BridgeError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let secret = signature::keygen()?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| FileError::new("cannot create secret", path, e))?;
+    file.write_all(format!("{secret}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| FileError::new("cannot write secret", path, e))?;
+    Ok(())
+}
+
 /// The body of a plain message: `{"type":"message","text":…,"request":…,"sent_at":…}`, plus
 /// `message`, `name` and `sessionKey`, the fields the OpenClaw gateway's `/hooks/agent` reads.
 pub fn message_body(
