@@ -1,0 +1,1 @@
+//! Reply interpretation (placeholder until the rules land).
