@@ -18,7 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
-BINS = ["clawdbot", "clawdbot-broker", "clawdbot-request", "clawdbot-bridge"]
+BINS = ["clawdbot", "clawdbot-broker", "clawdbot-request", "clawdbot-bridge", "clawdbot-exec"]
 
 
 def launcher(base):
@@ -65,6 +65,26 @@ def drop(d, n):
             f.write(request(i))
 
 
+def approval_pass(base, run, peakrss):
+    """A whole approval pass, cold: a reply comes in, the action `true` runs, the confirmation
+    mail and the agent's envelope go out (file transport, drop mode)."""
+    d = instance(base, f"approval-{run}")
+    with open(os.path.join(d, "clawdbot.toml"), "a") as f:
+        f.write('\n[actions.noop]\ncommand = ["true"]\nrisk = "low"\n')
+    with open(os.path.join(d, "requests", "a.json"), "w") as f:
+        f.write(json.dumps({"version": 1, "kind": "noop", "summary": "Nothing", "reason": "bench"}))
+    subprocess.run(broker(d), check=True, stderr=subprocess.DEVNULL)
+    rid = json.loads(subprocess.run([os.path.join(RELEASE, "clawdbot"), "--config", os.path.join(d, "clawdbot.toml"), "--json", "status"], check=True, capture_output=True).stdout)[0]["id"]
+    reply = (
+        "Authentication-Results: mx.google.com; dkim=pass header.i=@example.org; dmarc=pass header.from=example.org\r\n"
+        f"From: ops@example.org\r\nTo: clawdbot@example.org\r\nSubject: Re: [clawdbot {rid}] Approve?\r\n"
+        f"Message-ID: <bench-{run}@example.org>\r\nIn-Reply-To: <{rid}.1@example.org>\r\n\r\nYes, go ahead.\r\n"
+    )
+    with open(os.path.join(d, "state", "mail", "new", "reply.eml"), "w") as f:
+        f.write(reply)
+    return timed(peakrss, broker(d))
+
+
 def broker(d):
     return [os.path.join(RELEASE, "clawdbot-broker"), "--config", os.path.join(d, "clawdbot.toml"), "run"]
 
@@ -100,6 +120,14 @@ def main():
             bridge_rss.append(r)
             w, _ = timed(peakrss, [sys.executable, "-c", "import standardwebhooks"])
             swh_wall.append(w)
+        approval_wall, approval_rss = [], []
+        for run in range(args.runs):
+            approval_wall_run, approval_rss_run = approval_pass(base, run, peakrss)
+            approval_wall.append(approval_wall_run)
+            approval_rss.append(approval_rss_run)
+        fixtures = sorted(os.listdir(os.path.join(ROOT, "tests", "fixtures", "replies")))
+        fixture = os.path.join(ROOT, "tests", "fixtures", "replies", next(f for f in fixtures if f.endswith(".eml")))
+        interpret_wall = [timed(peakrss, [os.path.join(RELEASE, "clawdbot-broker"), "interpret", fixture])[0] for _ in range(args.runs)]
         d = instance(base, "thousand")
         drop(d, 1000)
         thousand_wall, thousand_rss = timed(peakrss, broker(d))
@@ -116,6 +144,10 @@ def main():
     print(f"| broker pass / interpreter start | {ratio:.2f} |")
     print(f"| `/bin/true` under the same launcher (the floor of any exec) | peak RSS {true_rss/1024:.1f} MiB |")
     print(f"| 1,000 requests in one pass | {thousand_wall:.2f} s, peak RSS {thousand_rss/1024:.1f} MiB |")
+    print(f"| whole approval pass, cold: reply in, `true` run, mail and envelope out (median of {args.runs}) | {med(approval_wall)*1000:.1f} ms, peak RSS {max(approval_rss)/1024:.1f} MiB |")
+    print(f"| cold `clawdbot-broker interpret FILE.eml` (median of {args.runs}) | {med(interpret_wall)*1000:.1f} ms |")
+    interp = subprocess.run(["cargo", "bench", "--quiet", "--bench", "interpret"], cwd=ROOT, check=True, capture_output=True, text=True)
+    print(f"| `cargo bench --bench interpret` | {interp.stdout.strip()} |")
     print(f"| cold `clawdbot-bridge send`, drop mode (median of {args.runs}) | {med(bridge_wall)*1000:.1f} ms, peak RSS {max(bridge_rss)/1024:.1f} MiB |")
     print(f"| bare `python3 -c 'import standardwebhooks'` (median of {args.runs}) | {med(swh_wall)*1000:.1f} ms |")
     bench = subprocess.run(["cargo", "bench", "--quiet", "--bench", "bridge"], cwd=ROOT, check=True, capture_output=True, text=True)

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use clawdbot::config::Config;
 use clawdbot::exit::{self, Exit};
-use clawdbot::{broker, journal};
+use clawdbot::{broker, interpret as reading, journal};
 
 const PROGRAM: &str = "clawdbot-broker";
 
@@ -33,30 +33,51 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one pass: intake, risk, mail, expiry, outbox.
+    /// Run one pass: requests, replies, execution, expiry, outbox, messages to the agent.
     Run {
         /// Print what the pass did as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Print the verdict for one reply mail as JSON, changing nothing. With a configuration,
+    /// also whether its sender and thread would be accepted, and why.
+    Interpret {
+        /// The mail, as a .eml file.
+        file: PathBuf,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     journal::init(cli.verbose, false);
-    let config = match Config::load(cli.config.as_deref()) {
+    match cli.command {
+        Command::Run { json } => run(cli.config.as_deref(), json),
+        Command::Interpret { file } => interpret(&file, cli.config.as_deref()),
+    }
+}
+
+fn run(config: Option<&std::path::Path>, json: bool) -> ExitCode {
+    let config = match Config::load(config) {
         Ok(config) => config,
         Err(e) => return exit::report(PROGRAM, &e),
     };
-    match cli.command {
-        Command::Run { json } => match broker::run(&config) {
-            Ok(report) => {
-                if json {
-                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
-                }
-                Exit::Ok.into()
+    match broker::run(&config) {
+        Ok(report) => {
+            if json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
             }
-            Err(e) => exit::report(PROGRAM, &e),
-        },
+            Exit::Ok.into()
+        }
+        Err(e) => exit::report(PROGRAM, &e),
+    }
+}
+
+fn interpret(file: &std::path::Path, config: Option<&std::path::Path>) -> ExitCode {
+    match reading::file(file, config) {
+        Ok(verdict) => {
+            println!("{}", serde_json::to_string(&verdict).unwrap_or_default());
+            Exit::Ok.into()
+        }
+        Err(e) => exit::report(PROGRAM, &e),
     }
 }

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use clawdbot::config::Config;
+use clawdbot::decide::{self as decision, Decision};
 use clawdbot::exit::{self, Exit};
-use clawdbot::{demo, doctor, init, inspect, journal, time};
+use clawdbot::{broker, demo, doctor, init, inspect, journal, time};
 
 const PROGRAM: &str = "clawdbot";
 
@@ -51,6 +52,22 @@ enum Command {
         /// The request id, e.g. R-20261126-7Q2M.
         id: String,
     },
+    /// Approve a request from this shell, as a reply would; then carry it out.
+    Approve {
+        /// The request id.
+        id: String,
+        /// Words for the audit trail and the agent.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Deny a request from this shell, as a reply would; the agent is told.
+    Deny {
+        /// The request id.
+        id: String,
+        /// Words for the audit trail and the agent.
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Check configuration, directories and modes, credentials and the mail transport.
     Doctor,
     /// Run the approval loop on a fresh instance and show each step.
@@ -93,6 +110,12 @@ fn main() -> ExitCode {
                 Command::Status => status(&config, cli.json),
                 Command::Show { id } => show(&config, &id, cli.json),
                 Command::Doctor => doctor(&config, cli.json),
+                Command::Approve { id, note } => {
+                    decide(&config, &id, Decision::Approve, note.as_deref(), cli.json)
+                }
+                Command::Deny { id, note } => {
+                    decide(&config, &id, Decision::Deny, note.as_deref(), cli.json)
+                }
                 Command::Init { .. } | Command::Demo { .. } => Exit::Software.into(),
             }
         }
@@ -119,6 +142,27 @@ fn show(config: &Config, id: &str, json: bool) -> ExitCode {
         }
         Err(e) => exit::report(PROGRAM, &e),
     }
+}
+
+/// Record the decision, then run one broker pass so that it is carried out and everyone told.
+fn decide(
+    config: &Config,
+    id: &str,
+    decision: Decision,
+    note: Option<&str>,
+    json: bool,
+) -> ExitCode {
+    let id = match decision::from_shell(config, id, decision, note) {
+        Ok(id) => id,
+        Err(e) => return exit::report(PROGRAM, &e),
+    };
+    if let Err(e) = broker::run(config) {
+        eprintln!(
+            "{PROGRAM}: the decision on {id} is recorded, but the pass that carries it out failed; the broker's next pass will finish it"
+        );
+        return exit::report(PROGRAM, &e);
+    }
+    show(config, id.as_str(), json)
 }
 
 fn doctor(config: &Config, json: bool) -> ExitCode {

@@ -11,16 +11,21 @@ use serde::Serialize;
 use crate::atomic::{self, FileError, Untrusted};
 use crate::bridge::{self, BridgeError};
 use crate::config::Config;
+use crate::exec::{self, ExecError};
 use crate::exit::{Exit, ExitStatus};
 use crate::failpoint;
 use crate::ids::{self, RandomError, RequestId};
 use crate::journal;
 use crate::mail::{self, MailError, Sender};
 use crate::request::{self, Accepted, Plan, Problem};
+use crate::risk::Risk;
 use crate::spool::{self, Entry};
 use crate::state::State;
+use crate::store::RequestRow;
 use crate::store::{NewRequest, Rejection, Store, StoreError, Tx};
 use crate::time::{self, UnixTime};
+use crate::{agent, decide, maildir};
+use serde_json::Value;
 
 /// Requests recorded per transaction during intake.
 const BATCH: usize = 500;
@@ -49,6 +54,9 @@ pub enum BrokerError {
     /// The bridge failed.
     #[error(transparent)]
     Bridge(#[from] BridgeError),
+    /// Running an approved action inline failed.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
 }
 
 impl ExitStatus for BrokerError {
@@ -59,6 +67,7 @@ impl ExitStatus for BrokerError {
             BrokerError::Mail(e) => e.exit(),
             BrokerError::Random(_) => Exit::TempFail,
             BrokerError::Bridge(e) => e.exit(),
+            BrokerError::Exec(e) => e.exit(),
         }
     }
 }
@@ -86,6 +95,10 @@ pub struct PassReport {
     pub notified: usize,
     /// Bridge messages that wait for a later pass.
     pub notify_failures: usize,
+    /// Reply mails read.
+    pub replies: maildir::Counts,
+    /// Requests whose action ran and were finished.
+    pub finished: usize,
 }
 
 /// Run one pass. Two passes never overlap: the second waits for the first's lock.
@@ -112,6 +125,12 @@ pub fn run(config: &Config) -> Result<PassReport, BrokerError> {
     evaluate(config, &mut store, &mut report)?;
     failpoint::hit("broker::after-evaluate");
     digest(config, &mut store, &mut report)?;
+    report.replies = maildir::intake(config, &mut store)?;
+    failpoint::hit("broker::after-replies");
+    carry_out(config, &mut store)?;
+    failpoint::hit("broker::after-exec");
+    finish_executions(config, &mut store, &mut report)?;
+    remind(config, &mut store)?;
     expire(config, &mut store, &mut report)?;
     flush_outbox(config, &mut store, &mut report)?;
     flush_bridge(config, &mut store, &mut report)?;
@@ -364,8 +383,14 @@ fn evaluate(
     let waiting = store.requests_in(&[State::Evaluating])?;
     let mut budget = budget(config, store, now)?;
     for chunk in detected.chunks(BATCH) {
+        // The admin agent is asked outside the transaction: it may take minutes.
+        let chunk: Vec<RequestRow> = chunk
+            .iter()
+            .map(|row| assess_with_agent(config, row))
+            .collect();
         store.write(|tx| {
-            for row in chunk {
+            for row in &chunk {
+                tx.update_risk(&row.id, &row.risk, &row.risk_reasons)?;
                 let detail = format!("risk {}: {}", row.risk, row.risk_reasons.join("; "));
                 tx.transition(
                     &row.id,
@@ -397,6 +422,38 @@ fn evaluate(
         report.queued += 1;
     }
     Ok(())
+}
+
+/// The request with the admin agent's risk assessment added, if one is configured; it can
+/// raise the risk, never lower it. Without an answer the built-in assessment stands.
+fn assess_with_agent(config: &Config, row: &RequestRow) -> RequestRow {
+    let mut row = row.clone();
+    if !agent::enabled(config, agent::Use::Assess) {
+        return row;
+    }
+    let instructions = "Assess the risk of carrying out this request on the server. Answer with JSON: \
+                        {\"risk\": \"low|medium|high|critical\", \"reasons\": [\"...\"]}.";
+    match agent::ask(config, agent::Use::Assess, instructions, &row, None) {
+        Ok(answer) => {
+            let said = answer["risk"].as_str().and_then(Risk::parse);
+            let current = Risk::parse(&row.risk).unwrap_or(Risk::Critical);
+            if let Some(risk) = said.filter(|r| *r > current) {
+                let why: Vec<&str> = answer["reasons"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                row.risk = risk.as_str().to_string();
+                row.risk_reasons.push(format!(
+                    "the admin agent raised it to {risk}: {}",
+                    why.join("; ")
+                ));
+            }
+        }
+        Err(e) => log::warn!("request {}: {e}; the built-in assessment stands", row.id),
+    }
+    row
 }
 
 /// Approval mails still allowed in the current hour.
@@ -508,14 +565,25 @@ fn expire(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
                     "no decision before the deadline {}; nothing was run",
                     time::rfc3339(row.deadline_at)
                 );
-                let body = bridge::outcome_body(
-                    row.id.as_str(),
-                    State::Expired.as_str(),
-                    &text,
-                    row.reply_session.as_deref(),
-                    now,
-                );
+                let outcome = bridge::Outcome {
+                    request: row.id.as_str(),
+                    state: State::Expired.as_str(),
+                    text: &text,
+                    reply_session: row.reply_session.as_deref(),
+                    ..bridge::Outcome::default()
+                };
+                let body = bridge::outcome_body(&outcome, now);
                 bridge::queue(tx, config, &body, Some(row.id.as_str()), now)?;
+                decide::queue_mail(
+                    tx,
+                    config,
+                    row,
+                    "Expired",
+                    &format!("Expired: {text}; the agent is told."),
+                    None,
+                    false,
+                    now,
+                )?;
             }
             Ok(())
         })?;
@@ -575,6 +643,73 @@ fn flush_outbox(
                 report.send_failures += 1;
             }
         }
+    }
+    Ok(())
+}
+
+/// Approved requests are carried out by `clawdbot-exec`: inline on a self-contained instance,
+/// else through a trigger file for `clawdbot-exec.path` (it runs as root; the broker does not).
+fn carry_out(config: &Config, store: &mut Store) -> Result<(), BrokerError> {
+    let approved = store.requests_in(&[State::Approved])?;
+    if approved.is_empty() {
+        return Ok(());
+    }
+    if config.exec.inline {
+        exec::run(config)?;
+    } else {
+        for row in &approved {
+            exec::trigger(config, row.id.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// Requests whose action has run are finished; one found `Executing` with no result while no
+/// `clawdbot-exec` holds its lock was interrupted, and fails as "outcome unknown".
+fn finish_executions(
+    config: &Config,
+    store: &mut Store,
+    report: &mut PassReport,
+) -> Result<(), BrokerError> {
+    let running = store.requests_in(&[State::Executing])?;
+    if running.is_empty() {
+        return Ok(());
+    }
+    let lock_path = exec::lock_path(config);
+    let lock =
+        File::create(&lock_path).map_err(|e| FileError::new("cannot open lock", &lock_path, e))?;
+    let exec_idle = lock.try_lock().is_ok();
+    let now = time::now();
+    for row in running {
+        store.write(|tx| match (row.exec_exit, &row.exec_output) {
+            (Some(exit), output) if row.exec_finished_at.is_some() => {
+                decide::finish_run(tx, config, &row, exit, output.as_deref().unwrap_or(""), now)
+            }
+            _ if exec_idle => decide::outcome_unknown(tx, config, &row, now),
+            _ => Ok(()),
+        })?;
+        report.finished += usize::from(row.exec_finished_at.is_some());
+    }
+    Ok(())
+}
+
+/// One reminder to the operator at half of a request's time.
+fn remind(config: &Config, store: &mut Store) -> Result<(), BrokerError> {
+    let now = time::now();
+    for row in store.requests_in(&[State::PendingReply])? {
+        let half = row.created_at + (row.deadline_at - row.created_at) / 2;
+        if row.reminded || now < half {
+            continue;
+        }
+        store.write(|tx| {
+            tx.set_reminded(&row.id)?;
+            let text = format!(
+                "Reminder: request {} still waits for your decision; it expires at {}.",
+                row.id,
+                time::local(row.deadline_at, &config.operator.timezone.tz)
+            );
+            decide::queue_mail(tx, config, &row, "Reminder", &text, None, true, now)
+        })?;
     }
     Ok(())
 }

@@ -79,6 +79,12 @@ pub struct Config {
     pub requests: Requests,
     /// Signed messages to the agent.
     pub bridge: Bridge,
+    /// Which replies count.
+    pub replies: Replies,
+    /// How approved actions are carried out.
+    pub exec: Exec,
+    /// The optional admin agent command.
+    pub agent: Agent,
     /// The actions an agent may request, by kind.
     pub actions: BTreeMap<String, Action>,
     /// The files this was read from, in merge order (empty: built-in defaults).
@@ -342,6 +348,72 @@ impl<'de> Deserialize<'de> for MaxBytes {
             )));
         }
         Ok(MaxBytes(value))
+    }
+}
+
+/// `[replies]`: which reply mails count as the operator's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Replies {
+    /// Require `dmarc=pass` or an aligned `dkim=pass` from the trusted authserv-id. Turn off
+    /// only for a local MTA that delivers straight from the operator's own machine.
+    pub require_authentication_results: bool,
+    /// The authserv-id whose `Authentication-Results` header is believed.
+    pub trusted_authserv_id: String,
+    /// The largest reply mail read; larger ones are recorded as unreadable and kept.
+    pub max_bytes: MaxBytes,
+}
+
+impl Default for Replies {
+    fn default() -> Self {
+        Replies {
+            require_authentication_results: true,
+            trusted_authserv_id: "mx.google.com".into(),
+            max_bytes: MaxBytes(10 * 1_048_576),
+        }
+    }
+}
+
+/// `[exec]`: carrying out approved actions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Exec {
+    /// Run approved actions within the broker's pass (a self-contained `init` instance)
+    /// instead of leaving a trigger for `clawdbot-exec.path` (the privilege-split host).
+    pub inline: bool,
+    /// The most output kept from a run, in bytes.
+    pub output_bytes: usize,
+}
+
+impl Default for Exec {
+    fn default() -> Self {
+        Exec {
+            inline: false,
+            output_bytes: 16_384,
+        }
+    }
+}
+
+/// `[agent]`: the optional admin agent command (prompt on stdin, JSON on stdout).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Agent {
+    /// The argv, e.g. `["claude", "-p", "--output-format", "json"]`; empty: no agent.
+    pub command: Vec<String>,
+    /// How long one call may take.
+    pub timeout: ConfigDuration,
+    /// What it may be asked to do.
+    pub uses: Vec<crate::agent::Use>,
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        use crate::agent::Use;
+        Agent {
+            command: Vec::new(),
+            timeout: ConfigDuration::from_secs(300),
+            uses: vec![Use::Assess, Use::Answer, Use::Interpret, Use::Execute],
+        }
     }
 }
 

@@ -91,6 +91,13 @@ max_bytes = 65536
 [bridge]
 mode = "drop"               # signed envelopes appear in {d}/inbox
 secrets = ["{d}/bridge-secret"]
+
+[replies]
+require_authentication_results = true
+trusted_authserv_id = "mx.google.com"
+
+[exec]
+inline = true               # approved actions run within the broker's pass (no root split here)
 {REFERENCE_ACTIONS}"#
     )
 }

@@ -4,22 +4,28 @@
 //! and records them ([`store`]), assesses their risk ([`risk`]) and mails the operator ([`mail`]).
 //! Every binary in `bins/` is a thin shell over these modules.
 
+pub mod agent;
 pub mod atomic;
 pub mod bridge;
 pub mod broker;
 pub mod config;
 pub mod credentials;
+pub mod decide;
 pub mod demo;
 pub mod doctor;
 pub mod duration;
+pub mod exec;
 pub mod exit;
 pub mod failpoint;
 pub mod ids;
 pub mod init;
-pub mod intent;
 pub mod inspect;
+pub mod intent;
+pub mod interpret;
 pub mod journal;
 pub mod mail;
+pub mod maildir;
+pub mod reply;
 pub mod request;
 pub mod risk;
 pub mod spool;

@@ -162,7 +162,44 @@ pub fn approval(config: &Config, row: &RequestRow, n: i64) -> Result<Composed, M
         "\nHow to answer: reply APPROVE or DENY; ask anything, and you will get an answer.\n\
          Only a reply from an operator address counts, and only for this request and hash.\n"
     );
-    build(config, &message_id, &subject, Some(row), body)
+    build(config, &message_id, &subject, Some(row), body, None)
+}
+
+/// A mail in a request's thread: an answer, a follow-up, a confirmation, a reminder.
+/// `in_reply_to` is the operator's mail being answered, if any; `with_request` repeats the
+/// request and how to answer, for mails that still ask for a decision.
+pub fn thread(
+    config: &Config,
+    row: &RequestRow,
+    n: i64,
+    subject: &str,
+    text: &str,
+    in_reply_to: Option<&str>,
+    with_request: bool,
+) -> Result<Composed, MailError> {
+    let message_id = format!("{}.{n}@{}", row.id, domain(config));
+    let first = format!("<{}.1@{}>", row.id, domain(config));
+    let subject = format!("Re: [clawdbot {}] {subject}", row.id);
+    let mut body = format!("{REPLY_MARKER}\n\n{text}\n");
+    if with_request {
+        body.push('\n');
+        write_request(&mut body, config, row);
+        body.push_str(
+            "\nHow to answer: reply APPROVE or DENY; ask anything, and you will get an answer.\n",
+        );
+    }
+    let references = match in_reply_to {
+        Some(theirs) => (format!("<{theirs}>"), format!("{first} <{theirs}>")),
+        None => (first.clone(), first),
+    };
+    build(
+        config,
+        &message_id,
+        &subject,
+        Some(row),
+        body,
+        Some(references),
+    )
 }
 
 /// One mail listing requests held back by the hourly limit.
@@ -193,7 +230,7 @@ pub fn digest(
         "How to answer: reply with one line per request, \"APPROVE R-…\" or \"DENY R-…\";\n\
          `clawdbot status` on the host lists them too.\n"
     );
-    build(config, &message_id, &subject, None, body)
+    build(config, &message_id, &subject, None, body, None)
 }
 
 fn write_request(body: &mut String, config: &Config, row: &RequestRow) {
@@ -210,6 +247,12 @@ fn write_request(body: &mut String, config: &Config, row: &RequestRow) {
                 "Will run: a freeform task for the admin agent, described as:\n{}",
                 indent(row.details.as_deref().unwrap_or(""))
             );
+            if !crate::agent::enabled(config, crate::agent::Use::Execute) {
+                let _ = writeln!(
+                    body,
+                    "No admin agent is configured: approved or not, this cannot be carried out."
+                );
+            }
         }
     }
     let _ = writeln!(body, "Risk: {}", row.risk);
@@ -246,12 +289,14 @@ fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}\n")).collect()
 }
 
+/// `thread` is (In-Reply-To, References) for a mail in an existing thread.
 fn build(
     config: &Config,
     message_id: &str,
     subject: &str,
     row: Option<&RequestRow>,
     body: String,
+    thread: Option<(String, String)>,
 ) -> Result<Composed, MailError> {
     if config.operator.emails.is_empty() {
         return Err(MailError::NoOperator);
@@ -263,6 +308,9 @@ fn build(
         .message_id(Some(format!("<{message_id}>")))
         .header(AutoSubmitted)
         .header(ContentType::TEXT_PLAIN);
+    if let Some((in_reply_to, references)) = thread {
+        builder = builder.in_reply_to(in_reply_to).references(references);
+    }
     let body = encode_body(&body);
     for to in &config.operator.emails {
         builder = builder.to(Mailbox::new(None, to.clone()));
@@ -464,6 +512,14 @@ mod tests {
             created_at: 1_795_684_500,
             deadline_at: 1_795_770_900,
             updated_at: 1_795_684_500,
+            decided_by: None,
+            decision_note: None,
+            approved_hash: None,
+            exec_exit: None,
+            exec_output: None,
+            exec_finished_at: None,
+            reminded: false,
+            canonical: String::new(),
         }
     }
 

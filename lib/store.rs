@@ -108,6 +108,29 @@ CREATE TABLE bridge_seen (
 );
 CREATE INDEX bridge_seen_at ON bridge_seen(seen_at);
 "#,
+    r#"
+CREATE TABLE replies (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id   TEXT,
+    content_hash TEXT NOT NULL UNIQUE,
+    file         TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    sender       TEXT,
+    request_id   TEXT,
+    outcome      TEXT NOT NULL CHECK (outcome IN ('unreadable', 'refused', 'accepted')),
+    reason       TEXT NOT NULL,
+    intent       TEXT,
+    text         TEXT
+);
+CREATE UNIQUE INDEX replies_message_id ON replies(message_id) WHERE message_id IS NOT NULL;
+ALTER TABLE requests ADD COLUMN decided_by TEXT;
+ALTER TABLE requests ADD COLUMN decision_note TEXT;
+ALTER TABLE requests ADD COLUMN approved_hash TEXT;
+ALTER TABLE requests ADD COLUMN exec_exit INTEGER;
+ALTER TABLE requests ADD COLUMN exec_output TEXT;
+ALTER TABLE requests ADD COLUMN exec_finished_at INTEGER;
+ALTER TABLE requests ADD COLUMN reminded INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// Why the store failed.
@@ -252,6 +275,23 @@ pub struct RequestRow {
     pub deadline_at: UnixTime,
     /// Last change.
     pub updated_at: UnixTime,
+    /// Who approved or denied it.
+    pub decided_by: Option<String>,
+    /// The operator's words with the decision.
+    pub decision_note: Option<String>,
+    /// The hash the approval was given for.
+    pub approved_hash: Option<String>,
+    /// The action's exit status (-1: killed or timed out).
+    pub exec_exit: Option<i64>,
+    /// The start of the action's output.
+    pub exec_output: Option<String>,
+    /// When the run ended.
+    pub exec_finished_at: Option<UnixTime>,
+    /// Whether the half-time reminder went out.
+    pub reminded: bool,
+    /// The canonical JSON the hash is of.
+    #[serde(skip)]
+    pub canonical: String,
 }
 
 /// One audit row.
@@ -311,7 +351,7 @@ pub struct Rejection<'a> {
     pub now: UnixTime,
 }
 
-const REQUEST_COLUMNS: &str = "id, state, kind, summary, reason, details, client_ref, hash, risk, risk_reasons, argv, reply_key, mails, created_at, deadline_at, updated_at, reply_session";
+const REQUEST_COLUMNS: &str = "id, state, kind, summary, reason, details, client_ref, hash, risk, risk_reasons, argv, reply_key, mails, created_at, deadline_at, updated_at, reply_session, decided_by, decision_note, approved_hash, exec_exit, exec_output, exec_finished_at, reminded, canonical";
 
 impl Store {
     /// Open (creating if needed) the database and bring its schema up to date.
@@ -414,6 +454,26 @@ impl Store {
         tx.commit().map_err(commit)?;
         events.iter().for_each(journal::emit);
         Ok(value)
+    }
+
+    /// Run `f` in a transaction that is always rolled back: a look at the state that can
+    /// change nothing (`clawdbot-broker interpret`).
+    pub fn read<T>(
+        &mut self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let path = self.path.clone();
+        let begin = self.err("cannot begin transaction");
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(begin)?;
+        let mut wrapped = Tx {
+            tx,
+            path,
+            events: Vec::new(),
+        };
+        f(&mut wrapped)
     }
 
     /// A request by id.
@@ -555,6 +615,31 @@ impl Store {
     }
 }
 
+/// One reply mail as recorded.
+#[derive(Debug, Clone)]
+pub struct ReplyRecord<'a> {
+    /// Its Message-ID.
+    pub message_id: Option<&'a str>,
+    /// SHA-256 of its bytes.
+    pub content_hash: &'a str,
+    /// Its Maildir file name.
+    pub file: &'a str,
+    /// The sender address.
+    pub sender: Option<&'a str>,
+    /// The request it answers.
+    pub request_id: Option<&'a str>,
+    /// `unreadable`, `refused` or `accepted`.
+    pub outcome: &'a str,
+    /// Why.
+    pub reason: &'a str,
+    /// The interpreted intent.
+    pub intent: Option<&'a str>,
+    /// The trimmed text.
+    pub text: Option<&'a str>,
+    /// When.
+    pub now: UnixTime,
+}
+
 /// A bridge message as recorded by the sender.
 #[derive(Debug, Clone, Serialize)]
 pub struct BridgeRecord {
@@ -605,6 +690,14 @@ fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
         details: r.get(5)?,
         client_ref: r.get(6)?,
         reply_session: r.get(16)?,
+        decided_by: r.get(17)?,
+        decision_note: r.get(18)?,
+        approved_hash: r.get(19)?,
+        exec_exit: r.get(20)?,
+        exec_output: r.get(21)?,
+        exec_finished_at: r.get(22)?,
+        reminded: r.get(23)?,
+        canonical: r.get(24)?,
         hash: r.get(7)?,
         risk: r.get(8)?,
         risk_reasons: serde_json::from_str(&reasons).map_err(|_| bad(9, "bad risk reasons"))?,
@@ -956,6 +1049,132 @@ impl Tx<'_> {
             )
             .map_err(self.err(format!("cannot remember message id {id}")))?;
         Ok(inserted == 1)
+    }
+
+    /// Whether a reply with this Message-ID or content hash was recorded before.
+    pub fn reply_seen(
+        &self,
+        message_id: Option<&str>,
+        content_hash: &str,
+    ) -> Result<bool, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM replies WHERE content_hash = ?1 OR (?2 IS NOT NULL AND message_id = ?2))",
+                params![content_hash, message_id],
+                |r| r.get(0),
+            )
+            .map_err(self.err("cannot look up replies"))
+    }
+
+    /// Record one reply mail and what became of it.
+    pub fn insert_reply(&self, r: &ReplyRecord<'_>) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO replies (message_id, content_hash, file, received_at, sender, request_id, outcome, reason, intent, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![r.message_id, r.content_hash, r.file, r.now, r.sender, r.request_id, r.outcome, r.reason, r.intent, r.text],
+            )
+            .map_err(self.err(format!("cannot record reply {}", r.file)))?;
+        Ok(())
+    }
+
+    /// The request a mail we sent was about, by that mail's Message-ID.
+    pub fn request_of_mail(&self, message_id: &str) -> Result<Vec<RequestId>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT r.request_id FROM outbox o JOIN outbox_requests r ON r.outbox_id = o.id WHERE o.message_id = ?1")
+            .map_err(self.err("cannot look up sent mail"))?;
+        let ids = stmt
+            .query_map([message_id], |r| r.get::<_, String>(0))
+            .map_err(self.err("cannot look up sent mail"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("cannot look up sent mail"))?;
+        Ok(ids.iter().filter_map(|id| RequestId::parse(id)).collect())
+    }
+
+    /// The request whose reply key this is.
+    pub fn request_of_key(&self, key: &str) -> Result<Option<RequestId>, StoreError> {
+        let id: Option<String> = self
+            .tx
+            .query_row("SELECT id FROM requests WHERE reply_key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.err("cannot look up reply key"))?;
+        Ok(id.and_then(|id| RequestId::parse(&id)))
+    }
+
+    /// A request by id, read within this transaction.
+    pub fn request(&self, id: &RequestId) -> Result<Option<RequestRow>, StoreError> {
+        self.tx
+            .query_row(
+                &format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"),
+                [id.as_str()],
+                request_row,
+            )
+            .optional()
+            .map_err(self.err(format!("cannot read request {id}")))
+    }
+
+    /// Record who decided, with their words, and (for an approval) the hash approved.
+    pub fn set_decision(
+        &self,
+        id: &RequestId,
+        by: &str,
+        note: &str,
+        approved_hash: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE requests SET decided_by = ?1, decision_note = ?2, approved_hash = ?3 WHERE id = ?4",
+                params![by, note, approved_hash, id.as_str()],
+            )
+            .map_err(self.err(format!("cannot record the decision on {id}")))?;
+        Ok(())
+    }
+
+    /// Record the result of running a request's action.
+    pub fn set_execution(
+        &self,
+        id: &RequestId,
+        exit: i64,
+        output: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE requests SET exec_exit = ?1, exec_output = ?2, exec_finished_at = ?3 WHERE id = ?4",
+                params![exit, output, now, id.as_str()],
+            )
+            .map_err(self.err(format!("cannot record the run of {id}")))?;
+        Ok(())
+    }
+
+    /// Raise a request's risk (the admin agent's assessment).
+    pub fn update_risk(
+        &self,
+        id: &RequestId,
+        risk: &str,
+        reasons: &[String],
+    ) -> Result<(), StoreError> {
+        let reasons = serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into());
+        self.tx
+            .execute(
+                "UPDATE requests SET risk = ?1, risk_reasons = ?2 WHERE id = ?3",
+                params![risk, reasons, id.as_str()],
+            )
+            .map_err(self.err(format!("cannot update the risk of {id}")))?;
+        Ok(())
+    }
+
+    /// Mark the half-time reminder sent.
+    pub fn set_reminded(&self, id: &RequestId) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE requests SET reminded = 1 WHERE id = ?1",
+                [id.as_str()],
+            )
+            .map_err(self.err(format!("cannot mark {id} reminded")))?;
+        Ok(())
     }
 
     /// Record a failed attempt and when to try again.

@@ -98,7 +98,7 @@ fn a_configuration_error_names_file_line_and_key_and_exits_78() {
 }
 
 #[test]
-fn demo_shows_the_request_the_mail_and_the_trail() {
+fn demo_walks_the_whole_loop() {
     let dir = std::env::temp_dir().join(format!("clawdbot-it-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let out = Command::new(common::bin("clawdbot"))
@@ -113,10 +113,13 @@ fn demo_shows_the_request_the_mail_and_the_trail() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     for needle in [
-        "clawdbot-request --kind restart_container",
+        "clawdbot-request --kind say_hello",
         "Subject: [clawdbot R-",
-        r#"["docker","restart","searxng"]"#,
-        "EmailSent → PendingReply",
+        r#"["echo","hello,","operator"]"#,
+        "Interpreting → Approved",
+        "AgentNotified → Done",
+        r#""state": "Done""#,
+        "hello, operator",
     ] {
         assert!(
             text.contains(needle),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Instance, request};
+use common::{Instance, approve_mail, counting, deliver, filed, request, runs};
 
 fn crash_at(inst: &Instance, point: &str) {
     let out = inst
@@ -61,5 +61,39 @@ fn killed_after_recording_before_mailing_the_next_pass_mails_once() {
             .filter(|a| a["to"] == "EmailSent")
             .count();
         assert_eq!(queued, 1, "{point}: the mail was queued once");
+    }
+}
+
+#[test]
+fn an_approved_action_runs_at_most_once_whatever_the_crash_point() {
+    for (point, ran, end) in [
+        // Approval recorded, nothing run yet: the next pass runs it, once.
+        ("broker::after-replies", 1, "Done"),
+        // Claimed, killed before it ran: never run; the outcome is unknown.
+        ("exec::after-claim", 0, "Failed"),
+        // Ran, killed before the result was recorded: not run again; the outcome is unknown.
+        ("exec::after-run", 1, "Failed"),
+        // Ran and recorded, killed before anyone was told: the next pass tells them.
+        ("broker::after-exec", 1, "Done"),
+    ] {
+        let (inst, log) = counting(&format!("crash-{}", point.replace("::", "-")));
+        let id = filed(&inst, "x");
+        deliver(&inst, "approve", &approve_mail(&id, "a1"));
+        crash_at(&inst, point);
+        inst.broker();
+        inst.broker();
+        assert_eq!(runs(&log), ran, "{point}: runs");
+        let shown = inst.json(&["show", &id]);
+        assert_eq!(shown["request"]["state"], end, "{point}");
+        let inbox = inst.dir.join("inbox");
+        let told = common::names(&inbox)
+            .iter()
+            .filter(|n| {
+                std::fs::read_to_string(inbox.join(n))
+                    .unwrap()
+                    .contains("outcome")
+            })
+            .count();
+        assert_eq!(told, 1, "{point}: the agent is told exactly once");
     }
 }

@@ -161,26 +161,50 @@ pub fn message_body(
     body.to_string().into_bytes()
 }
 
+/// What became of a request, for the agent.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome<'a> {
+    /// The request id.
+    pub request: &'a str,
+    /// Its final state (`Done`, `Denied`, `Failed`, `Expired`).
+    pub state: &'a str,
+    /// One sentence for the agent.
+    pub text: &'a str,
+    /// The agent session it should reach.
+    pub reply_session: Option<&'a str>,
+    /// Who decided.
+    pub decided_by: Option<&'a str>,
+    /// The operator's words.
+    pub words: Option<&'a str>,
+    /// The action's exit status.
+    pub exit: Option<i64>,
+    /// The start of the action's output.
+    pub output: Option<&'a str>,
+}
+
 /// The body telling the agent what became of its request (used by the broker).
-pub fn outcome_body(
-    request: &str,
-    state: &str,
-    text: &str,
-    reply_session: Option<&str>,
-    now: UnixTime,
-) -> Vec<u8> {
+pub fn outcome_body(o: &Outcome<'_>, now: UnixTime) -> Vec<u8> {
     let mut body = json!({
         "type": "outcome",
-        "request": request,
-        "state": state,
-        "text": text,
-        "message": format!("clawdbot request {request}: {text}"),
+        "request": o.request,
+        "state": o.state,
+        "text": o.text,
+        "message": format!("clawdbot request {}: {}", o.request, o.text),
         "name": "clawdbot",
         "sent_at": time::rfc3339(now),
     });
-    if let Some(session) = reply_session {
-        body["reply_session"] = session.into();
-        body["sessionKey"] = session.into();
+    let optional = [
+        ("reply_session", o.reply_session.map(Into::into)),
+        ("sessionKey", o.reply_session.map(Into::into)),
+        ("decided_by", o.decided_by.map(Into::into)),
+        ("operator_words", o.words.map(Into::into)),
+        ("exit_status", o.exit.map(Into::into)),
+        ("output", o.output.map(Into::into)),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            body[key] = value;
+        }
     }
     body.to_string().into_bytes()
 }

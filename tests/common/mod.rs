@@ -2,6 +2,7 @@
 //! real binaries run against it.
 #![allow(dead_code)]
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -138,4 +139,74 @@ pub fn request(container: &str) -> Vec<u8> {
     })
     .to_string()
     .into_bytes()
+}
+
+pub const AUTH_OK: &str = "Authentication-Results: mx.google.com;\r\n dkim=pass header.i=@example.org;\r\n dmarc=pass (p=NONE) header.from=example.org\r\n";
+
+/// An instance with a `count` action that appends its argument to a log, so runs can be counted.
+pub fn counting(name: &str) -> (Instance, PathBuf) {
+    let inst = Instance::new(name);
+    let log = inst.dir.join("ran.log");
+    let script = inst.dir.join("count.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" >> {}\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    inst.drop_in(
+        "30-count.toml",
+        &format!("[actions.count]\ncommand = [{:?}, \"{{n}}\"]\nrisk = \"low\"\ntimeout = \"10s\"\nparams = {{ n = \"^[a-z0-9]{{1,20}}$\" }}\n", script.display().to_string()),
+    );
+    (inst, log)
+}
+
+pub fn runs(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// File a `count` request and run a pass; returns its id.
+pub fn filed(inst: &Instance, n: &str) -> String {
+    let body = serde_json::json!({"version": 1, "kind": "count", "summary": format!("Count {n}"), "reason": "testing", "params": {"n": n}, "reply_session": "agent:main:main"});
+    inst.drop(&format!("{n}.json"), body.to_string().as_bytes());
+    inst.broker();
+    let open = inst.json(&["status"]);
+    open.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["summary"] == format!("Count {n}"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn reply(
+    from: &str,
+    auth: &str,
+    in_reply_to: &str,
+    subject: &str,
+    body: &str,
+    message_id: &str,
+) -> String {
+    format!(
+        "{auth}From: Operator <{from}>\r\nTo: clawdbot <clawdbot@example.org>\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nIn-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\nDate: Thu, 26 Nov 2026 10:20:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\r\nOn Thu, 26 Nov 2026 at 10:15, clawdbot <clawdbot@example.org> wrote:\r\n> How to answer: reply APPROVE or DENY; ask anything, and you will get an answer.\r\n"
+    )
+}
+
+pub fn approve_mail(id: &str, tag: &str) -> String {
+    reply(
+        "ops@example.org",
+        AUTH_OK,
+        &format!("{id}.1@example.org"),
+        &format!("Re: [clawdbot {id}] Approve?"),
+        "Yes, go ahead.",
+        &format!("{tag}@mail.example.org"),
+    )
+}
+
+pub fn deliver(inst: &Instance, name: &str, mail: &str) {
+    std::fs::write(inst.dir.join("state/mail/new").join(name), mail).unwrap();
 }

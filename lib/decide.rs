@@ -1,0 +1,443 @@
+//! Applying an operator's decision to a request, whether it came by mail or from the shell:
+//! the same transitions, the same exactly-once rules, and every effect (mails, messages to the
+//! agent) queued in the same transaction as the state change it reports.
+
+use crate::bridge::{self, Outcome};
+use crate::config::Config;
+use crate::state::State;
+use crate::store::{RequestRow, StoreError, Tx};
+use crate::time::UnixTime;
+use crate::{mail, time};
+
+/// What the operator decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Carry it out, exactly as mailed (bound to the hash).
+    Approve,
+    /// Do not.
+    Deny,
+    /// They asked something: answer, the request stays open.
+    Question,
+    /// They asked for a change or were unclear: ask again for APPROVE or DENY.
+    Clarify,
+}
+
+/// Who decided and how to answer them.
+#[derive(Debug, Clone, Copy)]
+pub struct Decider<'a> {
+    /// The operator address or `unix:USER`.
+    pub actor: &'a str,
+    /// Their words (the trimmed reply, or `--note`).
+    pub words: &'a str,
+    /// The Message-ID of their mail, to keep the thread.
+    pub message_id: Option<&'a str>,
+    /// The admin agent's answer to their question, if one was asked.
+    pub answer: Option<&'a str>,
+}
+
+/// Apply a decision to a request waiting in `PendingReply`.
+pub fn apply(
+    tx: &mut Tx<'_>,
+    config: &Config,
+    row: &RequestRow,
+    decision: Decision,
+    by: &Decider<'_>,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let id = &row.id;
+    tx.transition(
+        id,
+        State::PendingReply,
+        State::ReplyDetected,
+        by.actor,
+        "a reply arrived",
+        now,
+    )?;
+    tx.transition(
+        id,
+        State::ReplyDetected,
+        State::Interpreting,
+        by.actor,
+        &format!("reply: {}", crate::request::excerpt(by.words)),
+        now,
+    )?;
+    match decision {
+        Decision::Approve => {
+            tx.set_decision(id, by.actor, by.words, Some(&row.hash))?;
+            tx.transition(
+                id,
+                State::Interpreting,
+                State::Approved,
+                by.actor,
+                &format!("approved for hash {}", row.hash),
+                now,
+            )
+        }
+        Decision::Deny => {
+            tx.set_decision(id, by.actor, by.words, None)?;
+            tx.transition(
+                id,
+                State::Interpreting,
+                State::Denied,
+                by.actor,
+                "denied",
+                now,
+            )?;
+            let text = format!("denied by {}", by.actor);
+            notify_agent(tx, config, row, State::Denied, &text, Some(by), None, now)?;
+            tx.transition(
+                id,
+                State::Denied,
+                State::AgentNotified,
+                "broker",
+                "the agent is told",
+                now,
+            )?;
+            let confirm = format!(
+                "Denied. Nothing will run, and the agent is told, with your words:\n\n{}",
+                indent(by.words)
+            );
+            queue_mail(
+                tx,
+                config,
+                row,
+                "Denied",
+                &confirm,
+                by.message_id,
+                false,
+                now,
+            )?;
+            tx.transition(id, State::AgentNotified, State::Done, "broker", "", now)
+        }
+        Decision::Question => {
+            tx.transition(
+                id,
+                State::Interpreting,
+                State::FollowUp,
+                by.actor,
+                "a question",
+                now,
+            )?;
+            let answer = match by.answer {
+                Some(answer) => format!("The admin agent answers your question:\n\n{}\nNothing has run; reply APPROVE or DENY when you have decided.", indent(answer)),
+                None => "You asked about this request. Here it is in full, with the reasons for its risk. \
+                         Nothing has run; reply APPROVE or DENY when you have decided."
+                    .to_string(),
+            };
+            queue_mail(
+                tx,
+                config,
+                row,
+                "Your question",
+                &answer,
+                by.message_id,
+                true,
+                now,
+            )?;
+            tx.transition(
+                id,
+                State::FollowUp,
+                State::EmailSent,
+                "broker",
+                "answer queued",
+                now,
+            )
+        }
+        Decision::Clarify => {
+            tx.transition(
+                id,
+                State::Interpreting,
+                State::FollowUp,
+                by.actor,
+                "neither approved nor denied",
+                now,
+            )?;
+            let ask = "I could not take your reply as a clear decision, so nothing has run. \
+                       Changes to a request cannot be approved by mail: deny it and let the agent file a new one. \
+                       Please reply with APPROVE or DENY alone.";
+            queue_mail(
+                tx,
+                config,
+                row,
+                "APPROVE or DENY?",
+                ask,
+                by.message_id,
+                true,
+                now,
+            )?;
+            tx.transition(
+                id,
+                State::FollowUp,
+                State::EmailSent,
+                "broker",
+                "follow-up queued",
+                now,
+            )
+        }
+    }
+}
+
+/// Queue the bridge message telling the agent what became of its request.
+#[allow(clippy::too_many_arguments)]
+pub fn notify_agent(
+    tx: &Tx<'_>,
+    config: &Config,
+    row: &RequestRow,
+    state: State,
+    text: &str,
+    by: Option<&Decider<'_>>,
+    run: Option<(i64, &str)>,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let outcome = Outcome {
+        request: row.id.as_str(),
+        state: state.as_str(),
+        text,
+        reply_session: row.reply_session.as_deref(),
+        decided_by: by.map(|b| b.actor).or(row.decided_by.as_deref()),
+        words: by.map(|b| b.words).or(row.decision_note.as_deref()),
+        exit: run.map(|(exit, _)| exit),
+        output: run.map(|(_, output)| output),
+    };
+    bridge::queue(
+        tx,
+        config,
+        &bridge::outcome_body(&outcome, now),
+        Some(row.id.as_str()),
+        now,
+    )?;
+    Ok(())
+}
+
+/// Queue a mail in the request's thread. A mail that cannot be composed (no operator address)
+/// is logged; the decision it would report stands.
+#[allow(clippy::too_many_arguments)]
+pub fn queue_mail(
+    tx: &mut Tx<'_>,
+    config: &Config,
+    row: &RequestRow,
+    subject: &str,
+    text: &str,
+    in_reply_to: Option<&str>,
+    with_request: bool,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let n = tx.next_mail_number(&row.id)?;
+    match mail::thread(config, row, n, subject, text, in_reply_to, with_request) {
+        Ok(m) => {
+            tx.enqueue_mail(
+                "notice",
+                &m.message_id,
+                &m.sender,
+                &m.recipients,
+                &m.bytes,
+                std::slice::from_ref(&row.id),
+                now,
+            )?;
+            Ok(())
+        }
+        Err(e) => {
+            log::error!(
+                "request {}: cannot compose the mail {subject:?}: {e}",
+                row.id
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Finish a request whose action has run: tell the agent and the operator, and end it in
+/// `Done` (exit status 0) or `Failed`.
+pub fn finish_run(
+    tx: &mut Tx<'_>,
+    config: &Config,
+    row: &RequestRow,
+    exit: i64,
+    output: &str,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let argv = row
+        .argv
+        .as_ref()
+        .map(|a| serde_json::to_string(a).unwrap_or_default())
+        .unwrap_or_default();
+    let head: String = output.lines().take(20).collect::<Vec<_>>().join("\n");
+    if exit == 0 {
+        let text = format!("done: {argv} exited 0");
+        notify_agent(
+            tx,
+            config,
+            row,
+            State::Done,
+            &text,
+            None,
+            Some((exit, output)),
+            now,
+        )?;
+        tx.transition(
+            &row.id,
+            State::Executing,
+            State::AgentNotified,
+            "broker",
+            &text,
+            now,
+        )?;
+        let confirm = format!(
+            "Done: {argv} ran and exited 0. The agent is told.\n\nOutput (first lines):\n{}",
+            indent(&head)
+        );
+        queue_mail(tx, config, row, "Done", &confirm, None, false, now)?;
+        tx.transition(
+            &row.id,
+            State::AgentNotified,
+            State::Done,
+            "broker",
+            "",
+            now,
+        )
+    } else {
+        let text = format!("failed: {argv} exited with status {exit}");
+        notify_agent(
+            tx,
+            config,
+            row,
+            State::Failed,
+            &text,
+            None,
+            Some((exit, output)),
+            now,
+        )?;
+        let confirm = format!(
+            "Failed: {argv} exited with status {exit}. The agent is told.\n\nOutput (first lines):\n{}",
+            indent(&head)
+        );
+        queue_mail(tx, config, row, "Failed", &confirm, None, false, now)?;
+        tx.transition(
+            &row.id,
+            State::Executing,
+            State::Failed,
+            "broker",
+            &text,
+            now,
+        )
+    }
+}
+
+/// A request found `Executing` with no result and no `clawdbot-exec` running: its run was
+/// interrupted. It is never run again; it fails, and both sides are told.
+pub fn outcome_unknown(
+    tx: &mut Tx<'_>,
+    config: &Config,
+    row: &RequestRow,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let text = "outcome unknown: the run was interrupted (crash or reboot); it is not run again, check by hand";
+    notify_agent(tx, config, row, State::Failed, text, None, None, now)?;
+    queue_mail(
+        tx,
+        config,
+        row,
+        "Outcome unknown",
+        &format!(
+            "{text}.\nStarted at or after {}.",
+            time::rfc3339(row.updated_at)
+        ),
+        None,
+        false,
+        now,
+    )?;
+    tx.transition(
+        &row.id,
+        State::Executing,
+        State::Failed,
+        "broker",
+        text,
+        now,
+    )
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+/// Why a decision from the shell was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    /// The id is malformed.
+    #[error("{0:?} is not a request id (they look like R-20261126-7Q2M)")]
+    BadId(String),
+    /// No such request.
+    #[error("no request {0}")]
+    NotFound(String),
+    /// The request is not waiting for a decision.
+    #[error(
+        "request {id} is {state}: only a request waiting for a reply (PendingReply) can be decided"
+    )]
+    NotOpen {
+        /// The request.
+        id: String,
+        /// Its state.
+        state: State,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl crate::exit::ExitStatus for ShellError {
+    fn exit(&self) -> crate::exit::Exit {
+        use crate::exit::Exit;
+        match self {
+            ShellError::BadId(_) => Exit::Usage,
+            ShellError::NotFound(_) | ShellError::NotOpen { .. } => Exit::DataErr,
+            ShellError::Store(e) => e.exit(),
+        }
+    }
+}
+
+/// `clawdbot approve|deny ID`: decide from a shell on the host, recorded as `unix:USER`.
+pub fn from_shell(
+    config: &Config,
+    id: &str,
+    decision: Decision,
+    note: Option<&str>,
+) -> Result<crate::ids::RequestId, ShellError> {
+    let parsed =
+        crate::ids::RequestId::parse(id).ok_or_else(|| ShellError::BadId(id.to_string()))?;
+    let mut store = crate::store::Store::open(&config.paths.database())?;
+    let row = store
+        .request(&parsed)?
+        .ok_or_else(|| ShellError::NotFound(parsed.to_string()))?;
+    if row.state != State::PendingReply {
+        return Err(ShellError::NotOpen {
+            id: parsed.to_string(),
+            state: row.state,
+        });
+    }
+    let actor = unix_actor();
+    let words = note.unwrap_or(match decision {
+        Decision::Approve => "approved from the shell",
+        _ => "denied from the shell",
+    });
+    let by = Decider {
+        actor: &actor,
+        words,
+        message_id: None,
+        answer: None,
+    };
+    store.write(|tx| apply(tx, config, &row, decision, &by, time::now()))?;
+    Ok(parsed)
+}
+
+/// `unix:NAME (uid N)`: the name from the environment, the uid from the kernel.
+fn unix_actor() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let name = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("unix:{name} (uid {uid})")
+}

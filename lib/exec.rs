@@ -1,0 +1,284 @@
+//! `clawdbot-exec`: carries out approved requests, at most once each. It reads the approval
+//! from the database (never from the trigger file), checks the hash again, claims the request
+//! `Approved → Executing` in its own transaction, runs the argv without a shell and records the
+//! result. The broker tells the agent and the operator afterwards.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::atomic::FileError;
+use crate::config::Config;
+use crate::exit::{Exit, ExitStatus};
+use crate::failpoint;
+use crate::request::hex;
+use crate::state::State;
+use crate::store::{RequestRow, Store, StoreError};
+use crate::time;
+use crate::{agent, decide};
+
+/// Why a run could not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file could not be used.
+    #[error(transparent)]
+    File(#[from] FileError),
+}
+
+impl ExitStatus for ExecError {
+    fn exit(&self) -> Exit {
+        match self {
+            ExecError::Store(e) => e.exit(),
+            ExecError::File(_) => Exit::IoErr,
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Default, Serialize)]
+pub struct ExecReport {
+    /// Requests run.
+    pub ran: usize,
+    /// Requests refused at the claim (hash mismatch, nothing to run).
+    pub refused: usize,
+}
+
+/// The lock `clawdbot-exec` holds while it runs; the broker takes it to know none is running.
+pub fn lock_path(config: &Config) -> std::path::PathBuf {
+    config.paths.state_dir.path().join("exec.lock")
+}
+
+/// Run every approved request once.
+pub fn run(config: &Config) -> Result<ExecReport, ExecError> {
+    let lock_path = lock_path(config);
+    let lock =
+        File::create(&lock_path).map_err(|e| FileError::new("cannot open lock", &lock_path, e))?;
+    lock.lock()
+        .map_err(|e| FileError::new("cannot lock", &lock_path, e))?;
+    let mut store = Store::open(&config.paths.database())?;
+    let mut report = ExecReport::default();
+    // Until none is left: the broker may approve more while this runs.
+    while let Some(row) = store.requests_in(&[State::Approved])?.into_iter().next() {
+        let claimed = store.write(|tx| {
+            let Some(row) = tx.request(&row.id)?.filter(|r| r.state == State::Approved) else {
+                return Ok(None);
+            };
+            match check(config, &row) {
+                Ok(plan) => {
+                    tx.transition(
+                        &row.id,
+                        State::Approved,
+                        State::Executing,
+                        "clawdbot-exec",
+                        &format!("running {}", plan.describe()),
+                        time::now(),
+                    )?;
+                    Ok(Some((row, plan)))
+                }
+                Err(why) => {
+                    decide::notify_agent(
+                        tx,
+                        config,
+                        &row,
+                        State::Failed,
+                        &why,
+                        None,
+                        None,
+                        time::now(),
+                    )?;
+                    decide::queue_mail(
+                        tx,
+                        config,
+                        &row,
+                        "Not run",
+                        &format!("Not run: {why}."),
+                        None,
+                        false,
+                        time::now(),
+                    )?;
+                    tx.transition(
+                        &row.id,
+                        State::Approved,
+                        State::Failed,
+                        "clawdbot-exec",
+                        &why,
+                        time::now(),
+                    )?;
+                    Ok(None)
+                }
+            }
+        })?;
+        remove_trigger(config, row.id.as_str());
+        let Some((row, argv)) = claimed else {
+            report.refused += 1;
+            continue;
+        };
+        failpoint::hit("exec::after-claim");
+        let (exit, output) = match argv {
+            Plan::Argv(argv) => {
+                let timeout = config
+                    .actions
+                    .get(&row.kind)
+                    .map_or(Duration::from_secs(120), |a| a.timeout.get());
+                run_argv(config, &argv, timeout, row.id.as_str())
+            }
+            Plan::Agent => run_agent(config, &row),
+        };
+        failpoint::hit("exec::after-run");
+        store.write(|tx| tx.set_execution(&row.id, exit, &output, time::now()))?;
+        report.ran += 1;
+    }
+    remove_stale_triggers(config, &store)?;
+    Ok(report)
+}
+
+/// Trigger files of requests no longer `Approved` would start this service again and again.
+fn remove_stale_triggers(config: &Config, store: &Store) -> Result<(), ExecError> {
+    let dir = config.paths.approved();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let approved = match crate::ids::RequestId::parse(&name) {
+            Some(id) => store
+                .request(&id)?
+                .is_some_and(|r| r.state == State::Approved),
+            None => false,
+        };
+        if !approved {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// What carries out an approved request.
+enum Plan {
+    /// The action's argv.
+    Argv(Vec<String>),
+    /// The admin agent (freeform requests).
+    Agent,
+}
+
+impl Plan {
+    fn describe(&self) -> String {
+        match self {
+            Plan::Argv(argv) => serde_json::to_string(argv).unwrap_or_default(),
+            Plan::Agent => "the admin agent (freeform)".into(),
+        }
+    }
+}
+
+/// A freeform request is carried out by the admin agent alone, with the request as untrusted
+/// data; its exit status and output are the result.
+fn run_agent(config: &Config, row: &RequestRow) -> (i64, String) {
+    let task = "The operator approved this freeform request. Carry out exactly what it describes, nothing more, then report what you changed.";
+    let prompt = agent::prompt(agent::Use::Execute, task, row, row.decision_note.as_deref());
+    match agent::run(config, &prompt, config.agent.timeout.get()) {
+        Ok((exit, output)) => (
+            exit,
+            output.chars().take(config.exec.output_bytes).collect(),
+        ),
+        Err(e) => (-1, e.to_string()),
+    }
+}
+
+/// What to run, if the approval holds: approved for this very hash, and the hash still that
+/// of the stored request.
+fn check(config: &Config, row: &RequestRow) -> Result<Plan, String> {
+    if row.approved_hash.as_deref() != Some(row.hash.as_str()) {
+        return Err("the approval is not for this request's hash".into());
+    }
+    if hex(&Sha256::digest(row.canonical.as_bytes())) != row.hash {
+        return Err("the stored request no longer matches its hash".into());
+    }
+    match &row.argv {
+        Some(argv) if !argv.is_empty() => Ok(Plan::Argv(argv.clone())),
+        _ if agent::enabled(config, agent::Use::Execute) => Ok(Plan::Agent),
+        _ => Err("a freeform request needs the admin agent command, and none is configured".into()),
+    }
+}
+
+/// Run without a shell, with a clean environment and a time limit; returns the exit status
+/// (-1 when killed) and the start of the output.
+fn run_argv(config: &Config, argv: &[String], timeout: Duration, id: &str) -> (i64, String) {
+    let out_path = config
+        .paths
+        .state_dir
+        .path()
+        .join(format!(".exec-{id}.out"));
+    let result = spawn_and_wait(argv, timeout, &out_path);
+    let output = read_capped(&out_path, config.exec.output_bytes);
+    let _ = std::fs::remove_file(&out_path);
+    match result {
+        Ok(Some(code)) => (i64::from(code), output),
+        Ok(None) => (
+            -1,
+            format!(
+                "{output}\n[killed: no exit within {}s, or ended by a signal]",
+                timeout.as_secs()
+            ),
+        ),
+        Err(e) => (127, format!("cannot start {}: {e}", argv[0])),
+    }
+}
+
+fn spawn_and_wait(
+    argv: &[String],
+    timeout: Duration,
+    out_path: &Path,
+) -> std::io::Result<Option<i32>> {
+    let out = File::create(out_path)?;
+    let err = out.try_clone()?;
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("LANG", "C.UTF-8")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()?;
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status.code());
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn read_capped(path: &Path, cap: usize) -> String {
+    let mut bytes = Vec::new();
+    if let Ok(file) = File::open(path) {
+        let _ = file.take(cap as u64).read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The trigger file for `clawdbot-exec.path` (the truth is in the database).
+pub fn trigger(config: &Config, id: &str) -> Result<(), FileError> {
+    crate::atomic::write(&config.paths.approved().join(id), b"", 0o640)
+}
+
+fn remove_trigger(config: &Config, id: &str) {
+    let _ = std::fs::remove_file(config.paths.approved().join(id));
+}

@@ -1,0 +1,115 @@
+//! `clawdbot-broker interpret FILE.eml`: the verdict on one reply, changing nothing.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::atomic::{self, FileError, Untrusted};
+use crate::config::{Config, ConfigError};
+use crate::exit::{Exit, ExitStatus};
+use crate::intent::{self, Intent};
+use crate::maildir::{self, Judgement};
+use crate::store::{Store, StoreError};
+use crate::{reply, trim};
+
+/// The largest mail interpreted.
+const MAX_BYTES: u64 = 10 * 1_048_576;
+
+/// Why a mail could not be interpreted.
+#[derive(Debug, thiserror::Error)]
+pub enum InterpretError {
+    /// The file could not be read.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// It is not a mail, or too large.
+    #[error("{0}")]
+    NotMail(String),
+    /// The configuration did not load.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The state database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ExitStatus for InterpretError {
+    fn exit(&self) -> Exit {
+        match self {
+            InterpretError::File(_) => Exit::NoInput,
+            InterpretError::NotMail(_) => Exit::DataErr,
+            InterpretError::Config(e) => e.exit(),
+            InterpretError::Store(e) => e.exit(),
+        }
+    }
+}
+
+/// The verdict, and with a configuration, whether the reply would count.
+#[derive(Debug, Serialize)]
+pub struct Reading {
+    /// What the operator meant.
+    pub intent: Intent,
+    /// The reply's own words, after trimming.
+    pub text: String,
+    /// Why that intent.
+    pub reasons: Vec<String>,
+    /// Whether the sender and thread would be accepted (with `--config`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<bool>,
+    /// Why, or why not (with `--config`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// The request it answers (with `--config`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+}
+
+/// Interpret one mail file; with `config`, judge it against the state too (rolled back).
+pub fn file(path: &Path, config: Option<&Path>) -> Result<Reading, InterpretError> {
+    let raw = match atomic::read_untrusted(path, MAX_BYTES)? {
+        Untrusted::File(raw) => raw,
+        Untrusted::TooLarge(size) => {
+            return Err(InterpretError::NotMail(format!(
+                "{}: {size} bytes is too large for a reply",
+                path.display()
+            )));
+        }
+        Untrusted::NotRegular(what) => {
+            return Err(InterpretError::NotMail(format!(
+                "{} is {what}",
+                path.display()
+            )));
+        }
+    };
+    let reply = reply::parse(&raw).ok_or_else(|| {
+        InterpretError::NotMail(format!("{} is not a mail message", path.display()))
+    })?;
+    let text = trim::trim_reply(&reply.text);
+    let verdict = intent::interpret(&text);
+    let mut reading = Reading {
+        intent: verdict.intent,
+        text,
+        reasons: verdict.reasons,
+        accepted: None,
+        why: None,
+        request: None,
+    };
+    if let Some(config_path) = config {
+        let config = Config::load(Some(config_path))?;
+        let mut store = Store::open(&config.paths.database())?;
+        let judgement = store.read(|tx| maildir::judge(tx, &config, &reply))?;
+        let (accepted, why, request) = match judgement {
+            Judgement::Accepted { row, verdict, .. } => (
+                true,
+                format!("counts as {} for {}", verdict.intent.as_str(), row.id),
+                Some(row.id.to_string()),
+            ),
+            Judgement::Refused { request, reason } => {
+                (false, reason, request.map(|r| r.to_string()))
+            }
+        };
+        reading.accepted = Some(accepted);
+        reading.why = Some(why);
+        reading.request = request;
+    }
+    Ok(reading)
+}

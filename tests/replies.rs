@@ -1,0 +1,457 @@
+//! The approval loop closed: operator replies (through a real SMTP server too), spoofing and
+//! replays refused and audited, decisions carried out exactly once, the agent told.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{AUTH_OK, Instance, approve_mail, counting, deliver, filed, reply, runs};
+use serde_json::Value;
+
+fn state(inst: &Instance, id: &str) -> String {
+    inst.json(&["show", id])["request"]["state"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn audit_events(inst: &Instance, id: &str) -> Vec<String> {
+    inst.json(&["show", id])["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["event"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn inbox_bodies(inst: &Instance) -> Vec<Value> {
+    let inbox = inst.dir.join("inbox");
+    common::names(&inbox)
+        .iter()
+        .map(|n| {
+            let envelope: Value =
+                serde_json::from_slice(&std::fs::read(inbox.join(n)).unwrap()).unwrap();
+            serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap()
+        })
+        .collect()
+}
+
+/// aiosmtpd delivering into the reply Maildir, as an MTA would.
+struct Mta {
+    child: Child,
+    port: u16,
+}
+
+impl Mta {
+    fn start(maildir: &Path) -> Mta {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let python = if Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3"
+        } else {
+            "python3"
+        };
+        let child = Command::new(python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Mta { child, port }
+    }
+
+    /// A plain SMTP dialogue.
+    fn send(&self, from: &str, to: &str, message: &str) {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let expect = |code: &str, reader: &mut BufReader<TcpStream>| loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            assert!(line.starts_with(code), "expected {code}, got {line:?}");
+            if line.as_bytes().get(3) == Some(&b' ') {
+                break;
+            }
+        };
+        expect("220", &mut reader);
+        for (command, code) in [
+            ("EHLO test", "250"),
+            (&format!("MAIL FROM:<{from}>"), "250"),
+            (&format!("RCPT TO:<{to}>"), "250"),
+            ("DATA", "354"),
+        ] {
+            write!(writer, "{command}\r\n").unwrap();
+            expect(code, &mut reader);
+        }
+        let dotted = message.replace("\r\n.", "\r\n..");
+        write!(writer, "{dotted}\r\n.\r\n").unwrap();
+        expect("250", &mut reader);
+        write!(writer, "QUIT\r\n").unwrap();
+    }
+}
+
+impl Drop for Mta {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_reply_through_a_real_smtp_server_approves_and_the_action_runs_once() {
+    let (inst, log) = counting("reply-smtp");
+    let id = filed(&inst, "one");
+    let mta = Mta::start(&inst.dir.join("state/mail"));
+    mta.send(
+        "ops@example.org",
+        "clawdbot@example.org",
+        &approve_mail(&id, "smtp-1"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::names(&inst.dir.join("state/mail/new")).is_empty() {
+        assert!(Instant::now() < deadline, "the MTA did not deliver");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let report = inst.broker();
+    assert_eq!(report["replies"]["accepted"], 1, "{report}");
+    assert_eq!(runs(&log), 1);
+    assert_eq!(state(&inst, &id), "Done");
+    inst.broker();
+    assert_eq!(runs(&log), 1, "never twice");
+
+    // The agent's inbox holds a signed outcome that verifies.
+    let inbox = inst.dir.join("inbox");
+    let names = common::names(&inbox);
+    let outcome = names
+        .iter()
+        .find(|n| {
+            std::fs::read_to_string(inbox.join(n))
+                .unwrap()
+                .contains("outcome")
+        })
+        .unwrap();
+    let out = inst.run(
+        "clawdbot-bridge",
+        &[
+            "verify",
+            "--envelope",
+            inbox.join(outcome).to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (body["state"].as_str(), body["exit_status"].as_i64()),
+        (Some("Done"), Some(0))
+    );
+    assert_eq!(body["decided_by"], "ops@example.org");
+    assert_eq!(body["sessionKey"], "agent:main:main");
+    // The operator got a confirmation in the thread.
+    let confirm = inst
+        .mails()
+        .into_iter()
+        .map(|m| std::fs::read_to_string(m).unwrap())
+        .find(|m| m.contains("Subject: Re: [clawdbot") && m.contains("Done"))
+        .unwrap();
+    assert!(confirm.contains("exited 0"), "{confirm}");
+}
+
+#[test]
+fn spoofed_replayed_and_stray_replies_are_refused_and_audited() {
+    let (inst, log) = counting("reply-spoof");
+    let id = filed(&inst, "two");
+    let thread = format!("{id}.1@example.org");
+    let subject = format!("Re: [clawdbot {id}] Approve?");
+    let forged_lower = "Authentication-Results: mx.google.com; dmarc=fail header.from=example.org\r\nAuthentication-Results: mx.google.com; dmarc=pass header.from=example.org\r\n";
+    let cases = [
+        (
+            "stranger",
+            reply(
+                "mallory@evil.example",
+                AUTH_OK,
+                &thread,
+                &subject,
+                "yes",
+                "s1@x",
+            ),
+            "not an operator",
+        ),
+        (
+            "dmarc-fail",
+            reply(
+                "ops@example.org",
+                "Authentication-Results: mx.google.com; dkim=fail; dmarc=fail header.from=example.org\r\n",
+                &thread,
+                &subject,
+                "yes",
+                "s2@x",
+            ),
+            "not authenticated",
+        ),
+        (
+            "no-auth",
+            reply("ops@example.org", "", &thread, &subject, "yes", "s3@x"),
+            "no Authentication-Results",
+        ),
+        (
+            "forged-lower",
+            reply(
+                "ops@example.org",
+                forged_lower,
+                &thread,
+                &subject,
+                "yes",
+                "s4@x",
+            ),
+            "not authenticated",
+        ),
+        (
+            "other-thread",
+            reply(
+                "ops@example.org",
+                AUTH_OK,
+                "R-20990101-ZZZZ.1@example.org",
+                &subject,
+                "yes",
+                "s5@x",
+            ),
+            "answers no mail",
+        ),
+        (
+            "out-of-office",
+            reply(
+                "ops@example.org",
+                AUTH_OK,
+                &thread,
+                &format!("Out of Office: {subject}"),
+                "yes, I am away until Monday",
+                "s6@x",
+            ),
+            "automatic reply",
+        ),
+    ];
+    for (name, mail, _) in &cases {
+        deliver(&inst, name, mail);
+    }
+    // The broker's own approval mail, delivered back into the Maildir.
+    let own = std::fs::read_to_string(&inst.mails()[0]).unwrap();
+    deliver(&inst, "own", &own);
+    let report = inst.broker();
+    assert_eq!(report["replies"]["refused"], 7, "{report}");
+    assert_eq!(report["replies"]["accepted"], 0, "{report}");
+    assert_eq!(state(&inst, &id), "PendingReply");
+    assert_eq!(runs(&log), 0);
+
+    let db = rusqlite::Connection::open(inst.database()).unwrap();
+    for (name, _, reason) in &cases {
+        let why: String = db
+            .query_row(
+                "SELECT reason FROM replies WHERE file LIKE ?1",
+                [format!("{name}%")],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(why.contains(reason), "{name}: {why}");
+    }
+    let own_why: String = db
+        .query_row(
+            "SELECT reason FROM replies WHERE file LIKE 'own%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(own_why.contains("own mail"), "{own_why}");
+    assert!(
+        audit_events(&inst, &id)
+            .iter()
+            .filter(|e| *e == "reply-refused")
+            .count()
+            >= 5,
+        "refusals are on the request's trail"
+    );
+    assert!(
+        common::names(&inst.dir.join("state/mail/new")).is_empty(),
+        "every mail moved to cur/"
+    );
+    assert_eq!(
+        common::names(&inst.dir.join("state/mail/cur")).len(),
+        7,
+        "and none deleted"
+    );
+
+    // A genuine approval, delivered twice: it counts once and runs once.
+    deliver(&inst, "genuine", &approve_mail(&id, "g1"));
+    inst.broker();
+    deliver(&inst, "genuine-again", &approve_mail(&id, "g1"));
+    let report = inst.broker();
+    assert_eq!(report["replies"]["duplicates"], 1, "{report}");
+    assert_eq!(runs(&log), 1);
+
+    // An approval for a request already decided does not count.
+    deliver(&inst, "late", &approve_mail(&id, "g2"));
+    let report = inst.broker();
+    assert_eq!(report["replies"]["refused"], 1, "{report}");
+    assert_eq!(runs(&log), 1);
+}
+
+#[test]
+fn deny_question_and_unclear_replies_follow_the_thread() {
+    let (inst, log) = counting("reply-kinds");
+    let id = filed(&inst, "three");
+    let thread = format!("{id}.1@example.org");
+    let subject = format!("Re: [clawdbot {id}] Approve?");
+    deliver(
+        &inst,
+        "q",
+        &reply(
+            "ops@example.org",
+            AUTH_OK,
+            &thread,
+            &subject,
+            "What does this affect?",
+            "q1@x",
+        ),
+    );
+    inst.broker();
+    assert_eq!(
+        state(&inst, &id),
+        "PendingReply",
+        "a question keeps it open"
+    );
+    let answer = inst
+        .mails()
+        .into_iter()
+        .map(|m| std::fs::read_to_string(m).unwrap())
+        .find(|m| m.contains("Your question"))
+        .unwrap();
+    assert!(answer.contains("In-Reply-To: <q1@x>"), "{answer}");
+
+    // The operator answers the follow-up, in its thread.
+    let followup_id = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: <"))
+        .unwrap()
+        .trim_end_matches('>')
+        .to_string();
+    deliver(
+        &inst,
+        "d",
+        &reply(
+            "ops@example.org",
+            AUTH_OK,
+            &followup_id,
+            &subject,
+            "No, don't do it. Wait until tonight.",
+            "d1@x",
+        ),
+    );
+    inst.broker();
+    assert_eq!(state(&inst, &id), "Done");
+    assert_eq!(runs(&log), 0);
+    let told = inbox_bodies(&inst);
+    let denied = told.iter().find(|b| b["state"] == "Denied").unwrap();
+    assert!(
+        denied["operator_words"]
+            .as_str()
+            .unwrap()
+            .contains("Wait until tonight"),
+        "{denied}"
+    );
+}
+
+#[test]
+fn approve_and_deny_from_the_shell() {
+    let (inst, log) = counting("reply-shell");
+    let a = filed(&inst, "four");
+    let b = filed(&inst, "five");
+    let out = inst.run("clawdbot", &["approve", &a, "--note", "fine by me"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(runs(&log), 1);
+    assert_eq!(state(&inst, &a), "Done");
+    let decided_by = inst.json(&["show", &a])["request"]["decided_by"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(decided_by.starts_with("unix:"), "{decided_by}");
+
+    let out = inst.run("clawdbot", &["deny", &b]);
+    assert!(out.status.success());
+    assert_eq!(state(&inst, &b), "Done");
+    assert_eq!(runs(&log), 1);
+
+    let again = inst.run("clawdbot", &["approve", &a]);
+    assert_eq!(
+        again.status.code(),
+        Some(65),
+        "a decided request cannot be approved again"
+    );
+    assert_eq!(runs(&log), 1);
+}
+
+#[test]
+fn every_fixture_reply_is_interpreted_as_a_person_would() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replies");
+    let table = std::fs::read_to_string(dir.join("expected.tsv")).unwrap();
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for line in table
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let (file, expected) = line.split_once('\t').unwrap();
+        let out = Command::new(common::bin("clawdbot-broker"))
+            .args(["interpret"])
+            .arg(dir.join(file))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if verdict["intent"] != expected.trim() {
+            wrong.push(format!(
+                "{file}: expected {expected}, got {} ({}) from {:?}",
+                verdict["intent"], verdict["reasons"], verdict["text"]
+            ));
+        }
+        checked += 1;
+    }
+    assert!(checked >= 60, "only {checked} fixtures");
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
