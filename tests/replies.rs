@@ -455,3 +455,36 @@ fn every_fixture_reply_is_interpreted_as_a_person_would() {
         wrong.join("\n")
     );
 }
+
+#[test]
+fn one_reminder_at_half_time_then_expiry_and_a_late_approval_does_not_count() {
+    let (inst, log) = counting("reply-expiry");
+    inst.drop_in("40-ttl.toml", "[requests]\nttl = \"4s\"\n");
+    let id = filed(&inst, "six");
+    std::thread::sleep(Duration::from_millis(2100));
+    inst.broker();
+    inst.broker();
+    let reminders = inst
+        .mails()
+        .into_iter()
+        .filter(|m| std::fs::read_to_string(m).unwrap().contains("] Reminder"))
+        .count();
+    assert_eq!(reminders, 1, "one reminder, however many passes");
+
+    std::thread::sleep(Duration::from_millis(2100));
+    let report = inst.broker();
+    assert_eq!(report["expired"], 1, "{report}");
+    assert_eq!(state(&inst, &id), "Expired");
+    assert!(
+        inst.mails()
+            .into_iter()
+            .any(|m| std::fs::read_to_string(m).unwrap().contains("] Expired")),
+        "the operator gets one line"
+    );
+
+    deliver(&inst, "late", &approve_mail(&id, "late"));
+    let report = inst.broker();
+    assert_eq!(report["replies"]["refused"], 1, "{report}");
+    assert_eq!(runs(&log), 0);
+    assert_eq!(state(&inst, &id), "Expired");
+}
