@@ -2,10 +2,8 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
 
 use common::{Instance, request};
 
@@ -18,7 +16,7 @@ struct SmtpServer {
 
 impl SmtpServer {
     fn start(dir: &Path) -> SmtpServer {
-        SmtpServer::start_on(dir, free_port())
+        SmtpServer::start_on(dir, common::free_port())
     }
 
     fn messages(&self) -> Vec<String> {
@@ -36,14 +34,6 @@ impl Drop for SmtpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn smtp_config(port: u16) -> String {
@@ -103,7 +93,7 @@ fn the_operator_mail_reaches_a_real_smtp_server() {
 #[test]
 fn a_mail_that_cannot_be_sent_waits_in_the_outbox_and_goes_once_later() {
     let inst = Instance::new("smtp-retry");
-    let port = free_port();
+    let port = common::free_port();
     inst.drop_in("50-smtp.toml", &smtp_config(port));
     inst.drop("a.json", &request("searxng"));
     let report = inst.broker();
@@ -134,36 +124,8 @@ fn a_mail_that_cannot_be_sent_waits_in_the_outbox_and_goes_once_later() {
 impl SmtpServer {
     fn start_on(dir: &Path, port: u16) -> SmtpServer {
         let maildir = dir.join("smtp-received");
-        let python = if Path::new("/usr/bin/python3").exists() {
-            "/usr/bin/python3"
-        } else {
-            "python3"
-        };
-        let child = Command::new(python)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
         SmtpServer {
-            child,
+            child: common::aiosmtpd(&maildir, port),
             port,
             maildir,
         }
