@@ -132,8 +132,12 @@ pub fn run(config: &Config, input: &str, timeout: Duration) -> Result<(i64, Stri
         .spawn()
         .map_err(start_error)?;
     if let Some(mut stdin) = child.stdin.take() {
-        // An agent that exits without reading its prompt is judged by its exit status.
-        let _ = stdin.write_all(input.as_bytes());
+        // Written from a thread, so that an agent that never reads its prompt is still held
+        // to the time limit below; one that exits unread is judged by its exit status.
+        let input = input.to_string();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(input.as_bytes());
+        });
     }
     let reader = child.stdout.take().map(|out| {
         std::thread::spawn(move || {

@@ -338,7 +338,8 @@ fn reject(
 ) -> Result<After, StoreError> {
     let id = tx.new_id(now)?;
     let source = entry.display_name();
-    let name = format!("{id}.{source}");
+    // Named by id alone: the original name (in the error file) may be long or strange.
+    let name = format!("{id}.json");
     let excerpt = raw
         .as_deref()
         .map(|r| request::excerpt(&String::from_utf8_lossy(r)))
@@ -671,24 +672,37 @@ fn finish_executions(
     store: &mut Store,
     report: &mut PassReport,
 ) -> Result<(), BrokerError> {
-    let running = store.requests_in(&[State::Executing])?;
-    if running.is_empty() {
-        return Ok(());
-    }
-    let lock_path = exec::lock_path(config);
-    let lock =
-        File::create(&lock_path).map_err(|e| FileError::new("cannot open lock", &lock_path, e))?;
+    // The lock first, then the rows: a run that records its result and exits in between
+    // must not be taken for an interrupted one.
+    let lock = exec::open_lock(&exec::lock_path(config))?;
     let exec_idle = lock.try_lock().is_ok();
     let now = time::now();
-    for row in running {
-        store.write(|tx| match (row.exec_exit, &row.exec_output) {
-            (Some(exit), output) if row.exec_finished_at.is_some() => {
-                decide::finish_run(tx, config, &row, exit, output.as_deref().unwrap_or(""), now)
+    for id in store
+        .requests_in(&[State::Executing])?
+        .into_iter()
+        .map(|r| r.id)
+    {
+        let finished = store.write(|tx| {
+            let Some(row) = tx.request(&id)?.filter(|r| r.state == State::Executing) else {
+                return Ok(false);
+            };
+            match (row.exec_exit, row.exec_finished_at) {
+                (Some(exit), Some(_)) => {
+                    decide::finish_run(
+                        tx,
+                        config,
+                        &row,
+                        exit,
+                        row.exec_output.as_deref().unwrap_or(""),
+                        now,
+                    )?;
+                    Ok(true)
+                }
+                _ if exec_idle => decide::outcome_unknown(tx, config, &row, now).map(|()| false),
+                _ => Ok(false),
             }
-            _ if exec_idle => decide::outcome_unknown(tx, config, &row, now),
-            _ => Ok(()),
         })?;
-        report.finished += usize::from(row.exec_finished_at.is_some());
+        report.finished += usize::from(finished);
     }
     Ok(())
 }

@@ -411,7 +411,8 @@ impl Default for Agent {
         use crate::agent::Use;
         Agent {
             command: Vec::new(),
-            timeout: ConfigDuration::from_secs(300),
+            // Well inside the broker unit's TimeoutStartSec, with room for several calls.
+            timeout: ConfigDuration::from_secs(120),
             uses: vec![Use::Assess, Use::Answer, Use::Interpret, Use::Execute],
         }
     }

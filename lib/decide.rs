@@ -35,7 +35,8 @@ pub struct Decider<'a> {
     pub answer: Option<&'a str>,
 }
 
-/// Apply a decision to a request waiting in `PendingReply`.
+/// Apply a decision to a request waiting for one (`PendingReply`, or `EmailSent` while a
+/// follow-up is still in the outbox).
 pub fn apply(
     tx: &mut Tx<'_>,
     config: &Config,
@@ -47,7 +48,7 @@ pub fn apply(
     let id = &row.id;
     tx.transition(
         id,
-        State::PendingReply,
+        row.state,
         State::ReplyDetected,
         by.actor,
         "a reply arrived",

@@ -3,8 +3,9 @@
 //! `Approved → Executing` in its own transaction, runs the argv without a shell and records the
 //! result. The broker tells the agent and the operator afterwards.
 
-use std::fs::File;
-use std::io::Read;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use crate::atomic::FileError;
 use crate::config::Config;
 use crate::exit::{Exit, ExitStatus};
 use crate::failpoint;
-use crate::request::hex;
+use crate::request::{self, hex};
 use crate::state::State;
 use crate::store::{RequestRow, Store, StoreError};
 use crate::time;
@@ -192,8 +193,10 @@ fn run_agent(config: &Config, row: &RequestRow) -> (i64, String) {
     }
 }
 
-/// What to run, if the approval holds: approved for this very hash, and the hash still that
-/// of the stored request.
+/// What to run, if the approval holds: approved for this very hash, the hash still that of the
+/// stored request, and the stored argv exactly what the request renders to under today's
+/// configuration (the database is writable by the unprivileged broker; the canonical request,
+/// bound to the hash, and the configuration, writable only by root, are what count).
 fn check(config: &Config, row: &RequestRow) -> Result<Plan, String> {
     if row.approved_hash.as_deref() != Some(row.hash.as_str()) {
         return Err("the approval is not for this request's hash".into());
@@ -201,10 +204,30 @@ fn check(config: &Config, row: &RequestRow) -> Result<Plan, String> {
     if hex(&Sha256::digest(row.canonical.as_bytes())) != row.hash {
         return Err("the stored request no longer matches its hash".into());
     }
-    match &row.argv {
-        Some(argv) if !argv.is_empty() => Ok(Plan::Argv(argv.clone())),
-        _ if agent::enabled(config, agent::Use::Execute) => Ok(Plan::Agent),
-        _ => Err("a freeform request needs the admin agent command, and none is configured".into()),
+    let rendered = request::validate(row.canonical.as_bytes(), config).map_err(|problems| {
+        format!(
+            "the request no longer passes validation: {}",
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    match (&rendered.plan, &row.argv) {
+        (request::Plan::Run { argv, .. }, Some(stored)) if argv == stored => {
+            Ok(Plan::Argv(argv.clone()))
+        }
+        (request::Plan::Run { .. }, _) => {
+            Err("the stored argv is not what the approved request renders to".into())
+        }
+        (request::Plan::Freeform, None) if agent::enabled(config, agent::Use::Execute) => {
+            Ok(Plan::Agent)
+        }
+        (request::Plan::Freeform, None) => {
+            Err("a freeform request needs the admin agent command, and none is configured".into())
+        }
+        (request::Plan::Freeform, Some(_)) => Err("a freeform request cannot carry an argv".into()),
     }
 }
 
@@ -216,12 +239,14 @@ fn run_argv(config: &Config, argv: &[String], timeout: Duration, id: &str) -> (i
         .state_dir
         .path()
         .join(format!(".exec-{id}.out"));
-    let result = spawn_and_wait(argv, timeout, &out_path);
-    let output = read_capped(&out_path, config.exec.output_bytes);
+    let result = output_file(&out_path).and_then(|file| {
+        let status = spawn_and_wait(argv, timeout, &file)?;
+        Ok((status, read_capped(file, config.exec.output_bytes)))
+    });
     let _ = std::fs::remove_file(&out_path);
     match result {
-        Ok(Some(code)) => (i64::from(code), output),
-        Ok(None) => (
+        Ok((Some(code), output)) => (i64::from(code), output),
+        Ok((None, output)) => (
             -1,
             format!(
                 "{output}\n[killed: no exit within {}s, or ended by a signal]",
@@ -232,13 +257,33 @@ fn run_argv(config: &Config, argv: &[String], timeout: Duration, id: &str) -> (i
     }
 }
 
-fn spawn_and_wait(
-    argv: &[String],
-    timeout: Duration,
-    out_path: &Path,
-) -> std::io::Result<Option<i32>> {
-    let out = File::create(out_path)?;
-    let err = out.try_clone()?;
+/// A fresh output file, created by this process alone: the state directory belongs to the
+/// unprivileged user, who must not be able to plant a link that root then writes through or
+/// reads from. The output is read back through the same handle, never by path.
+fn output_file(path: &Path) -> std::io::Result<File> {
+    let _ = std::fs::remove_file(path);
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Open (never truncate, never through a link) the lock file shared with the broker.
+pub fn open_lock(path: &Path) -> Result<File, FileError> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| FileError::new("cannot open lock", path, e))
+}
+
+fn spawn_and_wait(argv: &[String], timeout: Duration, out: &File) -> std::io::Result<Option<i32>> {
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .env_clear()
@@ -249,8 +294,8 @@ fn spawn_and_wait(
         .env("LANG", "C.UTF-8")
         .current_dir("/")
         .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
+        .stdout(out.try_clone()?)
+        .stderr(out.try_clone()?)
         .spawn()?;
     let start = Instant::now();
     loop {
@@ -266,9 +311,9 @@ fn spawn_and_wait(
     }
 }
 
-fn read_capped(path: &Path, cap: usize) -> String {
+fn read_capped(mut file: File, cap: usize) -> String {
     let mut bytes = Vec::new();
-    if let Ok(file) = File::open(path) {
+    if file.seek(SeekFrom::Start(0)).is_ok() {
         let _ = file.take(cap as u64).read_to_end(&mut bytes);
     }
     String::from_utf8_lossy(&bytes).into_owned()

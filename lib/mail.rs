@@ -227,7 +227,8 @@ pub fn digest(
     }
     let _ = write!(
         body,
-        "How to answer: reply with one line per request, \"APPROVE R-…\" or \"DENY R-…\";\n\
+        "How to answer: one request per reply: write its id and APPROVE or DENY\n\
+         (\"APPROVE R-…\"); a reply naming several ids does not count.\n\
          `clawdbot status` on the host lists them too.\n"
     );
     build(config, &message_id, &subject, None, body, None)

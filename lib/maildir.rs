@@ -153,7 +153,7 @@ fn one(
             }
             Judgement::Accepted { row, verdict, text } => {
                 counts.accepted += 1;
-                let verdict = help.adjust(verdict, &row);
+                let verdict = help.adjust(verdict);
                 let reason = verdict.reasons.join("; ");
                 let request = row.id.to_string();
                 record.request_id = Some(&request);
@@ -184,9 +184,10 @@ struct AgentHelp {
 }
 
 impl AgentHelp {
-    /// Only an unclear verdict is open to the agent's reading, and never to an approval of a
-    /// high or critical request: for those only the operator's own clear words approve.
-    fn adjust(&self, verdict: Verdict, row: &RequestRow) -> Verdict {
+    /// Only an unclear verdict is open to the agent's reading, and the agent never approves:
+    /// its reading of an approval stays unclear and the operator is asked again, since only
+    /// the operator's own unambiguous words approve (DESIGN.md sections 5 and 6).
+    fn adjust(&self, verdict: Verdict) -> Verdict {
         let Some((intent, why)) = self
             .reading
             .clone()
@@ -195,8 +196,8 @@ impl AgentHelp {
             return verdict;
         };
         let mut reasons = verdict.reasons;
-        if intent == Intent::Approve && matches!(row.risk.as_str(), "high" | "critical") {
-            reasons.push(format!("the admin agent read it as approval ({why}), but a {} request needs the operator's own clear APPROVE", row.risk));
+        if intent == Intent::Approve {
+            reasons.push(format!("the admin agent read it as approval ({why}); only the operator's own clear APPROVE approves"));
             return Verdict {
                 intent: Intent::Unclear,
                 reasons,
@@ -307,6 +308,9 @@ pub fn judge(tx: &Tx<'_>, config: &Config, reply: &Reply) -> Result<Judgement, S
     }
     if let Some(why) = reply.auto_reply() {
         return refuse(format!("an automatic reply ({why})"));
+    }
+    if !reply.single_from {
+        return refuse("it has more than one From header or address".into());
     }
     if config.replies.require_authentication_results
         && let Err(why) = reply::authenticate(reply, &config.replies.trusted_authserv_id)

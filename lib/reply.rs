@@ -12,6 +12,9 @@ pub struct Reply {
     pub message_id: Option<String>,
     /// The `From` address, lower case.
     pub from: Option<String>,
+    /// Whether the mail has exactly one `From` header holding one mailbox (a mail with more
+    /// could pass DMARC for one address and show another).
+    pub single_from: bool,
     /// `Subject`.
     pub subject: String,
     /// Message-IDs from `In-Reply-To` and `References`, without angle brackets.
@@ -56,7 +59,13 @@ pub fn parse(raw: &[u8]) -> Option<Reply> {
     {
         recipients.push(v.trim().trim_matches(['<', '>']).to_lowercase());
     }
+    let from_headers = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("From"))
+        .count();
+    let mailboxes = message.from().map_or(0, |a| a.iter().count());
     Some(Reply {
+        single_from: from_headers == 1 && mailboxes == 1,
         message_id: message.message_id().map(str::to_string),
         from: message
             .from()
@@ -229,7 +238,15 @@ pub fn authenticate(reply: &Reply, trusted: &str) -> AuthCheck {
         let (name, result) = (name.to_ascii_lowercase(), result.to_ascii_lowercase());
         seen.push(format!("{name}={result}"));
         if name == "dmarc" && result == "pass" {
-            return Ok(format!("{trusted}: dmarc=pass"));
+            // The pass must be for the From domain the broker reads, not another one.
+            let domain = words
+                .clone()
+                .filter_map(|w| w.split_once('='))
+                .find(|(k, _)| k.eq_ignore_ascii_case("header.from"))
+                .map(|(_, v)| v.to_ascii_lowercase());
+            if domain.as_deref() == Some(from_domain) {
+                return Ok(format!("{trusted}: dmarc=pass for {from_domain}"));
+            }
         }
         if name == "dkim" && result == "pass" {
             let signer = words
@@ -280,12 +297,16 @@ fn aligned(signer: &str, from: &str) -> bool {
             || signer.ends_with(&format!(".{from}")))
 }
 
-/// RFC 8601 values may hold comments in parentheses; they carry no verdict.
+/// RFC 8601 values may hold comments in parentheses and quoted strings; neither carries a
+/// verdict, and a quoted `"x; dmarc=pass"` must not read as one.
 fn strip_comments(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut depth = 0usize;
+    let mut quoted = false;
     for c in value.chars() {
         match c {
+            '"' if depth == 0 => quoted = !quoted,
+            _ if quoted => {}
             '(' => depth += 1,
             ')' => depth = depth.saturating_sub(1),
             _ if depth == 0 => out.push(c),

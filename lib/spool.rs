@@ -60,10 +60,31 @@ pub fn remove(entry: &Entry) -> Result<(), FileError> {
 
 /// Move a bad entry to `dir/name`, with `dir/name.error.json` beside it saying why; the error
 /// file is written first so a quarantined file always has its reason. The entry is renamed,
-/// never copied and never deleted; when the quarantine is on another file system, a regular
-/// file whose bytes we hold is copied there and then unlinked, and anything else goes to the
-/// spool's own `.quarantine/`. Returns where it went.
+/// never deleted; across file systems a regular file whose bytes we hold is copied, then
+/// unlinked. If the quarantine cannot take it, it goes to the spool's own `.quarantine/`,
+/// which the path unit does not watch. Returns where it went.
 pub fn quarantine(
+    entry: &Entry,
+    dir: &Path,
+    name: &str,
+    content: Option<&[u8]>,
+    reason: &[u8],
+) -> Result<PathBuf, FileError> {
+    match move_into(entry, dir, name, content, reason) {
+        Ok(dest) => Ok(dest),
+        Err(e) => {
+            let local = entry
+                .path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(".quarantine");
+            log::warn!("{e}; quarantining into {} instead", local.display());
+            move_into(entry, &local, name, None, reason)
+        }
+    }
+}
+
+fn move_into(
     entry: &Entry,
     dir: &Path,
     name: &str,
@@ -74,31 +95,18 @@ pub fn quarantine(
     let dest = dir.join(name);
     atomic::write(&dir.join(format!("{name}.error.json")), reason, 0o640)?;
     match std::fs::rename(&entry.path, &dest) {
-        Ok(()) => {
-            atomic::sync_dir(dir)?;
-            Ok(dest)
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            let bytes = content
+                .ok_or_else(|| FileError::new("cannot move across file systems", &entry.path, e))?;
+            atomic::write(&dest, bytes, 0o640)?;
+            remove(entry)?;
         }
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => match content {
-            Some(bytes) => {
-                atomic::write(&dest, bytes, 0o640)?;
-                remove(entry)?;
-                Ok(dest)
-            }
-            None => {
-                let spool = entry.path.parent().unwrap_or(Path::new("."));
-                let local = spool.join(".quarantine");
-                std::fs::create_dir_all(&local)
-                    .map_err(|e| FileError::new("cannot create quarantine", &local, e))?;
-                let dest = local.join(name);
-                std::fs::rename(&entry.path, &dest)
-                    .map_err(|e| FileError::new("cannot quarantine", &entry.path, e))?;
-                atomic::write(&local.join(format!("{name}.error.json")), reason, 0o640)?;
-                Ok(dest)
-            }
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(dest),
-        Err(e) => Err(FileError::new("cannot quarantine", &entry.path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(FileError::new("cannot quarantine", &entry.path, e)),
     }
+    atomic::sync_dir(dir)?;
+    Ok(dest)
 }
 
 /// Write a new request into the spool as `NAME.json`, atomically (`.NAME.json.tmp`, fsync,

@@ -108,7 +108,7 @@ impl State {
             (Detected, Evaluating)
             | (Evaluating, EmailSent)
             | (EmailSent, PendingReply)
-            | (PendingReply, ReplyDetected)
+            | (PendingReply | EmailSent, ReplyDetected)
             | (ReplyDetected, Interpreting)
             | (Interpreting, Approved | Denied | FollowUp)
             | (FollowUp, EmailSent)

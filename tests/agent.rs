@@ -129,7 +129,7 @@ fn the_agent_answers_questions_and_reads_unclear_replies_within_limits() {
     );
     assert_eq!(runs(&log), 0);
 
-    // An unclear reply, read by the agent as approval: fine for a low-risk request.
+    // An unclear reply read by the agent as approval stays unclear: the agent never approves.
     deliver(
         &inst,
         "u",
@@ -143,41 +143,44 @@ fn the_agent_answers_questions_and_reads_unclear_replies_within_limits() {
         ),
     );
     inst.broker();
-    assert_eq!(runs(&log), 1);
+    assert_eq!(runs(&log), 0, "the agent never approves");
+    assert_eq!(show(&inst, &id)["state"], "PendingReply");
+    assert!(mail_containing(&inst, "APPROVE or DENY?").is_some());
     let prompts = std::fs::read_to_string(inst.dir.join("agent-prompts.log")).unwrap();
     assert!(
         prompts.contains("\"untrusted\""),
         "request text goes in as untrusted data"
     );
 
-    // The same for a high-risk request: it stays unclear and nothing runs.
-    inst.drop_in(
-        "32-high.toml",
-        &std::fs::read_to_string(inst.dir.join("clawdbot.toml.d/30-count.toml"))
-            .unwrap()
-            .replace("risk = \"low\"", "risk = \"high\""),
+    // An unclear reply the agent reads as a refusal is a refusal.
+    let (inst, log) = counting("agent-reply-deny");
+    with_agent(
+        &inst,
+        &[(
+            "interpret",
+            r#"{"intent": "deny", "reason": "they do not want it now"}"#,
+        )],
     );
-    let high = filed(&inst, "five");
+    let id = filed(&inst, "five");
     deliver(
         &inst,
-        "h",
+        "u",
         &reply(
             "ops@example.org",
             AUTH_OK,
-            &format!("{high}.1@example.org"),
+            &format!("{id}.1@example.org"),
             &subject,
-            "Hmm, well, proceed I guess, whatever works",
-            "h@x",
+            "Hmm, well, rather leave it for today I guess",
+            "u2@x",
         ),
     );
     inst.broker();
+    assert_eq!(runs(&log), 0);
+    assert_eq!(show(&inst, &id)["state"], "Done");
     assert_eq!(
-        runs(&log),
-        1,
-        "the agent never approves a high-risk request"
+        show(&inst, &id)["decision_note"],
+        "Hmm, well, rather leave it for today I guess"
     );
-    assert_eq!(show(&inst, &high)["state"], "PendingReply");
-    assert!(mail_containing(&inst, "APPROVE or DENY?").is_some());
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::symlink;
 
 use common::{Instance, request};
@@ -57,16 +58,24 @@ fn hostile_request_files_are_quarantined_with_a_reason() {
         ("inject.json", "pattern", "is not allowed"),
         ("bcc.json", "control-character", "U+000D"),
     ];
-    let quarantined = common::names(&inst.quarantine());
-    for (file, rule, words) in expected {
-        let entry = quarantined
+    // Each quarantined entry is named by its id; its error file names the original file.
+    let errors: Vec<(String, serde_json::Value)> = common::names(&inst.quarantine())
+        .into_iter()
+        .filter(|n| n.ends_with(".error.json"))
+        .map(|n| {
+            let error = serde_json::from_slice(&std::fs::read(inst.quarantine().join(&n)).unwrap())
+                .unwrap();
+            (n.trim_end_matches(".error.json").to_string(), error)
+        })
+        .collect();
+    let entry_of = |file: &str| {
+        errors
             .iter()
-            .find(|n| n.ends_with(&format!(".{file}")))
-            .unwrap_or_else(|| panic!("{file} not quarantined: {quarantined:?}"));
-        let error: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(inst.quarantine().join(format!("{entry}.error.json"))).unwrap(),
-        )
-        .unwrap();
+            .find(|(_, e)| e["file"] == file)
+            .unwrap_or_else(|| panic!("{file} not quarantined"))
+    };
+    for (file, rule, words) in expected {
+        let (_, error) = entry_of(file);
         let problems = error["problems"].as_array().unwrap();
         assert!(
             problems
@@ -76,16 +85,13 @@ fn hostile_request_files_are_quarantined_with_a_reason() {
         );
     }
     // The link was moved, not followed: it still points at /etc/shadow, and nothing of it was read.
-    let link = quarantined.iter().find(|n| n.ends_with(".x.json")).unwrap();
+    let (link, _) = entry_of("x.json");
     assert_eq!(
         std::fs::read_link(inst.quarantine().join(link)).unwrap(),
         std::path::Path::new("/etc/shadow")
     );
     // The 10 MB file was kept whole.
-    let big = quarantined
-        .iter()
-        .find(|n| n.ends_with(".big.json"))
-        .unwrap();
+    let (big, _) = entry_of("big.json");
     assert_eq!(
         std::fs::metadata(inst.quarantine().join(big))
             .unwrap()
@@ -126,6 +132,21 @@ fn hostile_request_files_are_quarantined_with_a_reason() {
     assert_eq!(
         (report["accepted"].as_u64(), report["rejected"].as_u64()),
         (Some(0), Some(0))
+    );
+}
+
+#[test]
+fn a_file_name_too_long_to_keep_still_leaves_the_spool() {
+    let inst = Instance::new("longname");
+    let name = std::ffi::OsString::from_vec([vec![0xff; 240], b".json".to_vec()].concat());
+    std::fs::write(inst.spool().join(&name), b"{}").unwrap();
+    let report = inst.broker();
+    assert_eq!(report["rejected"], 1, "{report}");
+    assert!(inst.spool_json().is_empty());
+    assert_eq!(
+        inst.broker()["rejected"],
+        0,
+        "rejected once, not every pass"
     );
 }
 
@@ -201,14 +222,11 @@ fn the_same_request_twice_is_one_request_and_one_mail() {
     let report = inst.broker();
     assert_eq!(report["rejected"], 1, "{report}");
     let q = common::names(&inst.quarantine());
-    let err = q
-        .iter()
-        .find(|n| n.ends_with(".e.json.error.json"))
-        .unwrap();
+    let err = q.iter().find(|n| n.ends_with(".error.json")).unwrap();
+    let err = std::fs::read_to_string(inst.quarantine().join(err)).unwrap();
     assert!(
-        std::fs::read_to_string(inst.quarantine().join(err))
-            .unwrap()
-            .contains("client-ref-reused")
+        err.contains("client-ref-reused") && err.contains("\"e.json\""),
+        "{err}"
     );
 }
 
