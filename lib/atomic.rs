@@ -69,6 +69,19 @@ pub fn sync_dir(dir: &Path) -> Result<(), FileError> {
         .map_err(|e| FileError::new("cannot sync directory", dir, e))
 }
 
+/// Open a lock file: created if missing, never truncated, never through a link (state
+/// directories belong to the unprivileged user, and root takes some of these locks).
+pub fn open_lock(path: &Path) -> Result<File, FileError> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| FileError::new("cannot open lock", path, e))
+}
+
 /// What was found at a path that should hold a regular file.
 #[derive(Debug)]
 pub enum Untrusted {

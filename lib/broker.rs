@@ -3,7 +3,6 @@
 //! the outbox holds. Each step commits before the next begins, so a pass killed anywhere is
 //! finished by the next one.
 
-use std::fs::File;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -113,8 +112,7 @@ pub fn run(config: &Config) -> Result<PassReport, BrokerError> {
             .map_err(|e| FileError::new("cannot create directory", &dir, e))?;
     }
     let lock_path = paths.broker_lock();
-    let lock =
-        File::create(&lock_path).map_err(|e| FileError::new("cannot open lock", &lock_path, e))?;
+    let lock = atomic::open_lock(&lock_path)?;
     lock.lock()
         .map_err(|e| FileError::new("cannot lock", &lock_path, e))?;
 
@@ -674,7 +672,7 @@ fn finish_executions(
 ) -> Result<(), BrokerError> {
     // The lock first, then the rows: a run that records its result and exits in between
     // must not be taken for an interrupted one.
-    let lock = exec::open_lock(&exec::lock_path(config))?;
+    let lock = atomic::open_lock(&exec::lock_path(config))?;
     let exec_idle = lock.try_lock().is_ok();
     let now = time::now();
     for id in store

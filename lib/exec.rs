@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::atomic::FileError;
+use crate::atomic::{self, FileError};
 use crate::config::Config;
 use crate::exit::{Exit, ExitStatus};
 use crate::failpoint;
@@ -60,8 +60,7 @@ pub fn lock_path(config: &Config) -> std::path::PathBuf {
 /// Run every approved request once.
 pub fn run(config: &Config) -> Result<ExecReport, ExecError> {
     let lock_path = lock_path(config);
-    let lock =
-        File::create(&lock_path).map_err(|e| FileError::new("cannot open lock", &lock_path, e))?;
+    let lock = atomic::open_lock(&lock_path)?;
     lock.lock()
         .map_err(|e| FileError::new("cannot lock", &lock_path, e))?;
     let mut store = Store::open(&config.paths.database())?;
@@ -269,18 +268,6 @@ fn output_file(path: &Path) -> std::io::Result<File> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-}
-
-/// Open (never truncate, never through a link) the lock file shared with the broker.
-pub fn open_lock(path: &Path) -> Result<File, FileError> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| FileError::new("cannot open lock", path, e))
 }
 
 fn spawn_and_wait(argv: &[String], timeout: Duration, out: &File) -> std::io::Result<Option<i32>> {
