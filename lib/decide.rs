@@ -263,18 +263,36 @@ pub fn finish_run(
         .map(|a| serde_json::to_string(a).unwrap_or_default())
         .unwrap_or_default();
     let head: String = output.lines().take(20).collect::<Vec<_>>().join("\n");
-    if exit == 0 {
-        let text = format!("done: {argv} exited 0");
-        notify_agent(
-            tx,
-            config,
-            row,
+    let (state, text, said) = if exit == 0 {
+        (
             State::Done,
-            &text,
-            None,
-            Some((exit, output)),
-            now,
-        )?;
+            format!("done: {argv} exited 0"),
+            format!("Done: {argv} ran and exited 0."),
+        )
+    } else {
+        let text = format!("failed: {argv} exited with status {exit}");
+        (
+            State::Failed,
+            text,
+            format!("Failed: {argv} exited with status {exit}."),
+        )
+    };
+    notify_agent(
+        tx,
+        config,
+        row,
+        state,
+        &text,
+        None,
+        Some((exit, output)),
+        now,
+    )?;
+    let confirm = format!(
+        "{said} The agent is told.\n\nOutput (first lines):\n{}",
+        indent(&head)
+    );
+    queue_mail(tx, config, row, state.as_str(), &confirm, None, false, now)?;
+    if state == State::Done {
         tx.transition(
             &row.id,
             State::Executing,
@@ -283,11 +301,6 @@ pub fn finish_run(
             &text,
             now,
         )?;
-        let confirm = format!(
-            "Done: {argv} ran and exited 0. The agent is told.\n\nOutput (first lines):\n{}",
-            indent(&head)
-        );
-        queue_mail(tx, config, row, "Done", &confirm, None, false, now)?;
         tx.transition(
             &row.id,
             State::AgentNotified,
@@ -297,22 +310,6 @@ pub fn finish_run(
             now,
         )
     } else {
-        let text = format!("failed: {argv} exited with status {exit}");
-        notify_agent(
-            tx,
-            config,
-            row,
-            State::Failed,
-            &text,
-            None,
-            Some((exit, output)),
-            now,
-        )?;
-        let confirm = format!(
-            "Failed: {argv} exited with status {exit}. The agent is told.\n\nOutput (first lines):\n{}",
-            indent(&head)
-        );
-        queue_mail(tx, config, row, "Failed", &confirm, None, false, now)?;
         tx.transition(
             &row.id,
             State::Executing,
