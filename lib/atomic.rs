@@ -96,6 +96,25 @@ pub enum Untrusted {
 /// Read a file an attacker may have placed: the final component is never followed if it is a
 /// link, a FIFO cannot block the reader, and at most `limit` bytes are read.
 pub fn read_untrusted(path: &Path, limit: u64) -> Result<Untrusted, FileError> {
+    read_identified(path, limit).map(|(found, _)| found)
+}
+
+/// Which file a path named when it was read (device and inode), so that it is removed only if
+/// the path still names that file: the writer may have put another in its place meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId(u64, u64);
+
+impl FileId {
+    /// The file a path names now, without following a link.
+    pub fn of(path: &Path) -> Option<FileId> {
+        std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| FileId(m.dev(), m.ino()))
+    }
+}
+
+/// [`read_untrusted`], and the identity of what was read.
+pub fn read_identified(path: &Path, limit: u64) -> Result<(Untrusted, Option<FileId>), FileError> {
     let opened = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -103,13 +122,23 @@ pub fn read_untrusted(path: &Path, limit: u64) -> Result<Untrusted, FileError> {
     let file = match opened {
         Ok(file) => file,
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Ok(Untrusted::NotRegular("a symbolic link"));
+            return Ok((Untrusted::NotRegular("a symbolic link"), FileId::of(path)));
         }
         Err(e) => return Err(FileError::new("cannot open", path, e)),
     };
     let meta = file
         .metadata()
         .map_err(|e| FileError::new("cannot stat", path, e))?;
+    let id = Some(FileId(meta.dev(), meta.ino()));
+    Ok((read_opened(file, &meta, path, limit)?, id))
+}
+
+fn read_opened(
+    file: File,
+    meta: &std::fs::Metadata,
+    path: &Path,
+    limit: u64,
+) -> Result<Untrusted, FileError> {
     if !meta.file_type().is_file() {
         return Ok(Untrusted::NotRegular(kind_of(meta.mode())));
     }

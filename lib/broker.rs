@@ -224,8 +224,17 @@ fn judge(config: &Config, entry: &Entry) -> Option<Judged> {
             message,
         }],
     };
-    match atomic::read_untrusted(&entry.path, limit) {
-        Ok(Untrusted::File(raw)) => match request::validate(&raw, config) {
+    let (found, read) = match atomic::read_identified(&entry.path, limit) {
+        Ok(found) => found,
+        Err(e) if e.source.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(bad(entry, None, "(file)", "unreadable", e.to_string())),
+    };
+    let entry = &Entry {
+        read,
+        ..entry.clone()
+    };
+    match found {
+        Untrusted::File(raw) => match request::validate(&raw, config) {
             Ok(accepted) => Some(Judged::Good {
                 entry: entry.clone(),
                 raw,
@@ -237,22 +246,20 @@ fn judge(config: &Config, entry: &Entry) -> Option<Judged> {
                 problems,
             }),
         },
-        Ok(Untrusted::TooLarge(size)) => Some(bad(
+        Untrusted::TooLarge(size) => Some(bad(
             entry,
             None,
             "(file)",
             "size",
             format!("{size} bytes, at most {limit}"),
         )),
-        Ok(Untrusted::NotRegular(what)) => Some(bad(
+        Untrusted::NotRegular(what) => Some(bad(
             entry,
             None,
             "(file)",
             "file-type",
             format!("is {what}, not a regular file"),
         )),
-        Err(e) if e.source.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => Some(bad(entry, None, "(file)", "unreadable", e.to_string())),
     }
 }
 

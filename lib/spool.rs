@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::atomic::{self, FileError};
+use crate::atomic::{self, FileError, FileId};
 
 /// A `*.json` entry in the spool, whatever kind of file it turns out to be.
 #[derive(Debug, Clone)]
@@ -14,6 +14,16 @@ pub struct Entry {
     pub path: PathBuf,
     /// Its name as found (may be any bytes).
     pub name: OsString,
+    /// The file that was read under this name, once it was read.
+    pub read: Option<FileId>,
+}
+
+impl Entry {
+    /// Whether the name still holds the file that was read. The agent may have renamed another
+    /// file over it since: that one is judged by the next pass, never removed unread.
+    fn unchanged(&self) -> bool {
+        self.read.is_none() || FileId::of(&self.path) == self.read
+    }
 }
 
 impl Entry {
@@ -42,6 +52,7 @@ pub fn list(spool: &Path) -> Result<Vec<Entry>, FileError> {
             entries.push(Entry {
                 path: entry.path(),
                 name,
+                read: None,
             });
         }
     }
@@ -49,8 +60,15 @@ pub fn list(spool: &Path) -> Result<Vec<Entry>, FileError> {
     Ok(entries)
 }
 
-/// Take a recorded request's file out of the spool.
+/// Take a recorded request's file out of the spool, if it is still the file that was read.
 pub fn remove(entry: &Entry) -> Result<(), FileError> {
+    if !entry.unchanged() {
+        log::warn!(
+            "{} was replaced after it was read; the next pass reads the new one",
+            entry.display_name()
+        );
+        return Ok(());
+    }
     match std::fs::remove_file(&entry.path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -123,4 +141,38 @@ pub fn drop_request(
     let path = spool.join(format!("{stamp}-{random}.json"));
     atomic::write(&path, bytes, 0o644)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_replaced_after_it_was_read_is_not_removed() {
+        let dir = std::env::temp_dir().join(format!("clawdbot-spool-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.json");
+        std::fs::write(&path, "first").unwrap();
+        let entry = Entry {
+            path: path.clone(),
+            name: "a.json".into(),
+            read: FileId::of(&path),
+        };
+        // The agent renames a new file over the one the broker read.
+        std::fs::write(dir.join(".b.tmp"), "second").unwrap();
+        std::fs::rename(dir.join(".b.tmp"), &path).unwrap();
+        remove(&entry).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "second",
+            "kept for the next pass"
+        );
+        let entry = Entry {
+            read: FileId::of(&path),
+            ..entry
+        };
+        remove(&entry).unwrap();
+        assert!(!path.exists());
+    }
 }
