@@ -10,8 +10,8 @@ use clawdbot::{broker, interpret as reading, journal};
 
 const PROGRAM: &str = "clawdbot-broker";
 
-/// The broker: takes the agent's requests from the spool, records and assesses them, and mails
-/// the operator.
+/// The broker: takes the agent's requests from the spool, records and assesses them, mails the
+/// operator, reads the replies, has approved actions carried out, and tells the agent.
 #[derive(Parser)]
 #[command(name = PROGRAM, version, after_help = "\
 Started by clawdbot-broker.path when a request file or reply mail arrives, and every

@@ -19,6 +19,7 @@ Examples:
   clawdbot init /srv/clawdbot-test    make a self-contained instance
   clawdbot status                     open requests, oldest first
   clawdbot show R-20261126-7Q2M       one request and its audit trail
+  clawdbot approve R-20261126-7Q2M    decide from this shell (or: deny, with --note WORDS)
   clawdbot doctor                     check configuration, directories, credentials, mail
 
 Configuration: /etc/clawdbot/clawdbot.toml and clawdbot.toml.d/*.toml beside it,
