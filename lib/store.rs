@@ -382,11 +382,6 @@ impl Store {
         Ok(store)
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn err<C: Into<String>>(
         &self,
         context: C,
@@ -560,17 +555,6 @@ impl Store {
             .map_err(self.err("cannot read outbox"))
     }
 
-    /// Counts of outbox mails: (waiting, of which failed at least once).
-    pub fn outbox_backlog(&self) -> Result<(i64, i64), StoreError> {
-        self.conn
-            .query_row(
-                "SELECT count(*), coalesce(sum(attempts > 0), 0) FROM outbox WHERE sent_at IS NULL",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(self.err("cannot read outbox"))
-    }
-
     /// How many mails of `kind` were queued since `since`.
     pub fn mails_queued_since(&self, kind: &str, since: UnixTime) -> Result<i64, StoreError> {
         self.conn
@@ -593,25 +577,6 @@ impl Store {
             .map_err(self.err("cannot read bridge messages"))?;
         rows.collect::<Result<_, _>>()
             .map_err(self.err("cannot read bridge messages"))
-    }
-
-    /// One bridge message by id.
-    pub fn bridge_message(&self, id: &str) -> Result<Option<BridgeRecord>, StoreError> {
-        self.conn
-            .query_row("SELECT id, request_id, body, state, attempts, last_error FROM bridge_messages WHERE id = ?1", [id], bridge_record)
-            .optional()
-            .map_err(self.err(format!("cannot read bridge message {id}")))
-    }
-
-    /// Rejections since `since`.
-    pub fn rejections_since(&self, since: UnixTime) -> Result<i64, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM rejections WHERE at >= ?1",
-                [since],
-                |r| r.get(0),
-            )
-            .map_err(self.err("cannot read rejections"))
     }
 }
 
