@@ -135,7 +135,7 @@ pub fn show_text(shown: &Shown, config: &Config) -> String {
         };
         let _ = writeln!(
             out,
-            "  {}  {:<28} {:<8} {}",
+            "  {}  {:<30} {:<8} {}",
             time::local(a.at, tz),
             change,
             a.actor,
