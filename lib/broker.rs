@@ -610,7 +610,7 @@ fn flush_outbox(
     }
     let sender = Sender::new(config)?;
     for mail in &due {
-        match sender.send(mail) {
+        match sender.send(mail, store) {
             Ok(()) => {
                 failpoint::hit("broker::after-send");
                 let now = time::now();

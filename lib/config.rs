@@ -85,6 +85,8 @@ pub struct Config {
     pub exec: Exec,
     /// The optional admin agent command.
     pub agent: Agent,
+    /// The Gmail mailbox the operator's replies arrive in.
+    pub gmail: Gmail,
     /// The actions an agent may request, by kind.
     pub actions: BTreeMap<String, Action>,
     /// The files this was read from, in merge order (empty: built-in defaults).
@@ -227,6 +229,8 @@ pub enum Transport {
     Smtp,
     /// The local `sendmail` command.
     Sendmail,
+    /// The Gmail API (`users.messages.send`), with the poller's credential.
+    Gmail,
 }
 
 impl fmt::Display for Transport {
@@ -235,6 +239,7 @@ impl fmt::Display for Transport {
             Transport::File => "file",
             Transport::Smtp => "smtp",
             Transport::Sendmail => "sendmail",
+            Transport::Gmail => "gmail",
         })
     }
 }
@@ -390,6 +395,44 @@ impl Default for Exec {
         Exec {
             inline: false,
             output_bytes: 16_384,
+        }
+    }
+}
+
+/// `[gmail]`: the mailbox `clawdbot-mailpoll` reads replies from, through the Gmail API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gmail {
+    /// The API's base URL (tests point it at an emulator).
+    pub api_base: HttpUrl,
+    /// The OAuth token endpoint.
+    pub token_url: HttpUrl,
+    /// The OAuth consent page (`clawdbot-mailpoll authorize`).
+    pub auth_url: HttpUrl,
+    /// The OAuth credential (client id, secret, refresh token): a credential name, or the
+    /// absolute path of a 0600 file.
+    pub credential: String,
+    /// The label given to every message handed to the broker (created if missing).
+    pub label: String,
+    /// The search used when the history is too old to follow.
+    pub full_sync_query: String,
+    /// The most messages a full sync looks at.
+    pub full_sync_max: u32,
+    /// How long one HTTP call may take.
+    pub timeout: ConfigDuration,
+}
+
+impl Default for Gmail {
+    fn default() -> Self {
+        Gmail {
+            api_base: HttpUrl("https://gmail.googleapis.com/gmail/v1".into()),
+            token_url: HttpUrl("https://oauth2.googleapis.com/token".into()),
+            auth_url: HttpUrl("https://accounts.google.com/o/oauth2/v2/auth".into()),
+            credential: "gmail-oauth.json".into(),
+            label: "clawdbot".into(),
+            full_sync_query: "newer_than:7d".into(),
+            full_sync_max: 500,
+            timeout: ConfigDuration::from_secs(20),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod duration;
 pub mod exec;
 pub mod exit;
 pub mod failpoint;
+pub mod gmail;
 pub mod ids;
 pub mod init;
 pub mod inspect;

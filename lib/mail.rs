@@ -19,7 +19,7 @@ use crate::atomic;
 use crate::config::{Config, Security, Transport};
 use crate::credentials::{self, CredentialError};
 use crate::exit::{Exit, ExitStatus};
-use crate::store::{OutboxMail, RequestRow};
+use crate::store::{OutboxMail, RequestRow, Store};
 use crate::time;
 
 /// The line above which the operator writes; the reply trimmer cuts everything below it.
@@ -71,6 +71,9 @@ pub enum MailError {
     /// The SMTP password is missing or unsafe.
     #[error(transparent)]
     Credential(#[from] CredentialError),
+    /// The Gmail API refused or failed.
+    #[error("Gmail: {0}")]
+    Gmail(String),
 }
 
 impl ExitStatus for MailError {
@@ -78,7 +81,9 @@ impl ExitStatus for MailError {
         match self {
             MailError::NoOperator | MailError::Credential(_) => Exit::Config,
             MailError::Build { .. } | MailError::Address { .. } => Exit::DataErr,
-            MailError::Smtp { .. } | MailError::Sendmail { .. } => Exit::TempFail,
+            MailError::Smtp { .. } | MailError::Sendmail { .. } | MailError::Gmail(_) => {
+                Exit::TempFail
+            }
             MailError::File(_) => Exit::CantCreat,
         }
     }
@@ -350,6 +355,8 @@ pub enum Sender {
     Smtp(Box<SmtpTransport>, String, u16),
     /// The sendmail command.
     Sendmail(SendmailTransport, PathBuf),
+    /// The Gmail API.
+    Gmail(Box<Config>),
 }
 
 impl Sender {
@@ -365,12 +372,15 @@ impl Sender {
                 ))
             }
             Transport::Smtp => smtp(config),
+            Transport::Gmail => Ok(Sender::Gmail(Box::new(config.clone()))),
         }
     }
 
-    /// Deliver one mail from the outbox.
-    pub fn send(&self, mail: &OutboxMail) -> Result<(), MailError> {
+    /// Deliver one mail from the outbox (`store` keeps the Gmail token and thread ids).
+    pub fn send(&self, mail: &OutboxMail, store: &mut Store) -> Result<(), MailError> {
         match self {
+            Sender::Gmail(config) => crate::gmail::send::send(config, store, mail)
+                .map_err(|e| MailError::Gmail(e.to_string())),
             Sender::File(dir) => {
                 let name = mail.message_id.replace(['/', '\\'], "_");
                 atomic::write(&dir.join(format!("{name}.eml")), &mail.message, 0o640)?;
@@ -396,6 +406,9 @@ impl Sender {
     /// Check that the transport answers (for `clawdbot doctor`).
     pub fn probe(&self) -> Result<String, String> {
         match self {
+            Sender::Gmail(config) => crate::gmail::api::Api::new(config)
+                .map(|_| format!("Gmail credential {:?} loads", config.gmail.credential))
+                .map_err(|e| e.to_string()),
             Sender::File(dir) => {
                 let probe = dir.join(".doctor-probe");
                 atomic::write(&probe, b"", 0o600).map_err(|e| e.to_string())?;

@@ -131,6 +131,18 @@ ALTER TABLE requests ADD COLUMN exec_output TEXT;
 ALTER TABLE requests ADD COLUMN exec_finished_at INTEGER;
 ALTER TABLE requests ADD COLUMN reminded INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE gmail_messages (
+    id      TEXT PRIMARY KEY,
+    seen_at INTEGER NOT NULL,
+    fetched INTEGER NOT NULL,
+    reason  TEXT NOT NULL
+);
+"#,
 ];
 
 /// Why the store failed.
@@ -1139,6 +1151,52 @@ impl Tx<'_> {
                 [id.as_str()],
             )
             .map_err(self.err(format!("cannot mark {id} reminded")))?;
+        Ok(())
+    }
+
+    /// A stored setting (poller state: history id, cached token, backoff).
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.tx
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.err(format!("cannot read setting {key}")))
+    }
+
+    /// Store a setting; `None` removes it.
+    pub fn set_setting(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        let result = match value {
+            Some(value) => self.tx.execute("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2", params![key, value]),
+            None => self.tx.execute("DELETE FROM settings WHERE key = ?1", [key]),
+        };
+        result
+            .map(drop)
+            .map_err(self.err(format!("cannot store setting {key}")))
+    }
+
+    /// Whether a Gmail message was handled before.
+    pub fn gmail_seen(&self, id: &str) -> Result<bool, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM gmail_messages WHERE id = ?1)",
+                [id],
+                |r| r.get(0),
+            )
+            .map_err(self.err("cannot look up Gmail messages"))
+    }
+
+    /// Record a Gmail message as handled, once.
+    pub fn gmail_record(
+        &self,
+        id: &str,
+        fetched: bool,
+        reason: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute("INSERT OR IGNORE INTO gmail_messages (id, seen_at, fetched, reason) VALUES (?1, ?2, ?3, ?4)", params![id, now, fetched, reason])
+            .map_err(self.err(format!("cannot record Gmail message {id}")))?;
         Ok(())
     }
 
