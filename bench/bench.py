@@ -18,7 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
-BINS = ["clawdbot", "clawdbot-broker", "clawdbot-request", "clawdbot-bridge", "clawdbot-exec"]
+BINS = ["clawdbot", "clawdbot-broker", "clawdbot-request", "clawdbot-bridge", "clawdbot-exec", "clawdbot-mailpoll"]
 
 
 def launcher(base):
@@ -152,6 +152,8 @@ def main():
     print(f"| bare `python3 -c 'import standardwebhooks'` (median of {args.runs}) | {med(swh_wall)*1000:.1f} ms |")
     bench = subprocess.run(["cargo", "bench", "--quiet", "--bench", "bridge"], cwd=ROOT, check=True, capture_output=True, text=True)
     print(f"| `cargo bench --bench bridge` | {bench.stdout.strip()} |")
+    poller = subprocess.run(["cargo", "bench", "--quiet", "--bench", "mailpoll"], cwd=ROOT, check=True, capture_output=True, text=True)
+    print(poller.stdout.strip())
     for b, s in sizes.items():
         print(f"| `{b}` stripped release binary | {s/1024:.0f} KiB |")
 
