@@ -5,7 +5,6 @@
 //! `cargo build --release && cargo bench --bench mailpoll`.
 
 #[path = "../tests/emulator/gmail.rs"]
-#[allow(dead_code)]
 mod gmail;
 
 use std::path::{Path, PathBuf};
