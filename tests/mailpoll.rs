@@ -20,9 +20,10 @@ fn setup(name: &str) -> (Instance, Gmail) {
     inst.drop_in(
         "80-gmail.toml",
         &format!(
-            "[gmail]\napi_base = {:?}\ntoken_url = {:?}\ncredential = {:?}\ntimeout = \"5s\"\n",
+            "[gmail]\napi_base = {:?}\ntoken_url = {:?}\nauth_url = {:?}\ncredential = {:?}\ntimeout = \"5s\"\n",
             gmail.api_base(),
             gmail.token_url(),
+            format!("{}/o/oauth2/v2/auth", gmail.base),
             cred.display().to_string()
         ),
     );
@@ -269,4 +270,83 @@ fn the_gmail_transport_sends_through_the_outbox_in_the_request_thread() {
         "PendingReply"
     );
     assert_eq!(gmail.sent().len(), 3);
+}
+
+#[test]
+fn a_reply_arriving_while_a_poll_runs_is_taken_by_the_next() {
+    let (inst, gmail) = setup("gmail-during");
+    ok_poll(&inst);
+    let id = filed(&inst, "seven");
+    let late = approve_mail(&id, "late");
+    gmail.add_during("/gmail/v1/users/me/history", late.as_bytes(), &["INBOX"]);
+    let report = ok_poll(&inst);
+    assert_eq!(
+        report["delivered"], 0,
+        "it arrived after the history was read: {report}"
+    );
+    let report = ok_poll(&inst);
+    assert_eq!(report["delivered"], 1, "{report}");
+    let report = ok_poll(&inst);
+    assert_eq!(report["delivered"], 0, "once: {report}");
+}
+
+#[test]
+fn network_errors_exit_75_and_authorize_stores_a_private_credential() {
+    let (inst, _emulator) = setup("gmail-net");
+    inst.drop_in(
+        "82-down.toml",
+        &format!(
+            "[gmail]\napi_base = \"http://127.0.0.1:{}/gmail/v1\"\n",
+            common::free_port()
+        ),
+    );
+    let (code, _, err) = poll(&inst);
+    assert_eq!(code, Some(75), "{err}");
+
+    let output = inst.dir.join("new-credential.json");
+    let mut child = inst
+        .command(
+            "clawdbot-mailpoll",
+            &[
+                "authorize",
+                "--client-id",
+                gmail::CLIENT_ID,
+                "--client-secret",
+                gmail::CLIENT_SECRET,
+                "--output",
+                output.to_str().unwrap(),
+            ],
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let pasted = format!(
+        "http://127.0.0.1/?code={}&scope=x\n",
+        gmail::AUTH_CODE.replace('/', "%2F")
+    );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pasted.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("scope=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fgmail.modify"),
+        "{shown}"
+    );
+    assert_eq!(
+        std::fs::metadata(&output).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let stored: Value = serde_json::from_slice(&std::fs::read(&output).unwrap()).unwrap();
+    assert_eq!(stored["refresh_token"], gmail::REFRESH_TOKEN);
 }

@@ -210,3 +210,16 @@ pub fn decode_raw(raw: &str) -> Option<Vec<u8>> {
         .decode(trimmed)
         .ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_is_read_with_or_without_padding_and_junk_is_refused() {
+        assert_eq!(decode_raw("aGk_").as_deref(), Some(&b"hi?"[..]));
+        assert_eq!(decode_raw("aGk=").as_deref(), Some(&b"hi"[..]));
+        assert_eq!(decode_raw("aGk").as_deref(), Some(&b"hi"[..]));
+        assert_eq!(decode_raw("not base64!"), None);
+    }
+}

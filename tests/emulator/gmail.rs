@@ -153,6 +153,15 @@ impl Gmail {
         self.lock().failures.push(failure);
     }
 
+    /// When the next request whose path starts with `prefix` has been answered, a message
+    /// arrives: mail that comes in while a poll is running.
+    pub fn add_during(&self, prefix: &str, raw: &[u8], labels: &[&str]) {
+        let labels = labels.iter().map(|l| l.to_string()).collect();
+        self.lock()
+            .arrivals
+            .push((prefix.to_string(), raw.to_vec(), labels));
+    }
+
     /// The next request whose path starts with `prefix` gets 200 with its JSON answer cut in half.
     pub fn malform_next(&self, prefix: &str) {
         self.lock().malformed.push(prefix.to_string());
@@ -221,6 +230,8 @@ struct State {
     refresh_revoked: bool,
     failures: Vec<Failure>,
     malformed: Vec<String>,
+    /// Messages that arrive once a request under a path prefix has been answered.
+    arrivals: Vec<(String, Vec<u8>, Vec<String>)>,
     calls: Vec<String>,
     sent: Vec<(Vec<u8>, Option<String>)>,
 }
@@ -298,6 +309,7 @@ impl State {
             refresh_revoked: false,
             failures: Vec::new(),
             malformed: Vec::new(),
+            arrivals: Vec::new(),
             calls: Vec::new(),
             sent: Vec::new(),
         }
@@ -527,6 +539,14 @@ fn route(state: &mut State, request: &Request) -> Response {
     }
     let malform = state.take_malformed(&request.path);
     let response = dispatch(state, request);
+    if let Some(at) = state
+        .arrivals
+        .iter()
+        .position(|(prefix, _, _)| request.path.starts_with(prefix.as_str()))
+    {
+        let (_, raw, labels) = state.arrivals.remove(at);
+        state.insert(raw, labels, None);
+    }
     if malform {
         response.malformed()
     } else {
@@ -569,6 +589,7 @@ fn token(state: &mut State, request: &Request) -> Response {
     };
     match get("grant_type") {
         Some("refresh_token") => {}
+        Some("authorization_code") => return authorization_code(state, &get),
         Some(other) => {
             return oauth_error(
                 "unsupported_grant_type",
@@ -594,6 +615,25 @@ fn token(state: &mut State, request: &Request) -> Response {
     Response::json(
         200,
         json!({"access_token": access, "expires_in": 3599, "scope": SCOPE, "token_type": "Bearer"}),
+    )
+}
+
+/// The code a person pastes back after consent (`clawdbot-mailpoll authorize`).
+pub const AUTH_CODE: &str = "4/0AeanS0a-demo";
+
+/// POST /token with grant_type=authorization_code: the one-time exchange after consent.
+fn authorization_code<'a>(state: &mut State, get: &dyn Fn(&str) -> Option<&'a str>) -> Response {
+    let client_ok =
+        get("client_id") == Some(CLIENT_ID) && get("client_secret") == Some(CLIENT_SECRET);
+    if !client_ok || get("code") != Some(AUTH_CODE) || get("redirect_uri").is_none() {
+        return oauth_error("invalid_grant", "Malformed auth code.");
+    }
+    state.tokens_issued += 1;
+    let access = format!("ya29.{}", state.tokens_issued);
+    state.live_tokens.push(access.clone());
+    Response::json(
+        200,
+        json!({"access_token": access, "expires_in": 3599, "refresh_token": REFRESH_TOKEN, "scope": SCOPE, "token_type": "Bearer"}),
     )
 }
 
