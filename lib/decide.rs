@@ -111,71 +111,71 @@ pub fn apply(
             tx.transition(id, State::AgentNotified, State::Done, "broker", "", now)
         }
         Decision::Question => {
-            tx.transition(
-                id,
-                State::Interpreting,
-                State::FollowUp,
-                by.actor,
-                "a question",
-                now,
-            )?;
             let answer = match by.answer {
-                Some(answer) => format!("The admin agent answers your question:\n\n{}\nNothing has run; reply APPROVE or DENY when you have decided.", indent(answer)),
+                Some(answer) => format!(
+                    "The admin agent answers your question:\n\n{}\nNothing has run; reply APPROVE or DENY when you have decided.",
+                    indent(answer)
+                ),
                 None => "You asked about this request. Here it is in full, with the reasons for its risk. \
                          Nothing has run; reply APPROVE or DENY when you have decided."
                     .to_string(),
             };
-            queue_mail(
+            follow_up(
                 tx,
                 config,
                 row,
-                "Your question",
+                by,
+                ("a question", "Your question"),
                 &answer,
-                by.message_id,
-                true,
-                now,
-            )?;
-            tx.transition(
-                id,
-                State::FollowUp,
-                State::EmailSent,
-                "broker",
-                "answer queued",
                 now,
             )
         }
         Decision::Clarify => {
-            tx.transition(
-                id,
-                State::Interpreting,
-                State::FollowUp,
-                by.actor,
-                "neither approved nor denied",
-                now,
-            )?;
             let ask = "I could not take your reply as a clear decision, so nothing has run. \
                        Changes to a request cannot be approved by mail: deny it and let the agent file a new one. \
                        Please reply with APPROVE or DENY alone.";
-            queue_mail(
+            follow_up(
                 tx,
                 config,
                 row,
-                "APPROVE or DENY?",
+                by,
+                ("neither approved nor denied", "APPROVE or DENY?"),
                 ask,
-                by.message_id,
-                true,
-                now,
-            )?;
-            tx.transition(
-                id,
-                State::FollowUp,
-                State::EmailSent,
-                "broker",
-                "follow-up queued",
                 now,
             )
         }
     }
+}
+
+/// The request stays open: `FollowUp`, a mail in the thread, `EmailSent` until it goes out.
+/// `what` is (the audit detail, the mail's subject).
+fn follow_up(
+    tx: &mut Tx<'_>,
+    config: &Config,
+    row: &RequestRow,
+    by: &Decider<'_>,
+    what: (&str, &str),
+    text: &str,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let (detail, subject) = what;
+    tx.transition(
+        &row.id,
+        State::Interpreting,
+        State::FollowUp,
+        by.actor,
+        detail,
+        now,
+    )?;
+    queue_mail(tx, config, row, subject, text, by.message_id, true, now)?;
+    tx.transition(
+        &row.id,
+        State::FollowUp,
+        State::EmailSent,
+        "broker",
+        "follow-up queued",
+        now,
+    )
 }
 
 /// Queue the bridge message telling the agent what became of its request.
