@@ -388,15 +388,18 @@ fn evaluate(
     let detected = store.requests_in(&[State::Detected])?;
     let waiting = store.requests_in(&[State::Evaluating])?;
     let mut budget = budget(config, store, now)?;
-    for chunk in detected.chunks(BATCH) {
+    for detected_chunk in detected.chunks(BATCH) {
         // The admin agent is asked outside the transaction: it may take minutes.
-        let chunk: Vec<RequestRow> = chunk
+        let chunk: Vec<RequestRow> = detected_chunk
             .iter()
             .map(|row| assess_with_agent(config, row))
             .collect();
         store.write(|tx| {
-            for row in &chunk {
-                tx.update_risk(&row.id, &row.risk, &row.risk_reasons)?;
+            for (row, before) in chunk.iter().zip(detected_chunk) {
+                // Only the admin agent changes a risk here; unchanged rows need no write.
+                if row.risk != before.risk {
+                    tx.update_risk(&row.id, &row.risk, &row.risk_reasons)?;
+                }
                 let detail = format!("risk {}: {}", row.risk, row.risk_reasons.join("; "));
                 tx.transition(
                     &row.id,
