@@ -87,6 +87,8 @@ pub struct Config {
     pub agent: Agent,
     /// The Gmail mailbox the operator's replies arrive in.
     pub gmail: Gmail,
+    /// The session watchdog.
+    pub watchdog: Watchdog,
     /// The actions an agent may request, by kind.
     pub actions: BTreeMap<String, Action>,
     /// The files this was read from, in merge order (empty: built-in defaults).
@@ -112,6 +114,8 @@ pub struct Paths {
     pub maildir: Option<AbsPath>,
     /// Trigger files for `clawdbot-exec`; default `STATE_DIR/approved`.
     pub approved: Option<AbsPath>,
+    /// Copies of session files taken before a repair; default `STATE_DIR/backups`.
+    pub backups: Option<AbsPath>,
 }
 
 impl Default for Paths {
@@ -124,6 +128,7 @@ impl Default for Paths {
             outbox: None,
             maildir: None,
             approved: None,
+            backups: None,
         }
     }
 }
@@ -163,6 +168,16 @@ impl Paths {
     /// The trigger directory of `clawdbot-exec`.
     pub fn approved(&self) -> PathBuf {
         self.under_state(&self.approved, "approved")
+    }
+
+    /// The watchdog's backups of session files.
+    pub fn backups(&self) -> PathBuf {
+        self.under_state(&self.backups, "backups")
+    }
+
+    /// The lock file that keeps two watchdog passes apart.
+    pub fn watchdog_lock(&self) -> PathBuf {
+        self.state_dir.0.join("watchdog.lock")
     }
 }
 
@@ -434,6 +449,86 @@ impl Default for Gmail {
             full_sync_max: 500,
             timeout: ConfigDuration::from_secs(20),
         }
+    }
+}
+
+/// `[watchdog]`: finding and repairing corrupted agent session files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Watchdog {
+    /// Absolute glob patterns of session files (`*` and `?` within one path component).
+    pub sessions: Vec<String>,
+    /// OpenClaw state directories (holding `agents/`) outside the usual homes.
+    pub roots: Vec<AbsPath>,
+    /// Absolute glob patterns of the newer per-agent SQLite stores, checked read-only.
+    pub databases: Vec<String>,
+    /// How much of each file's end is read.
+    pub window: MaxBytes,
+    /// A file modified more recently than this is being written: left alone.
+    pub settle: ConfigDuration,
+    /// A gateway lock older than this whose process is gone is stale.
+    pub lock_stale: ConfigDuration,
+    /// A turn that stopped to run a tool is cut only once the file is this old.
+    pub tool_grace: ConfigDuration,
+    /// How many days backups are kept.
+    pub backup_days: u32,
+    /// The command that restarts the gateway after a repair (no shell); empty: none.
+    pub restart: Vec<String>,
+    /// How long the restart may take.
+    pub restart_timeout: ConfigDuration,
+}
+
+impl Default for Watchdog {
+    fn default() -> Self {
+        let homes = ["/home/*", "/root"];
+        let layouts = [".openclaw", ".clawdbot"];
+        let mut sessions = Vec::new();
+        let mut databases = Vec::new();
+        for home in homes {
+            for layout in layouts {
+                sessions.push(format!("{home}/{layout}/agents/*/sessions/*.jsonl"));
+            }
+            databases.push(format!(
+                "{home}/.openclaw/agents/*/agent/openclaw-agent.sqlite"
+            ));
+        }
+        Watchdog {
+            sessions,
+            roots: Vec::new(),
+            databases,
+            window: MaxBytes(256 * 1024),
+            settle: ConfigDuration::from_secs(60),
+            lock_stale: ConfigDuration::from_secs(30 * 60),
+            tool_grace: ConfigDuration::from_secs(10 * 60),
+            backup_days: 30,
+            restart: ["docker", "restart", "openclaw-gateway"]
+                .map(String::from)
+                .to_vec(),
+            restart_timeout: ConfigDuration::from_secs(120),
+        }
+    }
+}
+
+impl Watchdog {
+    /// Every session pattern: the configured ones and those of each root.
+    pub fn session_patterns(&self) -> Vec<String> {
+        let mut patterns = self.sessions.clone();
+        for root in &self.roots {
+            patterns.push(format!("{}/agents/*/sessions/*.jsonl", root.0.display()));
+        }
+        patterns
+    }
+
+    /// Every database pattern: the configured ones and those of each root.
+    pub fn database_patterns(&self) -> Vec<String> {
+        let mut patterns = self.databases.clone();
+        for root in &self.roots {
+            patterns.push(format!(
+                "{}/agents/*/agent/openclaw-agent.sqlite",
+                root.0.display()
+            ));
+        }
+        patterns
     }
 }
 
@@ -836,6 +931,20 @@ impl Config {
             return Err(invalid(
                 "bridge.url",
                 "mode = \"http\" needs the gateway's hook URL".into(),
+            ));
+        }
+        for (key, patterns) in [
+            ("watchdog.sessions", &self.watchdog.sessions),
+            ("watchdog.databases", &self.watchdog.databases),
+        ] {
+            if let Some(bad) = patterns.iter().find(|p| !p.starts_with('/')) {
+                return Err(invalid(key, format!("{bad:?} is not an absolute pattern")));
+            }
+        }
+        if self.watchdog.restart.first().is_some_and(String::is_empty) {
+            return Err(invalid(
+                "watchdog.restart",
+                "the command's program is empty".into(),
             ));
         }
         if self.mail.max_per_hour == 0 {

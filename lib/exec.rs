@@ -7,7 +7,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -271,16 +270,7 @@ fn output_file(path: &Path) -> std::io::Result<File> {
 }
 
 fn spawn_and_wait(argv: &[String], timeout: Duration, out: &File) -> std::io::Result<Option<i32>> {
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .env_clear()
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .env("LANG", "C.UTF-8")
-        .current_dir("/")
-        .stdin(Stdio::null())
+    let mut child = crate::command::clean(&argv[0], &argv[1..])
         .stdout(out.try_clone()?)
         .stderr(out.try_clone()?)
         .spawn()?;

@@ -98,6 +98,12 @@ trusted_authserv_id = "mx.google.com"
 
 [exec]
 inline = true               # approved actions run within the broker's pass (no root split here)
+
+[watchdog]
+# This instance's agent sessions (a host's default is the OpenClaw layout under /home).
+sessions = ["{d}/openclaw/agents/*/sessions/*.jsonl"]
+databases = ["{d}/openclaw/agents/*/agent/openclaw-agent.sqlite"]
+restart = []                # a host restarts its gateway, e.g. ["docker", "restart", "openclaw-gateway"]
 {REFERENCE_ACTIONS}"#
     )
 }

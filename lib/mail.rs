@@ -207,6 +207,27 @@ pub fn thread(
     )
 }
 
+/// A notice to the operator that is about no request (a watchdog incident, a report);
+/// `tag` names the job in the subject, e.g. `watchdog`.
+pub fn notice(
+    config: &Config,
+    tag: &str,
+    subject: &str,
+    text: &str,
+    now: crate::time::UnixTime,
+) -> Result<Composed, MailError> {
+    let message_id = format!("{tag}.{now}.{}@{}", std::process::id(), domain(config));
+    let subject = format!("[clawdbot {tag}] {subject}");
+    build(
+        config,
+        &message_id,
+        &subject,
+        None,
+        format!("{text}\n"),
+        None,
+    )
+}
+
 /// One mail listing requests held back by the hourly limit.
 pub fn digest(
     config: &Config,

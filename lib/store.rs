@@ -2,6 +2,7 @@
 //! `BEGIN IMMEDIATE` transaction together with its audit row; events are logged only after the
 //! transaction commits, so the journal never tells of a change the database does not hold.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -141,6 +142,25 @@ CREATE TABLE gmail_messages (
     seen_at INTEGER NOT NULL,
     fetched INTEGER NOT NULL,
     reason  TEXT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE watchdog_files (
+    path       BLOB PRIMARY KEY,
+    dev        INTEGER NOT NULL,
+    ino        INTEGER NOT NULL,
+    size       INTEGER NOT NULL,
+    mtime_ns   INTEGER NOT NULL,
+    verdict    TEXT NOT NULL,
+    checked_at INTEGER NOT NULL
+);
+CREATE TABLE watchdog_repairs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    path        BLOB NOT NULL,
+    backup      BLOB NOT NULL,
+    repaired_at INTEGER NOT NULL,
+    removed     INTEGER NOT NULL,
+    problems    TEXT NOT NULL
 );
 "#,
 ];
@@ -346,6 +366,19 @@ pub struct OutboxMail {
     pub attempts: i64,
 }
 
+/// What identifies a file's content cheaply: device, inode, size and modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// Device.
+    pub dev: i64,
+    /// Inode.
+    pub ino: i64,
+    /// Size in bytes.
+    pub size: i64,
+    /// Modification time in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+}
+
 /// A rejected request file.
 #[derive(Debug, Clone)]
 pub struct Rejection<'a> {
@@ -517,6 +550,27 @@ impl Store {
     pub fn open_requests(&self) -> Result<Vec<RequestRow>, StoreError> {
         let open: Vec<State> = State::ALL.into_iter().filter(|s| !s.is_final()).collect();
         self.requests_in(&open)
+    }
+
+    /// Every session file remembered by the watchdog, with its state when last read.
+    pub fn sessions_seen(&self) -> Result<HashMap<Vec<u8>, (Fingerprint, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, dev, ino, size, mtime_ns, verdict FROM watchdog_files")
+            .map_err(self.err("cannot read session files"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let seen = Fingerprint {
+                    dev: r.get(1)?,
+                    ino: r.get(2)?,
+                    size: r.get(3)?,
+                    mtime_ns: r.get(4)?,
+                };
+                Ok((r.get(0)?, (seen, r.get(5)?)))
+            })
+            .map_err(self.err("cannot read session files"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("cannot read session files"))
     }
 
     /// A request's audit trail, in order.
@@ -1173,6 +1227,50 @@ impl Tx<'_> {
         result
             .map(drop)
             .map_err(self.err(format!("cannot store setting {key}")))
+    }
+
+    /// Remember that a session file was found in this state (`healthy`, or `reported` for a
+    /// problem a person must fix), so that it is not read again while it stays the same.
+    pub fn remember_session(
+        &self,
+        path: &[u8],
+        seen: &Fingerprint,
+        verdict: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO watchdog_files (path, dev, ino, size, mtime_ns, verdict, checked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(path) DO UPDATE SET dev = ?2, ino = ?3, size = ?4, mtime_ns = ?5, verdict = ?6, checked_at = ?7",
+                params![path, seen.dev, seen.ino, seen.size, seen.mtime_ns, verdict, now],
+            )
+            .map(drop)
+            .map_err(self.err("cannot remember a session file"))
+    }
+
+    /// Forget a session file (gone, or no longer known good).
+    pub fn forget_session(&self, path: &[u8]) -> Result<(), StoreError> {
+        self.tx
+            .execute("DELETE FROM watchdog_files WHERE path = ?1", [path])
+            .map(drop)
+            .map_err(self.err("cannot forget a session file"))
+    }
+
+    /// Record a repair: the file, its backup, the bytes removed and the problems (JSON).
+    pub fn record_repair(
+        &self,
+        path: &[u8],
+        backup: &[u8],
+        removed: u64,
+        problems: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO watchdog_repairs (path, backup, repaired_at, removed, problems) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![path, backup, now, i64::try_from(removed).unwrap_or(i64::MAX), problems],
+            )
+            .map(drop)
+            .map_err(self.err("cannot record a repair"))
     }
 
     /// Whether a Gmail message was handled before.

@@ -1,0 +1,136 @@
+//! Backing up and rewriting one session file. The backup is a byte copy of the open file; the
+//! repaired file is written beside the original under a temporary name, synced, given the
+//! original's owner, group and mode, and renamed over it, so a crash leaves either the original
+//! or the repaired file, never a part of one.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use super::dir::{self, Dir, Stat};
+use super::tail::{Findings, Piece};
+use crate::failpoint;
+
+const CHUNK: usize = 1 << 20;
+
+/// Copy bytes `start..end` of `from` to `to`.
+fn copy_range(from: &File, start: u64, end: u64, to: &mut File) -> io::Result<()> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut at = start;
+    while at < end {
+        let want = usize::try_from(end - at).unwrap_or(CHUNK).min(CHUNK);
+        let n = from.read_at(&mut buf[..want], at)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was copied",
+            ));
+        }
+        to.write_all(&buf[..n])?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// Copy the whole of `file` (`size` bytes) into a new backup file at `path` (mode 0600,
+/// never over an existing file), synced with its directory.
+pub fn backup(file: &File, size: u64, path: &Path) -> io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(parent)?;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let copied = copy_range(file, 0, size, &mut out).and_then(|()| out.sync_all());
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    File::open(parent)?.sync_all()
+}
+
+/// A free backup name: `DIR/AGENT/SESSION.TIMESTAMP`, with `-N` if that is taken.
+pub fn backup_path(dir: &Path, agent: &str, session: &OsStr, stamp: &str) -> PathBuf {
+    let base = dir.join(agent);
+    let mut name = session.to_os_string();
+    name.push(format!(".{stamp}"));
+    let mut path = base.join(&name);
+    let mut n = 1;
+    while std::fs::symlink_metadata(&path).is_ok() {
+        let mut numbered = name.clone();
+        numbered.push(format!("-{n}"));
+        path = base.join(numbered);
+        n += 1;
+    }
+    path
+}
+
+/// The temporary name of a repair in progress.
+pub fn temp_name(session: &OsStr) -> OsString {
+    let mut name = OsString::from(".");
+    name.push(session);
+    name.push(".clawdbot-repair");
+    name
+}
+
+/// Write the repaired file under the temporary name and rename it over `session`, if the
+/// original is still the file that was scanned (`was`).
+pub fn rewrite(
+    dir: &Dir,
+    session: &OsStr,
+    file: &File,
+    was: &Stat,
+    findings: &Findings,
+) -> io::Result<()> {
+    let Some(cut) = findings.cut else {
+        return Ok(());
+    };
+    let temp = temp_name(session);
+    match dir.remove(&temp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let written = write_repaired(dir, &temp, file, was, cut, &findings.keep);
+    let renamed = written.and_then(|()| {
+        failpoint::hit("watchdog::before-rename");
+        let now = dir.stat(session)?;
+        if now.map(|s| s.seen) != Some(was.seen) {
+            return Err(io::Error::other(
+                "the file changed during the repair; left as it is",
+            ));
+        }
+        dir.rename(&temp, session)
+    });
+    if let Err(e) = renamed {
+        let _ = dir.remove(&temp);
+        return Err(e);
+    }
+    dir.sync()
+}
+
+fn write_repaired(
+    dir: &Dir,
+    temp: &OsStr,
+    file: &File,
+    was: &Stat,
+    cut: u64,
+    keep: &[Piece],
+) -> io::Result<()> {
+    let mut out = dir.create_new(temp, 0o600)?;
+    copy_range(file, 0, cut, &mut out)?;
+    for piece in keep {
+        match *piece {
+            Piece::Copy(start, end) => copy_range(file, start, end, &mut out)?,
+            Piece::Newline => out.write_all(b"\n")?,
+        }
+    }
+    dir::copy_owner(&out, was)?;
+    out.sync_all()
+}

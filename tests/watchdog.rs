@@ -1,0 +1,764 @@
+//! The session watchdog against real files: the corpus in tests/fixtures/sessions (every
+//! corruption alone and together, healthy files of every entry type), locks, files being
+//! written, owners and modes, backups, crashes between backup and rename, the unchanged-file
+//! cache, the gateway restart and the incident mail.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use common::Instance;
+use serde_json::Value;
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sessions");
+
+struct Case {
+    name: String,
+    verdict: String,
+    kinds: Vec<String>,
+}
+
+fn cases() -> Vec<Case> {
+    let text = std::fs::read_to_string(Path::new(CORPUS).join("cases.tsv")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let mut cols = l.split('\t');
+            let name = cols.next().unwrap().to_string();
+            let verdict = cols.next().unwrap().to_string();
+            let kinds = cols
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect();
+            Case {
+                name,
+                verdict,
+                kinds,
+            }
+        })
+        .collect()
+}
+
+fn fixture(name: &str, ext: &str) -> Vec<u8> {
+    std::fs::read(Path::new(CORPUS).join(format!("{name}.{ext}"))).unwrap()
+}
+
+/// An instance with an agent `main` whose sessions the watchdog watches.
+fn watched(name: &str) -> (Instance, PathBuf) {
+    let inst = Instance::new(name);
+    let sessions = inst.dir.join("openclaw/agents/main/sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    (inst, sessions)
+}
+
+/// Write a session file as the gateway would have left it an hour ago.
+fn place(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    age(&path, 3600);
+    path
+}
+
+fn age(path: &Path, secs: u64) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(secs))
+        .unwrap();
+}
+
+fn pass(inst: &Instance, args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = inst.run("clawdbot-watchdog", &all);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+fn scan(inst: &Instance, path: &Path) -> (i32, Value) {
+    let out = inst.run(
+        "clawdbot-watchdog",
+        &["scan", path.to_str().unwrap(), "--json"],
+    );
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("scan: {e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+fn kinds(report: &Value) -> Vec<String> {
+    report["problems"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| p["kind"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn backups(inst: &Instance) -> Vec<PathBuf> {
+    let dir = inst.dir.join("state/backups/main");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+#[test]
+fn every_corpus_case_gets_its_verdict_and_exact_repair() {
+    let (inst, sessions) = watched("wd-corpus");
+    let cases = cases();
+    assert!(cases.len() >= 20, "the corpus holds {} cases", cases.len());
+    for case in &cases {
+        let path = place(
+            &sessions,
+            &format!("{}.jsonl", case.name),
+            &fixture(&case.name, "jsonl"),
+        );
+        std::os::unix::fs::chown(&path, Some(4321), Some(4322)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        age(&path, 3600);
+        let (code, report) = scan(&inst, &path);
+        assert_eq!(
+            report["verdict"],
+            case.verdict.as_str(),
+            "{}: {report}",
+            case.name
+        );
+        assert_eq!(kinds(&report), case.kinds, "{}: {report}", case.name);
+        assert_eq!(
+            code,
+            if case.verdict == "healthy" { 0 } else { 65 },
+            "{}",
+            case.name
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            fixture(&case.name, "jsonl"),
+            "scan changed {}",
+            case.name
+        );
+    }
+    let inodes: Vec<u64> = cases
+        .iter()
+        .map(|c| {
+            std::fs::metadata(sessions.join(format!("{}.jsonl", c.name)))
+                .unwrap()
+                .ino()
+        })
+        .collect();
+
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!(code, 0, "{report}");
+    let repairable = cases
+        .iter()
+        .filter(|c| c.verdict == "corrupt" && c.kinds != ["bad-header"])
+        .count();
+    assert_eq!(report["repaired"], repairable, "{report}");
+    assert_eq!(report["files"], cases.len());
+    for (case, inode) in cases.iter().zip(inodes) {
+        let path = sessions.join(format!("{}.jsonl", case.name));
+        let now = std::fs::read(&path).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&now),
+            String::from_utf8_lossy(&fixture(&case.name, "expected")),
+            "{} was not repaired as expected",
+            case.name
+        );
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+            (4321, 4322, 0o640),
+            "{}",
+            case.name
+        );
+        let untouched = case.verdict == "healthy" || case.kinds == ["bad-header"];
+        assert_eq!(
+            meta.ino() == inode,
+            untouched,
+            "{}: rewritten iff repaired",
+            case.name
+        );
+        assert!(!sessions.join(format!("{}.jsonl.lock", case.name)).exists());
+    }
+    // One backup per repaired file, byte for byte the original.
+    let saved = backups(&inst);
+    assert_eq!(saved.len(), repairable, "{saved:?}");
+    for backup in &saved {
+        let name = backup.file_name().unwrap().to_string_lossy().to_string();
+        let case = name.split(".jsonl.").next().unwrap();
+        assert_eq!(
+            std::fs::read(backup).unwrap(),
+            fixture(case, "jsonl"),
+            "backup of {case}"
+        );
+        assert_eq!(std::fs::metadata(backup).unwrap().mode() & 0o777, 0o600);
+    }
+    // The repaired files are healthy now; a second pass (once they have settled) reads them
+    // once and changes nothing.
+    let repaired: Vec<&Case> = cases
+        .iter()
+        .filter(|c| c.verdict == "corrupt" && c.kinds != ["bad-header"])
+        .collect();
+    for case in &repaired {
+        age(&sessions.join(format!("{}.jsonl", case.name)), 600);
+    }
+    let (_, again) = pass(&inst, &[]);
+    assert_eq!(again["repaired"], 0, "{again}");
+    assert_eq!(again["read"], repaired.len(), "{again}");
+    assert_eq!(again["unchanged"], cases.len() - repaired.len(), "{again}");
+    // The one whose header is bad is still reported for a person; the rest are healthy.
+    let with_bad_header = repaired
+        .iter()
+        .filter(|c| c.kinds.contains(&"bad-header".to_string()))
+        .count();
+    assert_eq!(
+        again["healthy"],
+        repaired.len() - with_bad_header,
+        "{again}"
+    );
+}
+
+#[test]
+fn unchanged_files_are_not_read_again() {
+    let (inst, sessions) = watched("wd-cache");
+    let healthy = fixture("healthy-every-entry-type", "jsonl");
+    for i in 0..5 {
+        place(&sessions, &format!("s{i}.jsonl"), &healthy);
+    }
+    let (_, first) = pass(&inst, &[]);
+    assert_eq!(
+        (first["read"].as_u64(), first["healthy"].as_u64()),
+        (Some(5), Some(5)),
+        "{first}"
+    );
+    assert!(first["bytes_read"].as_u64().unwrap() >= 5 * healthy.len() as u64);
+    let (_, second) = pass(&inst, &[]);
+    assert_eq!(
+        (second["read"].as_u64(), second["unchanged"].as_u64()),
+        (Some(0), Some(5)),
+        "{second}"
+    );
+    assert_eq!(second["bytes_read"], 0);
+    // An appended line changes size and mtime: that file alone is read again.
+    let path = sessions.join("s3.jsonl");
+    let mut grown = healthy.clone();
+    grown.extend_from_slice(br#"{"type":"custom","id":"x1","parentId":"a4","timestamp":"2026-11-20T10:00:00.000Z","customType":"note","data":{}}"#);
+    grown.push(b'\n');
+    std::fs::write(&path, &grown).unwrap();
+    age(&path, 600);
+    let (_, third) = pass(&inst, &[]);
+    assert_eq!(
+        (third["read"].as_u64(), third["unchanged"].as_u64()),
+        (Some(1), Some(4)),
+        "{third}"
+    );
+    // A removed file is forgotten; the pass does not fail over it.
+    std::fs::remove_file(sessions.join("s0.jsonl")).unwrap();
+    let (code, fourth) = pass(&inst, &[]);
+    assert_eq!((code, fourth["files"].as_u64()), (0, Some(4)), "{fourth}");
+}
+
+#[test]
+fn the_tail_window_grows_only_as_far_as_a_boundary_needs() {
+    let (inst, sessions) = watched("wd-window");
+    inst.drop_in("window.toml", "[watchdog]\nwindow = 1024\n");
+    // A long session whose last line is longer than the window, and whose window opens on
+    // tool results whose call lies before it.
+    let mut bytes = fixture("healthy-header-only", "jsonl");
+    for i in 0..400 {
+        bytes.extend_from_slice(format!(
+            "{{\"type\":\"message\",\"id\":\"u{i}\",\"parentId\":null,\"timestamp\":\"2026-11-20T09:00:00.000Z\",\"message\":{{\"role\":\"user\",\"content\":[{{\"type\":\"text\",\"text\":\"line {i}\"}}]}}}}\n"
+        ).as_bytes());
+    }
+    bytes.extend_from_slice(br#"{"type":"message","id":"a1","parentId":"u399","timestamp":"2026-11-20T09:00:00.000Z","message":{"role":"assistant","content":[{"type":"toolCall","id":"call_1","name":"exec","arguments":{"command":"ls"}}],"stopReason":"toolUse"}}"#);
+    bytes.push(b'\n');
+    let long = "x".repeat(3000);
+    bytes.extend_from_slice(format!("{{\"type\":\"message\",\"id\":\"r1\",\"parentId\":\"a1\",\"timestamp\":\"2026-11-20T09:00:00.000Z\",\"message\":{{\"role\":\"toolResult\",\"toolCallId\":\"call_1\",\"toolName\":\"exec\",\"content\":[{{\"type\":\"text\",\"text\":\"{long}\"}}],\"isError\":false}}}}\n").as_bytes());
+    let path = place(&sessions, "long.jsonl", &bytes);
+    let (_, report) = pass(&inst, &[]);
+    assert_eq!(report["healthy"], 1, "{report}");
+    let read = report["bytes_read"].as_u64().unwrap();
+    assert!(
+        read < bytes.len() as u64,
+        "read {read} of {} bytes",
+        bytes.len()
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+
+    // The same file with a broken last line: the cut is exactly at that line.
+    let mut broken = bytes.clone();
+    broken.extend_from_slice(b"{\"type\":\"message\",\"id\":\"u999\",\"par");
+    place(&sessions, "long.jsonl", &broken);
+    let (_, report) = pass(&inst, &[]);
+    assert_eq!(report["repaired"], 1, "{report}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    let problem = &report["sessions"][0]["problems"][0];
+    assert_eq!(problem["kind"], "partial-line");
+    assert_eq!(problem["line"], 404, "{problem}");
+    assert_eq!(problem["offset"], bytes.len());
+
+    // A bad last line longer than the window is still read whole and judged.
+    let mut merged = bytes.clone();
+    let last = bytes[..bytes.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    merged.truncate(bytes.len() - 1);
+    merged.extend_from_slice(b"    event: content_block_delta\n");
+    place(&sessions, "long.jsonl", &merged);
+    let (_, report) = pass(&inst, &[]);
+    assert_eq!(report["repaired"], 1, "{report}");
+    // Without its result the turn before it is an unanswered tool call: both go.
+    let kinds: Vec<&str> = report["sessions"][0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["unpaired-tool-call", "merged-events"]);
+    let turn = bytes[..last - 1].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    assert_eq!(std::fs::read(&path).unwrap(), bytes[..turn]);
+}
+
+#[test]
+fn locks_and_files_being_written_are_left_alone() {
+    let (inst, sessions) = watched("wd-locks");
+    let corrupt = fixture("partial-line", "jsonl");
+    let expected = fixture("partial-line", "expected");
+    let now = jiff::Timestamp::now();
+    let old = now - jiff::SignedDuration::from_hours(2);
+    let lock = |name: &str, pid: u32, at: jiff::Timestamp| {
+        std::fs::write(
+            sessions.join(format!("{name}.jsonl.lock")),
+            format!("{{\"pid\":{pid},\"createdAt\":\"{at}\"}}"),
+        )
+        .unwrap();
+    };
+    // The test process is alive: a live lock, however old.
+    place(&sessions, "live.jsonl", &corrupt);
+    lock("live", std::process::id(), old);
+    // A dead pid, but taken a minute ago: still live (the gateway may be in a container).
+    place(&sessions, "young.jsonl", &corrupt);
+    lock(
+        "young",
+        999_999_999,
+        now - jiff::SignedDuration::from_mins(1),
+    );
+    // A dead pid and two hours old: stale.
+    place(&sessions, "stale.jsonl", &corrupt);
+    lock("stale", 999_999_999, old);
+    // Unreadable lock contents count by the lock file's age: fresh, so live.
+    place(&sessions, "garbled.jsonl", &corrupt);
+    std::fs::write(sessions.join("garbled.jsonl.lock"), b"\0\0not json").unwrap();
+    // Written to a second ago.
+    let fresh = sessions.join("fresh.jsonl");
+    std::fs::write(&fresh, &corrupt).unwrap();
+
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["repaired"], 1, "{report}");
+    let verdict = |name: &str| {
+        report["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| {
+                s["path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/{name}.jsonl"))
+            })
+            .map(|s| s["verdict"].as_str().unwrap().to_string())
+    };
+    assert_eq!(verdict("live").as_deref(), Some("locked"));
+    assert_eq!(verdict("young").as_deref(), Some("locked"));
+    assert_eq!(verdict("garbled").as_deref(), Some("locked"));
+    assert_eq!(verdict("fresh").as_deref(), Some("skipped"));
+    assert_eq!(verdict("stale").as_deref(), Some("corrupt"));
+    for name in ["live", "young", "garbled", "fresh"] {
+        assert_eq!(
+            std::fs::read(sessions.join(format!("{name}.jsonl"))).unwrap(),
+            corrupt,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(sessions.join("stale.jsonl")).unwrap(),
+        expected
+    );
+    assert!(
+        !sessions.join("stale.jsonl.lock").exists(),
+        "the stale lock was replaced and released"
+    );
+    assert!(sessions.join("live.jsonl.lock").exists());
+}
+
+#[test]
+fn dry_run_and_scan_change_nothing() {
+    let (inst, sessions) = watched("wd-dry");
+    let corrupt = fixture("everything-at-once", "jsonl");
+    let path = place(&sessions, "s.jsonl", &corrupt);
+    let before = std::fs::metadata(&path).unwrap();
+    let (code, report) = pass(&inst, &["--dry-run"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["repaired"], 0);
+    assert_eq!(report["sessions"][0]["verdict"], "corrupt");
+    assert_eq!(report["sessions"][0]["left"], "dry run");
+    assert_eq!(std::fs::read(&path).unwrap(), corrupt);
+    let after = std::fs::metadata(&path).unwrap();
+    assert_eq!((before.ino(), before.mtime()), (after.ino(), after.mtime()));
+    assert!(backups(&inst).is_empty());
+    // A dry run remembers nothing either: the real pass still reads and repairs it.
+    let (_, real) = pass(&inst, &[]);
+    assert_eq!(real["repaired"], 1, "{real}");
+    // The scan's boundary is the offset of the first problem.
+    let (_, scanned) = scan(&inst, &place(&sessions, "t.jsonl", &corrupt));
+    let first = scanned["problems"][0]["offset"].as_u64().unwrap();
+    assert_eq!(scanned["boundary"].as_u64(), Some(first));
+    let expected = fixture("everything-at-once", "expected");
+    assert_eq!(corrupt[..first as usize], expected[..first as usize]);
+}
+
+#[test]
+fn a_crash_between_backup_and_rename_leaves_a_whole_file() {
+    for point in ["watchdog::after-backup", "watchdog::before-rename"] {
+        let (inst, sessions) = watched(&format!("wd-crash-{}", point.replace("::", "-")));
+        let corrupt = fixture("merged-sse-event", "jsonl");
+        let path = place(&sessions, "s.jsonl", &corrupt);
+        let out = inst
+            .command("clawdbot-watchdog", &[])
+            .env("CLAWDBOT_FAILPOINT", point)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{point}: the failpoint did not fire");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            corrupt,
+            "{point}: the original is whole"
+        );
+        assert_eq!(backups(&inst).len(), 1, "{point}");
+        assert_eq!(std::fs::read(&backups(&inst)[0]).unwrap(), corrupt);
+        // The crashed pass's lock is recognised as its own and does not block the next.
+        let (code, report) = pass(&inst, &[]);
+        assert_eq!(
+            (code, report["repaired"].as_u64()),
+            (0, Some(1)),
+            "{point}: {report}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            fixture("merged-sse-event", "expected")
+        );
+        let leftovers: Vec<String> = common::names(&sessions);
+        assert_eq!(leftovers, vec!["s.jsonl".to_string()], "{point}");
+    }
+}
+
+#[test]
+fn links_are_never_followed() {
+    let (inst, sessions) = watched("wd-links");
+    let corrupt = fixture("partial-line", "jsonl");
+    let outside = inst.dir.join("outside");
+    std::fs::create_dir_all(outside.join("sessions")).unwrap();
+    let target = place(&outside.join("sessions"), "victim.jsonl", &corrupt);
+    std::os::unix::fs::symlink(&target, sessions.join("link.jsonl")).unwrap();
+    std::os::unix::fs::symlink(&outside, inst.dir.join("openclaw/agents/evil")).unwrap();
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["files"], 0, "{report}");
+    assert_eq!(std::fs::read(&target).unwrap(), corrupt);
+    let out = inst.run(
+        "clawdbot-watchdog",
+        &["scan", sessions.join("link.jsonl").to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(66));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
+}
+
+/// A restart command that counts its runs in a file (argv, no shell in the watchdog).
+fn counting_restart(inst: &Instance, exit: u8) -> PathBuf {
+    let log = inst.dir.join("restarts.log");
+    inst.drop_in(
+        "restart.toml",
+        &format!(
+            "[watchdog]\nrestart = [\"sh\", \"-c\", \"echo restart >> {}; exit {exit}\"]\n",
+            log.display()
+        ),
+    );
+    log
+}
+
+fn count(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn one_restart_per_pass_and_one_mail_per_incident() {
+    let (inst, sessions) = watched("wd-restart");
+    let log = counting_restart(&inst, 1);
+    for name in ["a", "b", "c"] {
+        place(
+            &sessions,
+            &format!("{name}.jsonl"),
+            &fixture("nul-tail", "jsonl"),
+        );
+    }
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!(report["repaired"], 3, "{report}");
+    assert_eq!(count(&log), 1, "one restart for three repairs");
+    assert_eq!(code, 75, "a failed restart is a temporary failure");
+    assert_eq!(report["restart"]["ok"], false);
+    // The next pass repairs nothing but retries the restart; no second mail.
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!((code, count(&log)), (75, 2), "{report}");
+    inst.run("clawdbot-broker", &["run"]);
+    let mails = inst.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = std::fs::read_to_string(&mails[0])
+        .unwrap()
+        .replace("\r\n ", " ")
+        .replace("\n ", " ");
+    assert!(
+        mail.contains(
+            "Subject: [clawdbot watchdog] repaired 3 session file(s); the gateway restart failed"
+        ),
+        "{mail}"
+    );
+    assert!(mail.contains("nul-bytes"), "{mail}");
+    // The restart works again: done once, and then no more restarts.
+    counting_restart(&inst, 0);
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!((code, count(&log)), (0, 3), "{report}");
+    let (_, report) = pass(&inst, &[]);
+    assert_eq!(count(&log), 3, "{report}");
+    assert!(report["restart"].is_null());
+    // A new corruption is a new incident: one more mail.
+    place(&sessions, "d.jsonl", &fixture("partial-line", "jsonl"));
+    pass(&inst, &[]);
+    inst.run("clawdbot-broker", &["run"]);
+    assert_eq!(inst.mails().len(), 2);
+    assert_eq!(count(&log), 4);
+}
+
+#[test]
+fn per_agent_databases_are_checked_read_only() {
+    let (inst, _) = watched("wd-sqlite");
+    let agent = inst.dir.join("openclaw/agents/main/agent");
+    std::fs::create_dir_all(&agent).unwrap();
+    let db = agent.join("openclaw-agent.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+    }
+    let other = inst.dir.join("openclaw/agents/broken/agent");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(
+        other.join("openclaw-agent.sqlite"),
+        b"this is not a database, it is text",
+    )
+    .unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!(code, 0, "{report}");
+    let dbs = report["databases"].as_array().unwrap();
+    assert_eq!(dbs.len(), 2, "{report}");
+    let main = dbs
+        .iter()
+        .find(|d| d["path"].as_str().unwrap().contains("/main/"))
+        .unwrap();
+    let broken = dbs
+        .iter()
+        .find(|d| d["path"].as_str().unwrap().contains("/broken/"))
+        .unwrap();
+    assert_eq!(main["ok"], true, "{main}");
+    assert_eq!(broken["ok"], false, "{broken}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    assert_eq!(
+        common::names(&agent),
+        vec!["openclaw-agent.sqlite".to_string()]
+    );
+}
+
+#[test]
+fn old_backups_are_pruned() {
+    let (inst, sessions) = watched("wd-prune");
+    inst.drop_in("days.toml", "[watchdog]\nbackup_days = 7\n");
+    place(&sessions, "s.jsonl", &fixture("partial-line", "jsonl"));
+    pass(&inst, &[]);
+    let saved = backups(&inst);
+    assert_eq!(saved.len(), 1);
+    age(&saved[0], 8 * 86_400);
+    let (_, report) = pass(&inst, &[]);
+    assert_eq!(report["backups_removed"], 1, "{report}");
+    assert!(backups(&inst).is_empty());
+}
+
+/// The test image: a static `pause` in an otherwise empty root, imported (no registry).
+const IMAGE: &str = "local/clawdbot-pause:test";
+
+fn docker(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI")
+}
+
+fn docker_image() {
+    let info = docker(&["info", "--format", "{{.ServerVersion}}"]);
+    assert!(
+        info.status.success(),
+        "the Docker engine does not answer (.ci/run starts dockerd): {}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    if docker(&["image", "inspect", IMAGE]).status.success() {
+        return;
+    }
+    let root = std::env::temp_dir().join(format!("clawdbot-image-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let built = std::process::Command::new("gcc")
+        .args(["-static", "-Os", "-o"])
+        .arg(root.join("pause"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docker/pause.c"))
+        .status()
+        .unwrap();
+    assert!(built.success(), "gcc -static pause.c");
+    let mut tar = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .args(["-c", "."])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let imported = std::process::Command::new("docker")
+        .args(["import", "-c", "CMD [\"/pause\"]", "-", IMAGE])
+        .stdin(tar.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(tar.wait().unwrap().success(), "tar of the image root");
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+fn restarts(container: &str, since: &str) -> usize {
+    let until = jiff::Timestamp::now().as_second().to_string();
+    let out = docker(&[
+        "events",
+        "--since",
+        since,
+        "--until",
+        &until,
+        "--filter",
+        &format!("container={container}"),
+        "--filter",
+        "event=restart",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| *l == "restart")
+        .count()
+}
+
+#[test]
+fn the_gateway_container_is_restarted_once_per_pass() {
+    docker_image();
+    let (inst, sessions) = watched("wd-docker");
+    let container = format!("clawdbot-test-gateway-{}", std::process::id());
+    let _ = docker(&["rm", "-f", &container]);
+    let run = docker(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &container,
+        IMAGE,
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let started = |c: &str| {
+        let out = docker(&["inspect", "-f", "{{.State.StartedAt}}", c]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let first_start = started(&container);
+    let since = (jiff::Timestamp::now().as_second() - 1).to_string();
+    inst.drop_in(
+        "docker.toml",
+        &format!("[watchdog]\nrestart = [\"docker\", \"restart\", \"-t\", \"1\", \"{container}\"]\nrestart_timeout = \"60s\"\n"),
+    );
+    for name in ["a", "b", "c", "d"] {
+        place(
+            &sessions,
+            &format!("{name}.jsonl"),
+            &fixture("merged-two-objects", "jsonl"),
+        );
+    }
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["repaired"], 4, "{report}");
+    assert_eq!(report["restart"]["ok"], true, "{report}");
+    // Events are second-granular: wait for the second to pass before asking.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        restarts(&container, &since),
+        1,
+        "one restart for four repairs"
+    );
+    assert_ne!(
+        started(&container),
+        first_start,
+        "the container was started again"
+    );
+    let running = docker(&["inspect", "-f", "{{.State.Running}}", &container]);
+    assert_eq!(String::from_utf8_lossy(&running.stdout).trim(), "true");
+    // A pass that repairs nothing restarts nothing.
+    let (_, report) = pass(&inst, &[]);
+    assert!(report["restart"].is_null(), "{report}");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(restarts(&container, &since), 1);
+    // A container that is gone: the restart fails, is reported, and is retried next pass.
+    docker(&["rm", "-f", &container]);
+    place(&sessions, "e.jsonl", &fixture("partial-line", "jsonl"));
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!(code, 75, "{report}");
+    assert_eq!(report["restart"]["ok"], false);
+    assert!(
+        report["restart"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("exit status"),
+        "{report}"
+    );
+    let (_, report) = pass(&inst, &[]);
+    assert_eq!(report["restart"]["ok"], false, "retried: {report}");
+}
