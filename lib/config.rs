@@ -1069,6 +1069,42 @@ mod tests {
         path
     }
 
+    #[test]
+    fn the_shipped_example_is_valid_and_matches_the_defaults() {
+        let text = include_str!("../packaging/clawdbot.toml");
+        let config = Config::from_text(Path::new("packaging/clawdbot.toml"), text).unwrap();
+        let defaults = Watchdog::default();
+        let w = &config.watchdog;
+        assert_eq!(w.sessions, defaults.sessions);
+        assert_eq!(w.restart, defaults.restart);
+        assert_eq!(
+            (
+                w.window,
+                w.settle,
+                w.lock_stale,
+                w.tool_grace,
+                w.backup_days
+            ),
+            (
+                defaults.window,
+                defaults.settle,
+                defaults.lock_stale,
+                defaults.tool_grace,
+                defaults.backup_days
+            )
+        );
+    }
+
+    #[test]
+    fn watchdog_patterns_must_be_absolute() {
+        let err = Config::from_text(
+            Path::new("t.toml"),
+            "[watchdog]\nsessions = [\"home/*/x.jsonl\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("watchdog.sessions"), "{err}");
+    }
+
     fn tempdir(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("clawdbot-config-{name}-{}", std::process::id()));

@@ -366,8 +366,41 @@ fn locks_and_files_being_written_are_left_alone() {
     // Written to a second ago.
     let fresh = sessions.join("fresh.jsonl");
     std::fs::write(&fresh, &corrupt).unwrap();
+    // Appended to while the pass runs.
+    let busy = place(&sessions, "busy.jsonl", &corrupt);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (busy, stop) = (busy.clone(), stop.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut appended = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || appended == 0 {
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&busy)
+                    .unwrap();
+                f.write_all(b"{\"type\":\"custom\",\"id\":\"x\"}\n")
+                    .unwrap();
+                appended += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            appended
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
 
     let (code, report) = pass(&inst, &[]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let appended = writer.join().unwrap();
+    let mut grown = corrupt.clone();
+    for _ in 0..appended {
+        grown.extend_from_slice(b"{\"type\":\"custom\",\"id\":\"x\"}\n");
+    }
+    assert_eq!(
+        std::fs::read(&busy).unwrap(),
+        grown,
+        "nothing of a file being written is lost"
+    );
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["repaired"], 1, "{report}");
     let verdict = |name: &str| {
@@ -387,6 +420,7 @@ fn locks_and_files_being_written_are_left_alone() {
     assert_eq!(verdict("young").as_deref(), Some("locked"));
     assert_eq!(verdict("garbled").as_deref(), Some("locked"));
     assert_eq!(verdict("fresh").as_deref(), Some("skipped"));
+    assert_eq!(verdict("busy").as_deref(), Some("skipped"));
     assert_eq!(verdict("stale").as_deref(), Some("corrupt"));
     for name in ["live", "young", "garbled", "fresh"] {
         assert_eq!(

@@ -87,13 +87,25 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
         .collect();
     report.files = files.len();
     journal_status(&format!("checking {} session files", files.len()));
+    let mut memos = Vec::new();
     for path in &files {
         let key = path.as_os_str().as_bytes();
         let remembered = known.remove(key).map(|(seen, _)| seen);
-        pass_file(config, &mut store, path, remembered, &mut report)?;
+        pass_file(
+            config,
+            &mut store,
+            path,
+            remembered,
+            &mut report,
+            &mut memos,
+        )?;
     }
     if !dry_run {
-        store.write(|tx| known.keys().try_for_each(|gone| tx.forget_session(gone)))?;
+        memos.extend(known.into_keys().map(|key| Memo {
+            key,
+            remember: None,
+        }));
+        remember(&mut store, &memos, time::now())?;
         report.backups_removed = prune_backups(config);
     }
     report.databases = config
@@ -127,6 +139,7 @@ fn pass_file(
     path: &Path,
     remembered: Option<Fingerprint>,
     report: &mut PassReport,
+    memos: &mut Vec<Memo>,
 ) -> Result<(), WatchdogError> {
     let key = path.as_os_str().as_bytes();
     let examined = match examine(config, path, remembered, report.dry_run) {
@@ -153,7 +166,7 @@ fn pass_file(
                 _ => {}
             }
             if !report.dry_run {
-                record(store, key, path, &seen, &result, now)?;
+                memos.push(record(store, key, path, &seen, &result, now)?);
             }
             if !matches!(result, Verdict::Healthy) {
                 report.sessions.push(FileReport {
@@ -170,8 +183,15 @@ fn pass_file(
     Ok(())
 }
 
-/// Remember a healthy file (or one whose only problem is for a person), forget a repaired
-/// one, and record the repair.
+/// What a pass learnt about a file: remember it as it is now (`healthy`, or `reported` when
+/// its only problem is for a person), or forget it. Written together at the end of the pass;
+/// a crash before then only means the files are read once more.
+struct Memo {
+    key: Vec<u8>,
+    remember: Option<(Fingerprint, &'static str)>,
+}
+
+/// Record a repair at once (with the restart it calls for); return what to remember.
 fn record(
     store: &mut Store,
     key: &[u8],
@@ -179,9 +199,9 @@ fn record(
     seen: &Fingerprint,
     result: &Verdict,
     now: UnixTime,
-) -> Result<(), WatchdogError> {
-    store.write(|tx| match result {
-        Verdict::Healthy => tx.remember_session(key, seen, "healthy", now),
+) -> Result<Memo, WatchdogError> {
+    let remember = match result {
+        Verdict::Healthy => Some((*seen, "healthy")),
         Verdict::Corrupt {
             repaired: true,
             backup,
@@ -191,15 +211,17 @@ fn record(
         } => {
             let backup = backup.as_deref().unwrap_or(Path::new(""));
             let problems = serde_json::to_string(problems).unwrap_or_default();
-            tx.forget_session(key)?;
-            tx.record_repair(
-                key,
-                backup.as_os_str().as_bytes(),
-                *removed_bytes,
-                &problems,
-                now,
-            )?;
-            tx.set_setting(RESTART_PENDING, Some(&now.to_string()))
+            store.write(|tx| {
+                tx.record_repair(
+                    key,
+                    backup.as_os_str().as_bytes(),
+                    *removed_bytes,
+                    &problems,
+                    now,
+                )?;
+                tx.set_setting(RESTART_PENDING, Some(&now.to_string()))
+            })?;
+            None
         }
         Verdict::Corrupt {
             left: Some(_),
@@ -210,9 +232,23 @@ fn record(
             .all(|f| f.problem.action == Action::Reported) =>
         {
             log_reported(path, problems);
-            tx.remember_session(key, seen, "reported", now)
+            Some((*seen, "reported"))
         }
-        _ => tx.forget_session(key),
+        _ => None,
+    };
+    Ok(Memo {
+        key: key.to_vec(),
+        remember,
+    })
+}
+
+/// Write what the pass learnt, in one transaction.
+fn remember(store: &mut Store, memos: &[Memo], now: UnixTime) -> Result<(), WatchdogError> {
+    store.write(|tx| {
+        memos.iter().try_for_each(|memo| match memo.remember {
+            Some((seen, verdict)) => tx.remember_session(&memo.key, &seen, verdict, now),
+            None => tx.forget_session(&memo.key),
+        })
     })?;
     Ok(())
 }
@@ -505,7 +541,7 @@ fn fix(
     released?;
     Ok(match backup {
         Some(backup) => Fixed::Done(backup),
-        None => Fixed::Not("the file changed during the scan".into()),
+        None => Fixed::Not("the file changed during the scan; checked again next pass".into()),
     })
 }
 
@@ -532,14 +568,14 @@ fn backup_and_rewrite(
     repair::backup(&opened.file, size, &backup)
         .map_err(|e| io::Error::new(e.kind(), format!("backup {}: {e}", backup.display())))?;
     failpoint::hit("watchdog::after-backup");
-    repair::rewrite(
+    let renamed = repair::rewrite(
         &opened.dir,
         &opened.name,
         &opened.file,
         &opened.stat,
         findings,
     )?;
-    Ok(Some(backup))
+    Ok(renamed.then_some(backup))
 }
 
 fn backup_stamp(now: UnixTime) -> String {

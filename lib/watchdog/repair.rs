@@ -81,38 +81,36 @@ pub fn temp_name(session: &OsStr) -> OsString {
 }
 
 /// Write the repaired file under the temporary name and rename it over `session`, if the
-/// original is still the file that was scanned (`was`).
+/// original is still the file that was scanned (`was`); returns false when it changed
+/// meanwhile (a writer that ignores the lock), and the original is left as it is.
 pub fn rewrite(
     dir: &Dir,
     session: &OsStr,
     file: &File,
     was: &Stat,
     findings: &Findings,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     let Some(cut) = findings.cut else {
-        return Ok(());
+        return Ok(true);
     };
     let temp = temp_name(session);
     match dir.remove(&temp) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    let written = write_repaired(dir, &temp, file, was, cut, &findings.keep);
-    let renamed = written.and_then(|()| {
+    let renamed = write_repaired(dir, &temp, file, was, cut, &findings.keep).and_then(|()| {
         failpoint::hit("watchdog::before-rename");
-        let now = dir.stat(session)?;
-        if now.map(|s| s.seen) != Some(was.seen) {
-            return Err(io::Error::other(
-                "the file changed during the repair; left as it is",
-            ));
+        if dir.stat(session)?.map(|s| s.seen) != Some(was.seen) {
+            return Ok(false);
         }
-        dir.rename(&temp, session)
+        dir.rename(&temp, session).map(|()| true)
     });
-    if let Err(e) = renamed {
+    if !matches!(renamed, Ok(true)) {
         let _ = dir.remove(&temp);
-        return Err(e);
     }
-    dir.sync()
+    let renamed = renamed?;
+    dir.sync()?;
+    Ok(renamed)
 }
 
 fn write_repaired(
