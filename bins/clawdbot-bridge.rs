@@ -81,7 +81,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match exit::parse_args::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     journal::init(cli.verbose, false);
     match run(cli.config.as_deref(), cli.command) {
         Ok(()) => Exit::Ok.into(),

@@ -48,7 +48,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match exit::parse_args::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     journal::init(cli.verbose, false);
     match cli.command {
         Command::Run { json } => run(cli.config.as_deref(), json),

@@ -59,7 +59,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match exit::parse_args::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     journal::init(cli.verbose, false);
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,

@@ -79,7 +79,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match exit::parse_args::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     // The operator's commands print their results; the broker's log lines would be noise.
     journal::init(cli.verbose, !cli.verbose);
     match cli.command {

@@ -89,6 +89,8 @@ pub struct Config {
     pub gmail: Gmail,
     /// The session watchdog.
     pub watchdog: Watchdog,
+    /// Secrets to rotate on schedule, by name.
+    pub secrets: BTreeMap<String, Secret>,
     /// The actions an agent may request, by kind.
     pub actions: BTreeMap<String, Action>,
     /// The files this was read from, in merge order (empty: built-in defaults).
@@ -532,6 +534,71 @@ impl Watchdog {
     }
 }
 
+/// `[secrets.NAME]`: a secret to rotate on schedule (`clawdbot-secrets`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    /// How often it is rotated.
+    pub cadence: Cadence,
+    /// Where it lives (a file, a console), for the person who rotates it.
+    #[serde(rename = "where")]
+    pub location: String,
+    /// Who rotates it.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// When it was last rotated before the suite knew of it (`YYYY-MM-DD`).
+    #[serde(default, deserialize_with = "date")]
+    pub rotated: Option<jiff::civil::Date>,
+}
+
+fn date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<jiff::civil::Date>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!("{text:?} is not a date: write it as YYYY-MM-DD"))
+    })
+}
+
+/// How often a secret is rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cadence {
+    /// Every so many calendar months (a day past the month's end is its last day).
+    Months(i32),
+    /// Every so many days.
+    Days(i32),
+}
+
+impl fmt::Display for Cadence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cadence::Months(3) => f.write_str("quarterly"),
+            Cadence::Months(6) => f.write_str("semiannual"),
+            Cadence::Months(12) => f.write_str("annual"),
+            Cadence::Months(n) => write!(f, "every {n} months"),
+            Cadence::Days(n) => write!(f, "{n}d"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Cadence {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let days = text
+            .strip_suffix('d')
+            .and_then(|n| n.parse::<i32>().ok())
+            .filter(|n| (1..=3660).contains(n));
+        match (text.as_str(), days) {
+            ("monthly", _) => Ok(Cadence::Months(1)),
+            ("quarterly", _) => Ok(Cadence::Months(3)),
+            ("semiannual", _) => Ok(Cadence::Months(6)),
+            ("annual", _) => Ok(Cadence::Months(12)),
+            (_, Some(n)) => Ok(Cadence::Days(n)),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown cadence {text:?}: use monthly, quarterly, semiannual, annual or a number of days such as \"90d\""
+            ))),
+        }
+    }
+}
+
 /// `[agent]`: the optional admin agent command (prompt on stdin, JSON on stdout).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -742,6 +809,14 @@ fn placeholders(word: &str) -> Result<Vec<&str>, String> {
     Ok(found)
 }
 
+fn is_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 fn is_param_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
@@ -945,6 +1020,12 @@ impl Config {
             return Err(invalid(
                 "watchdog.restart",
                 "the command's program is empty".into(),
+            ));
+        }
+        if let Some(name) = self.secrets.keys().find(|n| !is_secret_name(n)) {
+            return Err(invalid(
+                &format!("secrets.{name}"),
+                "a secret's name is letters, digits, - and _ (at most 64)".into(),
             ));
         }
         if self.mail.max_per_hour == 0 {

@@ -57,6 +57,19 @@ pub trait ExitStatus: std::error::Error {
     fn exit(&self) -> Exit;
 }
 
+/// Parse the command line. `--help` and `--version` print and exit 0; a usage error prints
+/// clap's message and exits 64 (sysexits' EX_USAGE), not clap's own 2.
+pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
+    T::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            Exit::Usage.into()
+        } else {
+            Exit::Ok.into()
+        }
+    })
+}
+
 /// Print an error and its causes, one line each, and return its exit code.
 pub fn report<E: ExitStatus>(program: &str, err: &E) -> ExitCode {
     eprintln!("{program}: {err}");

@@ -30,6 +30,7 @@ pub mod maildir;
 pub mod reply;
 pub mod request;
 pub mod risk;
+pub mod secrets;
 pub mod spool;
 pub mod state;
 pub mod store;

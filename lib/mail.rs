@@ -216,7 +216,14 @@ pub fn notice(
     text: &str,
     now: crate::time::UnixTime,
 ) -> Result<Composed, MailError> {
-    let message_id = format!("{tag}.{now}.{}@{}", std::process::id(), domain(config));
+    // Unique across processes (time and pid) and within one (a counter).
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let message_id = format!(
+        "{tag}.{now}.{}.{seq}@{}",
+        std::process::id(),
+        domain(config)
+    );
     let subject = format!("[clawdbot {tag}] {subject}");
     build(
         config,
