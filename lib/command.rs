@@ -123,6 +123,68 @@ pub fn run(argv: &[String], timeout: Duration) -> Outcome {
     Outcome { ended, output }
 }
 
+/// Run `argv` and return its standard output (at most `max` bytes), or why it failed (its
+/// exit status and the start of its standard error). For commands whose output is parsed.
+pub fn capture(argv: &[String], timeout: Duration, max: u64) -> Result<String, String> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err("an empty command".into());
+    };
+    let mut child = clean(program, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    let reader = |pipe: Option<Box<dyn Read + Send>>, cap: u64| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(pipe) = pipe {
+                let mut limited = pipe.take(cap);
+                let _ = limited.read_to_end(&mut bytes);
+                let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        max,
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        OUTPUT_MAX,
+    );
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{program}: no answer within {} s",
+                    timeout.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("{program}: {e}")),
+        }
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    if status.success() {
+        Ok(stdout)
+    } else {
+        let first = stderr.lines().next().unwrap_or("").trim().to_string();
+        Err(format!("{program} exited with {status}: {first}"))
+    }
+}
+
 fn not_started(e: std::io::Error) -> Outcome {
     Outcome {
         ended: Ended::NotStarted(e.to_string()),

@@ -91,6 +91,8 @@ pub struct Config {
     pub watchdog: Watchdog,
     /// Secrets to rotate on schedule, by name.
     pub secrets: BTreeMap<String, Secret>,
+    /// Maintenance checks and their thresholds.
+    pub maint: Maint,
     /// The actions an agent may request, by kind.
     pub actions: BTreeMap<String, Action>,
     /// The files this was read from, in merge order (empty: built-in defaults).
@@ -531,6 +533,78 @@ impl Watchdog {
             ));
         }
         patterns
+    }
+}
+
+/// `[maint]`: the maintenance tiers' thresholds, allow-lists and limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Maint {
+    /// How long one check may take.
+    pub check_timeout: ConfigDuration,
+    /// Disk or inode use (percent) that warns.
+    pub disk_warn: f64,
+    /// Use (percent) that is critical, when also less than `disk_crit_free_gib` is free.
+    pub disk_crit: f64,
+    /// Free space (GiB) under which `disk_crit` applies.
+    pub disk_crit_free_gib: f64,
+    /// A warning clears only below this use (percent): no mail every day from a disk
+    /// hovering at the threshold.
+    pub disk_clear: f64,
+    /// Mount points not checked (besides pseudo file systems, always skipped).
+    pub disk_ignore: Vec<String>,
+    /// Available memory (percent of total) under which it warns; half of it is critical.
+    pub memory_warn: f64,
+    /// Swap use (percent) that warns.
+    pub swap_warn: f64,
+    /// Load per core that warns; twice it is critical.
+    pub load_warn: f64,
+    /// Listening sockets that are expected: `PROTO:ADDRESS:PORT`, `*` for any address,
+    /// e.g. `tcp:*:22`, `tcp:127.0.0.1:25`, `udp:*:68`.
+    pub ports_allow: Vec<String>,
+    /// The docker CLI.
+    pub docker: String,
+    /// The Wazuh agent's state file (checked only where it exists).
+    pub wazuh_state: AbsPath,
+    /// A Wazuh keepalive older than this warns.
+    pub wazuh_keepalive: ConfigDuration,
+    /// A request in one open state for longer than this is stuck.
+    pub stuck_after: ConfigDuration,
+    /// The last successful mail poll older than this warns (when Gmail is configured).
+    pub mailpoll_stale: ConfigDuration,
+    /// The last watchdog pass older than this warns (once it has run).
+    pub watchdog_stale: ConfigDuration,
+}
+
+impl Default for Maint {
+    fn default() -> Self {
+        Maint {
+            check_timeout: ConfigDuration::from_secs(30),
+            disk_warn: 90.0,
+            disk_crit: 98.0,
+            disk_crit_free_gib: 5.0,
+            disk_clear: 80.0,
+            disk_ignore: Vec::new(),
+            memory_warn: 10.0,
+            swap_warn: 50.0,
+            load_warn: 2.0,
+            ports_allow: [
+                "tcp:*:22",
+                "tcp:127.0.0.1:25",
+                "tcp:[::1]:25",
+                "udp:*:68",
+                "udp:127.0.0.53:53",
+                "tcp:127.0.0.53:53",
+            ]
+            .map(String::from)
+            .to_vec(),
+            docker: "docker".into(),
+            wazuh_state: AbsPath::from_static("/var/ossec/var/run/wazuh-agentd.state"),
+            wazuh_keepalive: ConfigDuration::from_secs(300),
+            stuck_after: ConfigDuration::from_secs(6 * 3600),
+            mailpoll_stale: ConfigDuration::from_secs(600),
+            watchdog_stale: ConfigDuration::from_secs(1800),
+        }
     }
 }
 

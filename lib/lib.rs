@@ -27,6 +27,7 @@ pub mod interpret;
 pub mod journal;
 pub mod mail;
 pub mod maildir;
+pub mod maint;
 pub mod reply;
 pub mod request;
 pub mod risk;

@@ -184,6 +184,14 @@ CREATE TABLE secret_reminders (
     PRIMARY KEY (name, due)
 );
 "#,
+    r#"
+CREATE TABLE maint_samples (
+    at    INTEGER NOT NULL,
+    key   TEXT NOT NULL,
+    value REAL NOT NULL
+);
+CREATE INDEX maint_samples_key ON maint_samples(key, at);
+"#,
 ];
 
 /// Why the store failed.
@@ -1366,6 +1374,58 @@ impl Tx<'_> {
             )
             .map(drop)
             .map_err(self.err(format!("cannot record a reminder of {name}")))
+    }
+
+    /// Stored samples since `since`, by key, oldest first.
+    pub fn samples(
+        &self,
+        since: UnixTime,
+    ) -> Result<std::collections::BTreeMap<String, Vec<(UnixTime, f64)>>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT key, at, value FROM maint_samples WHERE at >= ?1 ORDER BY key, at")
+            .map_err(self.err("cannot read samples"))?;
+        let rows = stmt
+            .query_map([since], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(self.err("cannot read samples"))?;
+        let mut out: std::collections::BTreeMap<String, Vec<(UnixTime, f64)>> = Default::default();
+        for row in rows {
+            let (key, at, value) = row.map_err(self.err("cannot read samples"))?;
+            out.entry(key).or_default().push((at, value));
+        }
+        Ok(out)
+    }
+
+    /// Store a sample.
+    pub fn add_sample(&self, key: &str, value: f64, now: UnixTime) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO maint_samples (at, key, value) VALUES (?1, ?2, ?3)",
+                params![now, key, value],
+            )
+            .map(drop)
+            .map_err(self.err("cannot store a sample"))
+    }
+
+    /// Drop samples older than `before`.
+    pub fn prune_samples(&self, before: UnixTime) -> Result<(), StoreError> {
+        self.tx
+            .execute("DELETE FROM maint_samples WHERE at < ?1", [before])
+            .map(drop)
+            .map_err(self.err("cannot prune samples"))
+    }
+
+    /// Mails still unsent after three attempts or more, and the last error among them.
+    pub fn failing_mails(&self) -> Result<(i64, Option<String>), StoreError> {
+        self.tx
+            .query_row(
+                "SELECT count(*), max(last_error) FROM outbox WHERE sent_at IS NULL AND attempts >= 3",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err("cannot read the outbox"))
     }
 
     /// Whether a Gmail message was handled before.

@@ -16,6 +16,8 @@ const BACKOFF_UNTIL: &str = "gmail.backoff_until";
 const BACKOFF_SECS: &str = "gmail.backoff_secs";
 const GRANT_REPORTED: &str = "gmail.invalid_grant_reported";
 const LABEL_ID: &str = "gmail.label_id";
+/// When the last poll succeeded, for the maintenance health check.
+pub const LAST_SUCCESS: &str = "gmail.last_success";
 /// The longest wait after repeated 429s and 5xx.
 const BACKOFF_MAX: i64 = 900;
 const METADATA: &str = "format=metadata&metadataHeaders=From&metadataHeaders=To&metadataHeaders=Subject\
@@ -58,6 +60,7 @@ pub fn run(config: &Config) -> Result<PollReport, GmailError> {
     match result {
         Ok(()) => {
             store.write(|tx| {
+                tx.set_setting(LAST_SUCCESS, Some(&now.to_string()))?;
                 tx.set_setting(BACKOFF_UNTIL, None)?;
                 tx.set_setting(BACKOFF_SECS, None)?;
                 tx.set_setting(GRANT_REPORTED, None)
