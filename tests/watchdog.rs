@@ -644,55 +644,7 @@ fn old_backups_are_pruned() {
     assert!(backups(&inst).is_empty());
 }
 
-/// The test image: a static `pause` in an otherwise empty root, imported (no registry).
-const IMAGE: &str = "local/clawdbot-pause:test";
-
-fn docker(args: &[&str]) -> std::process::Output {
-    std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker CLI")
-}
-
-fn docker_image() {
-    let info = docker(&["info", "--format", "{{.ServerVersion}}"]);
-    assert!(
-        info.status.success(),
-        "the Docker engine does not answer (.ci/run starts dockerd): {}",
-        String::from_utf8_lossy(&info.stderr)
-    );
-    if docker(&["image", "inspect", IMAGE]).status.success() {
-        return;
-    }
-    let root = std::env::temp_dir().join(format!("clawdbot-image-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
-    let built = std::process::Command::new("gcc")
-        .args(["-static", "-Os", "-o"])
-        .arg(root.join("pause"))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docker/pause.c"))
-        .status()
-        .unwrap();
-    assert!(built.success(), "gcc -static pause.c");
-    let mut tar = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(&root)
-        .args(["-c", "."])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let imported = std::process::Command::new("docker")
-        .args(["import", "-c", "CMD [\"/pause\"]", "-", IMAGE])
-        .stdin(tar.stdout.take().unwrap())
-        .output()
-        .unwrap();
-    assert!(tar.wait().unwrap().success(), "tar of the image root");
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
-    let _ = std::fs::remove_dir_all(&root);
-}
+use common::docker::{docker, docker_image};
 
 fn restarts(container: &str, since: &str) -> usize {
     let until = jiff::Timestamp::now().as_second().to_string();
@@ -722,7 +674,7 @@ fn restarts(container: &str, since: &str) -> usize {
 
 #[test]
 fn the_gateway_container_is_restarted_once_per_pass() {
-    docker_image();
+    let image = docker_image();
     let (inst, sessions) = watched("wd-docker");
     let container = format!("clawdbot-test-gateway-{}", std::process::id());
     let _ = docker(&["rm", "-f", &container]);
@@ -733,7 +685,7 @@ fn the_gateway_container_is_restarted_once_per_pass() {
         "none",
         "--name",
         &container,
-        IMAGE,
+        &image,
     ]);
     assert!(
         run.status.success(),

@@ -153,11 +153,17 @@ pub fn judge(ctx: &Ctx, c: &Value) -> Vec<Finding> {
             format!("{name} is unhealthy: {last}"),
         ));
     }
-    if state["Restarting"].as_bool() == Some(true) {
+    // Caught between two restarts a looping container looks running: a high restart count
+    // with a start in the last minutes gives it away.
+    let started = state["StartedAt"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map_or(i64::MAX, |t| ctx.now - t.as_second());
+    if state["Restarting"].as_bool() == Some(true) || (restarts >= 3.0 && started < 600) {
         problems.push((
             "restarting",
             Level::Crit,
-            format!("{name} is restarting ({restarts} restarts)"),
+            format!("{name} is in a restart loop ({restarts} restarts)"),
         ));
     }
     if state["OOMKilled"].as_bool() == Some(true) {

@@ -8,6 +8,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod docker;
+
 /// A self-contained instance made by `clawdbot init`.
 pub struct Instance {
     pub dir: PathBuf,

@@ -1,0 +1,388 @@
+//! Maintenance tiers against the live machine and a real Docker engine: container problems,
+//! figures that agree with df and free, mail only on change (hysteresis), checks that hang.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::Instance;
+use common::docker::{docker, docker_image};
+use serde_json::Value;
+
+fn maint(inst: &Instance, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = inst.run("clawdbot-maint", &all);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "clawdbot-maint {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn finding<'a>(report: &'a Value, key: &str) -> Option<&'a Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == key)
+}
+
+fn level(report: &Value, key: &str) -> String {
+    finding(report, key)
+        .map(|f| f["level"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| format!("missing in {report}"))
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn inspect(container: &str, format: &str) -> String {
+    String::from_utf8_lossy(&docker(&["inspect", "-f", format, container]).stdout)
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn container_problems_are_found() {
+    let image = docker_image();
+    let inst = Instance::new("maint-containers");
+    let tag = format!("clawdbot-maint-{}", std::process::id());
+    let (sick, failed, looping, fine) = (
+        format!("{tag}-sick"),
+        format!("{tag}-failed"),
+        format!("{tag}-loop"),
+        format!("{tag}-fine"),
+    );
+    let _cleanup = Containers(vec![
+        sick.clone(),
+        failed.clone(),
+        looping.clone(),
+        fine.clone(),
+    ]);
+    let run = |args: &[&str]| {
+        let out = docker(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &sick,
+        "--health-cmd",
+        "check",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        &image,
+    ]);
+    run(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &failed,
+        &image,
+        "/pause",
+        "exit",
+        "1",
+    ]);
+    run(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &looping,
+        "--restart",
+        "always",
+        &image,
+        "/pause",
+        "exit",
+        "3",
+    ]);
+    run(&["run", "-d", "--network", "none", "--name", &fine, &image]);
+    wait_for("the exit", || {
+        inspect(&failed, "{{.State.Status}}") == "exited"
+    });
+    wait_for("the health check to fail", || {
+        inspect(&sick, "{{.State.Health.Status}}") == "unhealthy"
+    });
+    wait_for("restarts", || {
+        inspect(&looping, "{{.RestartCount}}")
+            .parse::<u32>()
+            .unwrap_or(0)
+            >= 3
+    });
+
+    let report = maint(
+        &inst,
+        &["daily", "--only", "containers", "--only", "docker"],
+    );
+    assert_eq!(level(&report, "docker"), "ok", "{report}");
+    assert_eq!(
+        level(&report, &format!("container:{sick}:unhealthy")),
+        "crit"
+    );
+    assert_eq!(
+        level(&report, &format!("container:{failed}:exited")),
+        "warn"
+    );
+    let loop_problems: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["key"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("container:{looping}:"))
+        })
+        .collect();
+    assert!(
+        !loop_problems.is_empty(),
+        "the restart loop is found: {report}"
+    );
+    let fine_problems = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["key"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("container:{fine}:"))
+        })
+        .count();
+    assert_eq!(fine_problems, 0, "{report}");
+    assert_eq!(level(&report, &format!("restarts:{fine}")), "ok");
+    // The restart count is a sample: the next run sees it rising.
+    wait_for("more restarts", || {
+        let now: u32 = inspect(&looping, "{{.RestartCount}}").parse().unwrap_or(0);
+        let then = finding(&report, &format!("restarts:{looping}")).unwrap()["sample"]
+            .as_f64()
+            .unwrap();
+        f64::from(now) > then
+    });
+    let again = maint(&inst, &["daily", "--only", "containers"]);
+    assert_eq!(
+        level(&again, &format!("container:{looping}:restarts-rising")),
+        "warn",
+        "{again}"
+    );
+    assert_eq!(
+        level(&again, &format!("container:{looping}:restarting")),
+        "crit",
+        "{again}"
+    );
+}
+
+/// Removes the test's containers however the test ends.
+struct Containers(Vec<String>);
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = docker(&["rm", "-f", name]);
+        }
+    }
+}
+
+fn df_percent(mount: &str) -> f64 {
+    let out = std::process::Command::new("df")
+        .args(["--output=pcent", mount])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn figures_agree_with_df_and_free() {
+    let inst = Instance::new("maint-live");
+    let report = maint(
+        &inst,
+        &["daily", "--dry-run", "--only", "disk", "--only", "memory"],
+    );
+    let root = finding(&report, "disk:/").unwrap()["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ours: f64 = root
+        .split(": ")
+        .nth(1)
+        .unwrap()
+        .split('%')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (ours - df_percent("/")).abs() <= 1.0,
+        "{root} vs df {}",
+        df_percent("/")
+    );
+    // free(1) reads the same MemAvailable; compare in GiB to one decimal.
+    let free = std::process::Command::new("free")
+        .arg("-b")
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&free.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let available: f64 = line.split_whitespace().nth(6).unwrap().parse().unwrap();
+    let summary = finding(&report, "memory").unwrap()["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ours: f64 = summary.split(' ').next().unwrap().parse().unwrap();
+    let gib = available / (1u64 << 30) as f64;
+    assert!((ours - gib).abs() <= 0.2, "{summary} vs free {gib:.1} GiB");
+    // A dry run stores nothing.
+    assert!(!inst.dir.join("state/reports").exists());
+}
+
+#[test]
+fn a_warning_is_mailed_once_and_a_flapping_value_does_not_mail_daily() {
+    let inst = Instance::new("maint-hysteresis");
+    let p = df_percent("/");
+    let thresholds = |warn: f64, clear: f64| {
+        inst.drop_in(
+            "disk.toml",
+            &format!("[maint]\ndisk_warn = {warn}\ndisk_clear = {clear}\ndisk_crit = 101\n"),
+        );
+    };
+    let mut mailed = Vec::new();
+    // Day 1: at the threshold: warn, mailed.
+    thresholds(p, p - 10.0);
+    let r = maint(&inst, &["daily", "--only", "disk"]);
+    assert_eq!(level(&r, "disk:/"), "warn");
+    mailed.push(r["mailed"].as_bool().unwrap());
+    // Days 2–4: the value hovers just under and at the threshold: still the same warning.
+    for warn in [p + 1.0, p, p + 1.0] {
+        thresholds(warn, p - 10.0);
+        let r = maint(&inst, &["daily", "--only", "disk"]);
+        assert_eq!(level(&r, "disk:/"), "warn", "hysteresis keeps it: {r}");
+        mailed.push(r["mailed"].as_bool().unwrap());
+    }
+    // Day 5: it drops below the clearing level: ok, and nothing to mail.
+    thresholds(p + 1.0, p + 1.0);
+    let r = maint(&inst, &["daily", "--only", "disk"]);
+    assert_eq!(level(&r, "disk:/"), "ok");
+    assert!(
+        r["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().starts_with("disk:/: warn → ok")),
+        "{r}"
+    );
+    mailed.push(r["mailed"].as_bool().unwrap());
+    assert_eq!(mailed, [true, false, false, false, false]);
+    inst.run("clawdbot-broker", &["run"]);
+    let mails = inst.mails();
+    assert_eq!(mails.len(), 1);
+    let mail = std::fs::read_to_string(&mails[0]).unwrap();
+    assert!(
+        mail.contains("Changed since the last run") && mail.contains("disk:/: ok → warn"),
+        "{mail}"
+    );
+    // Each run kept its report.
+    let reports = common::names(&inst.dir.join("state/reports"));
+    assert_eq!(reports.len(), 1, "one file per tier and day: {reports:?}");
+}
+
+#[test]
+fn a_check_that_hangs_or_fails_is_a_finding() {
+    let inst = Instance::new("maint-hang");
+    let slow = inst.dir.join("slow-docker");
+    std::fs::write(&slow, "#!/bin/sh\nsleep 30\n").unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&slow).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    inst.drop_in(
+        "slow.toml",
+        &format!(
+            "[maint]\ndocker = \"{}\"\ncheck_timeout = \"1s\"\n",
+            slow.display()
+        ),
+    );
+    let start = Instant::now();
+    let report = maint(
+        &inst,
+        &["daily", "--dry-run", "--only", "docker", "--only", "memory"],
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the tier did not wait for the hung check"
+    );
+    let docker = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "docker")
+        .unwrap();
+    assert_eq!(docker["level"], "crit", "{report}");
+    assert_eq!(level(&report, "memory"), "ok");
+
+    let broken = Path::new("/nonexistent/docker");
+    inst.drop_in(
+        "slow.toml",
+        &format!("[maint]\ndocker = \"{}\"\n", broken.display()),
+    );
+    let report = maint(&inst, &["daily", "--dry-run", "--only", "docker"]);
+    assert_eq!(
+        level(&report, "docker"),
+        "ok",
+        "no docker CLI: not installed, not a failure"
+    );
+
+    let out = inst.run("clawdbot-maint", &["daily", "--only", "nonsense"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("disk, memory"));
+}
+
+#[test]
+fn the_suite_watches_itself() {
+    let inst = Instance::new("maint-suite");
+    let report = maint(&inst, &["daily", "--dry-run", "--only", "suite"]);
+    assert_eq!(level(&report, "suite"), "ok", "{report}");
+    let conn = rusqlite::Connection::open(inst.database()).unwrap();
+    let old = jiff::Timestamp::now().as_second() - 3 * 3600;
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES ('watchdog.last_pass', ?1)",
+        [old.to_string()],
+    )
+    .unwrap();
+    let report = maint(&inst, &["daily", "--dry-run", "--only", "suite"]);
+    assert_eq!(level(&report, "watchdog"), "warn", "{report}");
+}
