@@ -574,6 +574,43 @@ pub struct Maint {
     pub mailpoll_stale: ConfigDuration,
     /// The last watchdog pass older than this warns (once it has run).
     pub watchdog_stale: ConfigDuration,
+    /// Images, volumes and containers with one of these labels are never cleaned up.
+    pub keep_labels: Vec<String>,
+    /// Nor those whose name matches one of these patterns (`*` and `?`).
+    pub keep_names: Vec<String>,
+    /// The name prefix of the agent's sandbox containers.
+    pub sandbox_prefix: String,
+    /// A sandbox container stopped for longer than this is an orphan, removed weekly.
+    pub sandbox_age: ConfigDuration,
+    /// Images older than this are listed weekly.
+    pub image_max_age: ConfigDuration,
+    /// Journal use (GiB) that warns.
+    pub journal_max_gib: f64,
+    /// Directories whose old files are listed weekly (and removed where `remove = true`).
+    pub stale: Vec<StaleDir>,
+    /// apt's package lists (read for pending updates; no network).
+    pub apt_lists: AbsPath,
+    /// dpkg's status file (installed packages).
+    pub dpkg_status: AbsPath,
+    /// Databases checked and compacted monthly besides the suite's own.
+    pub databases: Vec<AbsPath>,
+    /// Roots whose largest directories the monthly report lists.
+    pub breakdown: Vec<AbsPath>,
+    /// A container using more of its memory limit than this (percent) warns.
+    pub container_memory_warn: f64,
+}
+
+/// `[[maint.stale]]`: a directory whose old files are reported, and removed if asked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaleDir {
+    /// The directory.
+    pub path: AbsPath,
+    /// Files not modified for this long are stale.
+    pub age: ConfigDuration,
+    /// Remove them in the weekly run (default: only report).
+    #[serde(default)]
+    pub remove: bool,
 }
 
 impl Default for Maint {
@@ -604,6 +641,18 @@ impl Default for Maint {
             stuck_after: ConfigDuration::from_secs(6 * 3600),
             mailpoll_stale: ConfigDuration::from_secs(600),
             watchdog_stale: ConfigDuration::from_secs(1800),
+            keep_labels: vec!["clawdbot.keep".into()],
+            keep_names: Vec::new(),
+            sandbox_prefix: "openclaw-sbx-".into(),
+            sandbox_age: ConfigDuration::from_secs(86_400),
+            image_max_age: ConfigDuration::from_secs(180 * 86_400),
+            journal_max_gib: 4.0,
+            stale: Vec::new(),
+            apt_lists: AbsPath::from_static("/var/lib/apt/lists"),
+            dpkg_status: AbsPath::from_static("/var/lib/dpkg/status"),
+            databases: Vec::new(),
+            breakdown: ["/var", "/srv", "/home"].map(AbsPath::from_static).to_vec(),
+            container_memory_warn: 90.0,
         }
     }
 }

@@ -386,3 +386,249 @@ fn the_suite_watches_itself() {
     let report = maint(&inst, &["daily", "--dry-run", "--only", "suite"]);
     assert_eq!(level(&report, "watchdog"), "warn", "{report}");
 }
+
+const APT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/apt");
+
+#[test]
+fn pending_updates_come_from_apt_lists_security_first() {
+    let inst = Instance::new("maint-apt");
+    inst.drop_in(
+        "apt.toml",
+        &format!("[maint]\ndpkg_status = \"{APT}/status\"\napt_lists = \"{APT}/lists\"\n"),
+    );
+    let report = maint(&inst, &["weekly", "--dry-run", "--only", "apt"]);
+    let apt = finding(&report, "apt").unwrap();
+    assert_eq!(apt["level"], "warn", "{apt}");
+    assert_eq!(apt["summary"], "3 updates pending, 2 of them security");
+    assert_eq!(
+        apt["details"],
+        serde_json::json!([
+            "[security] curl 7.88.1-10+deb12u8 → 7.88.1-10+deb12u12",
+            "[security] openssl 3.0.15-1~deb12u1 → 3.0.17-1~deb12u2",
+            "vim 2:9.0.1378-2 → 2:9.0.1378-2+deb12u2"
+        ])
+    );
+}
+
+#[test]
+fn the_monthly_inventory_is_compared_with_last_month() {
+    let inst = Instance::new("maint-inventory");
+    let status = |file: &str| {
+        inst.drop_in(
+            "apt.toml",
+            &format!("[maint]\ndpkg_status = \"{APT}/{file}\"\n"),
+        );
+    };
+    status("status");
+    let first = maint(&inst, &["monthly", "--only", "packages"]);
+    assert_eq!(
+        finding(&first, "packages").unwrap()["summary"],
+        "4 packages installed; the first inventory"
+    );
+    assert_eq!(first["mailed"], true, "monthly reports are always mailed");
+    status("status.next-month");
+    let second = maint(&inst, &["monthly", "--only", "packages"]);
+    let packages = finding(&second, "packages").unwrap();
+    assert_eq!(
+        packages["summary"],
+        "4 packages: 1 added, 1 removed, 1 upgraded since last month"
+    );
+    assert_eq!(
+        packages["details"],
+        serde_json::json!([
+            "added nginx",
+            "removed curl",
+            "upgraded openssl 3.0.15-1~deb12u1 → 3.0.17-1~deb12u2"
+        ])
+    );
+}
+
+#[test]
+fn sqlite_is_checked_and_compacted_when_worth_it() {
+    let inst = Instance::new("maint-sqlite");
+    let db = inst.dir.join("big.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("CREATE TABLE t (x BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO t SELECT randomblob(4096) FROM n; DELETE FROM t WHERE rowid > 100;").unwrap();
+    }
+    let broken = inst.dir.join("broken.db");
+    std::fs::write(&broken, vec![b'x'; 8192]).unwrap();
+    inst.drop_in(
+        "db.toml",
+        &format!(
+            "[maint]\ndatabases = [\"{}\", \"{}\"]\n",
+            db.display(),
+            broken.display()
+        ),
+    );
+    let before = std::fs::metadata(&db).unwrap().len();
+    let dry = maint(&inst, &["monthly", "--dry-run", "--only", "sqlite"]);
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().len(),
+        before,
+        "a dry run compacts nothing: {dry}"
+    );
+    let report = maint(&inst, &["monthly", "--only", "sqlite"]);
+    let big = finding(&report, &format!("sqlite:{}", db.display())).unwrap();
+    assert_eq!(big["level"], "ok", "{big}");
+    assert!(
+        big["summary"].as_str().unwrap().contains("vacuumed"),
+        "{big}"
+    );
+    assert!(std::fs::metadata(&db).unwrap().len() < before / 4);
+    let bad = finding(&report, &format!("sqlite:{}", broken.display())).unwrap();
+    assert_eq!(bad["level"], "crit", "{bad}");
+    assert_eq!(
+        level(&report, &format!("sqlite:{}", inst.database().display())),
+        "ok"
+    );
+}
+
+#[test]
+fn stale_files_are_reported_or_removed() {
+    let inst = Instance::new("maint-stale");
+    let (keep, sweep) = (inst.dir.join("reported"), inst.dir.join("swept"));
+    for dir in [&keep, &sweep] {
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for (name, days) in [("old.log", 10), ("sub/older.log", 30), ("new.log", 1)] {
+            let path = dir.join(name);
+            std::fs::write(&path, b"data").unwrap();
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(std::time::SystemTime::now() - Duration::from_secs(days * 86_400))
+                .unwrap();
+        }
+    }
+    inst.drop_in(
+        "stale.toml",
+        &format!(
+            "[[maint.stale]]\npath = \"{}\"\nage = \"7d\"\n\n[[maint.stale]]\npath = \"{}\"\nage = \"7d\"\nremove = true\n",
+            keep.display(),
+            sweep.display()
+        ),
+    );
+    let report = maint(&inst, &["weekly", "--only", "stale"]);
+    let reported = finding(&report, &format!("stale:{}", keep.display())).unwrap();
+    assert!(
+        reported["summary"]
+            .as_str()
+            .unwrap()
+            .contains("found 2 file(s) older than 7 days"),
+        "{reported}"
+    );
+    assert!(keep.join("old.log").exists() && keep.join("sub/older.log").exists());
+    let swept = finding(&report, &format!("stale:{}", sweep.display())).unwrap();
+    assert!(
+        swept["summary"]
+            .as_str()
+            .unwrap()
+            .contains("removed 2 file(s)"),
+        "{swept}"
+    );
+    assert!(!sweep.join("old.log").exists() && !sweep.join("sub/older.log").exists());
+    assert!(sweep.join("new.log").exists());
+}
+
+#[test]
+fn weekly_cleanup_removes_only_what_is_not_kept() {
+    let image = docker_image();
+    let inst = Instance::new("maint-cleanup");
+    let tag = format!("clawdbot-cleanup-{}", std::process::id());
+    inst.drop_in(
+        "keep.toml",
+        &format!("[maint]\nkeep_names = [\"{tag}-keep-*\"]\nsandbox_prefix = \"{tag}-sbx-\"\nsandbox_age = \"1s\"\n"),
+    );
+    // A dangling image: the same tag imported twice (the first loses its name).
+    let dangling_tag = format!("local/{tag}:x");
+    let import = |env: &str| {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("docker save {image} | tar -xO --wildcards '*/layer.tar' | docker import -c 'ENV A={env}' - {dangling_tag}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let first = import("1");
+    import("2");
+    let volume = |args: &[&str]| {
+        let out = docker(args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (unused, kept_label, kept_name) = (
+        format!("{tag}-unused"),
+        format!("{tag}-labelled"),
+        format!("{tag}-keep-1"),
+    );
+    volume(&["volume", "create", &unused]);
+    volume(&[
+        "volume",
+        "create",
+        "--label",
+        "clawdbot.keep=yes",
+        &kept_label,
+    ]);
+    volume(&["volume", "create", &kept_name]);
+    let sandbox = format!("{tag}-sbx-1");
+    volume(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &sandbox,
+        &image,
+        "/pause",
+        "exit",
+        "0",
+    ]);
+    let _cleanup = Containers(vec![sandbox.clone()]);
+    wait_for("the sandbox to stop", || {
+        inspect(&sandbox, "{{.State.Status}}") == "exited"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+
+    let exists = |args: &[&str]| docker(args).status.success();
+    let dry = maint(&inst, &["weekly", "--dry-run", "--only", "cleanup"]);
+    assert!(
+        exists(&["image", "inspect", &first]),
+        "a dry run removes nothing: {dry}"
+    );
+    assert!(exists(&["volume", "inspect", &unused]));
+
+    let report = maint(&inst, &["weekly", "--only", "cleanup"]);
+    assert_eq!(report["mailed"], true, "weekly reports are always mailed");
+    assert!(!exists(&["image", "inspect", &first]), "{report}");
+    assert!(!exists(&["volume", "inspect", &unused]), "{report}");
+    assert!(exists(&["volume", "inspect", &kept_label]));
+    assert!(exists(&["volume", "inspect", &kept_name]));
+    assert!(
+        !exists(&["container", "inspect", &sandbox]),
+        "the orphaned sandbox is removed"
+    );
+    assert!(
+        exists(&["image", "inspect", &image]),
+        "the tagged image stays"
+    );
+    let images = finding(&report, "cleanup:dangling images").unwrap();
+    assert!(
+        images["sample"].as_f64().unwrap() > 0.0,
+        "bytes reclaimed are reported: {images}"
+    );
+    let volumes = finding(&report, "cleanup:unused volumes").unwrap();
+    assert!(
+        volumes["summary"].as_str().unwrap().contains("kept 2"),
+        "{volumes}"
+    );
+    for v in [&kept_label, &kept_name] {
+        let _ = docker(&["volume", "rm", v]);
+    }
+    let _ = docker(&["rmi", &dangling_tag]);
+}

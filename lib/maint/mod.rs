@@ -5,8 +5,12 @@
 //! weekly and monthly reports always are. Every report is kept as JSON in
 //! `STATE_DIR/reports/TIER-DATE.json` for 90 days.
 
+mod cleanup;
 mod docker;
+mod files;
 mod host;
+mod monthly;
+mod packages;
 mod ports;
 mod services;
 
@@ -165,6 +169,8 @@ pub struct Ctx {
     pub samples: BTreeMap<String, Vec<(UnixTime, f64)>>,
     /// Now.
     pub now: UnixTime,
+    /// Clean nothing up; only say what would go.
+    pub dry_run: bool,
 }
 
 impl Ctx {
@@ -181,51 +187,115 @@ struct Check {
     run: fn(&Ctx) -> Vec<Finding>,
 }
 
+const D: &[Tier] = &[Tier::Daily];
+const W: &[Tier] = &[Tier::Weekly];
+const M: &[Tier] = &[Tier::Monthly];
+
 const CHECKS: &[Check] = &[
     Check {
         name: "disk",
-        tiers: &[Tier::Daily],
+        tiers: D,
         run: host::disk,
     },
     Check {
         name: "memory",
-        tiers: &[Tier::Daily],
+        tiers: D,
         run: host::memory,
     },
     Check {
         name: "load",
-        tiers: &[Tier::Daily],
+        tiers: D,
         run: host::load,
     },
     Check {
         name: "units",
-        tiers: &[Tier::Daily],
+        tiers: D,
         run: services::failed_units,
     },
     Check {
         name: "ports",
-        tiers: &[Tier::Daily],
+        tiers: D,
         run: ports::listening,
     },
     Check {
         name: "docker",
-        tiers: &[Tier::Daily],
+        tiers: D,
         run: docker::daemon,
     },
     Check {
         name: "containers",
-        tiers: &[Tier::Daily],
+        tiers: D,
         run: docker::containers,
     },
     Check {
         name: "wazuh",
-        tiers: &[Tier::Daily],
+        tiers: D,
         run: services::wazuh,
     },
     Check {
         name: "suite",
-        tiers: &[Tier::Daily],
+        tiers: D,
         run: services::suite,
+    },
+    Check {
+        name: "cleanup",
+        tiers: W,
+        run: |ctx| cleanup::docker_cleanup(ctx, ctx.dry_run),
+    },
+    Check {
+        name: "stale",
+        tiers: W,
+        run: files::stale,
+    },
+    Check {
+        name: "logs",
+        tiers: W,
+        run: |ctx| [files::journal(ctx), docker::container_logs(ctx)].concat(),
+    },
+    Check {
+        name: "images",
+        tiers: W,
+        run: docker::image_age,
+    },
+    Check {
+        name: "apt",
+        tiers: W,
+        run: packages::apt,
+    },
+    Check {
+        name: "restart",
+        tiers: W,
+        run: packages::restart_needed,
+    },
+    Check {
+        name: "sqlite",
+        tiers: M,
+        run: monthly::sqlite,
+    },
+    Check {
+        name: "breakdown",
+        tiers: M,
+        run: files::breakdown,
+    },
+    Check {
+        name: "resources",
+        tiers: M,
+        run: docker::container_resources,
+    },
+    Check {
+        name: "security",
+        tiers: M,
+        run: monthly::security,
+    },
+    Check {
+        name: "packages",
+        tiers: M,
+        run: monthly::packages,
+    },
+    Check {
+        name: "uptime",
+        tiers: M,
+        run: monthly::uptime,
     },
 ];
 
@@ -308,11 +378,12 @@ pub fn run(config: &Config, tier: Tier, options: &Options) -> Result<Report, Mai
         previous: previous.clone(),
         samples,
         now,
+        dry_run: options.dry_run,
     });
     let mut findings = Vec::new();
     for check in CHECKS.iter().filter(|c| ran.contains(&c.name)) {
         crate::journal::status(&format!("{tier}: {}", check.name));
-        findings.extend(run_check(check, &ctx, config.maint.check_timeout.get()));
+        findings.extend(run_check(check, &ctx, patience(config, tier)));
     }
     findings.sort_by(|a, b| (b.level, &a.check, &a.key).cmp(&(a.level, &b.check, &b.key)));
     let changes = changes(&previous, &findings);
@@ -337,6 +408,16 @@ pub fn run(config: &Config, tier: Tier, options: &Options) -> Result<Report, Mai
         keep(config, &mut store, &mut report, now, &memory)?;
     }
     Ok(report)
+}
+
+/// A check's time limit: `[maint] check_timeout`, ten times that for the weekly and monthly
+/// tiers, whose cleanup, walks and VACUUM take longer.
+fn patience(config: &Config, tier: Tier) -> Duration {
+    let limit = config.maint.check_timeout.get();
+    match tier {
+        Tier::Daily => limit,
+        Tier::Weekly | Tier::Monthly => limit * 10,
+    }
 }
 
 /// Run one check on its own thread; a panic or a timeout becomes a `crit` finding.

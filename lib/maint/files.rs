@@ -1,0 +1,208 @@
+//! Files: stale files in configured directories, the journal's size, and where the space of
+//! configured roots goes. Walks never follow links and never leave the root's file system.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::{Ctx, Finding, Level};
+use crate::command;
+
+/// Call `visit` for every regular file under `root` (not following links, not crossing into
+/// other file systems), with its metadata.
+fn walk(root: &Path, visit: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
+    let Ok(top) = std::fs::symlink_metadata(root) else {
+        return;
+    };
+    let device = top.dev();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if meta.dev() != device {
+                continue;
+            }
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if meta.is_file() {
+                visit(&entry.path(), &meta);
+            }
+        }
+    }
+}
+
+/// Old files in each `[[maint.stale]]` directory; removed where `remove = true`.
+pub fn stale(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for dir in &ctx.config.maint.stale {
+        let root = dir.path.path();
+        let limit = dir.age.as_secs();
+        let mut old: Vec<(PathBuf, u64)> = Vec::new();
+        walk(root, &mut |path, meta| {
+            if ctx.now - meta.mtime() > limit {
+                old.push((path.to_path_buf(), meta.len()));
+            }
+        });
+        let bytes: u64 = old.iter().map(|(_, n)| n).sum();
+        let remove = dir.remove && !ctx.dry_run;
+        let mut failed = Vec::new();
+        if remove {
+            for (path, _) in &old {
+                if let Err(e) = std::fs::remove_file(path) {
+                    failed.push(format!("{}: {e}", path.display()));
+                }
+            }
+        }
+        let what = match (dir.remove, ctx.dry_run) {
+            (true, false) => "removed",
+            (true, true) => "would remove",
+            (false, _) => "found",
+        };
+        let level = if failed.is_empty() {
+            Level::Ok
+        } else {
+            Level::Warn
+        };
+        let mut details: Vec<String> = old
+            .iter()
+            .take(20)
+            .map(|(p, n)| format!("{} ({n} bytes)", p.display()))
+            .collect();
+        if old.len() > 20 {
+            details.push(format!("… and {} more", old.len() - 20));
+        }
+        details.extend(failed);
+        out.push(
+            Finding::new(
+                "stale",
+                format!("stale:{}", root.display()),
+                level,
+                format!(
+                    "{}: {what} {} file(s) older than {} days ({:.1} MB)",
+                    root.display(),
+                    old.len(),
+                    limit / 86_400,
+                    bytes as f64 / 1e6
+                ),
+            )
+            .details(details),
+        );
+    }
+    out
+}
+
+/// A size as journalctl prints it (`1.2G`, `512.0M`, `8.0K`, `0B`; binary units).
+pub fn parse_binary_size(text: &str) -> Option<f64> {
+    let text = text.trim().trim_end_matches('B');
+    let (number, unit) = match text.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, ' '),
+    };
+    let scale = match unit {
+        'K' => 1024.0,
+        'M' => 1024.0 * 1024.0,
+        'G' => 1024.0 * 1024.0 * 1024.0,
+        'T' => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => 1.0,
+    };
+    number.trim().parse::<f64>().ok().map(|n| n * scale)
+}
+
+/// The journal's use on disk.
+pub fn journal(ctx: &Ctx) -> Vec<Finding> {
+    let argv = ["journalctl", "--disk-usage", "--no-pager"]
+        .map(String::from)
+        .to_vec();
+    let Ok(text) = command::capture(&argv, ctx.config.maint.check_timeout.get(), 4096) else {
+        return Vec::new();
+    };
+    // "Archived and active journals take up 1.2G in the file system."
+    let Some(bytes) = text
+        .split_whitespace()
+        .skip_while(|w| *w != "up")
+        .nth(1)
+        .and_then(parse_binary_size)
+    else {
+        return vec![Finding::new(
+            "logs",
+            "logs:journal",
+            Level::Warn,
+            format!("cannot read the journal's use: {}", text.trim()),
+        )];
+    };
+    let gib = bytes / (1u64 << 30) as f64;
+    let limit = ctx.config.maint.journal_max_gib;
+    let level = if gib > limit { Level::Warn } else { Level::Ok };
+    vec![Finding::new(
+        "logs",
+        "logs:journal",
+        level,
+        format!(
+            "the journal takes {gib:.2} GiB (limit {limit} GiB; SystemMaxUse= in journald.conf)"
+        ),
+    )]
+}
+
+/// The largest directories directly under each configured root.
+pub fn breakdown(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for root in &ctx.config.maint.breakdown {
+        let root = root.path();
+        let Ok(entries) = std::fs::read_dir(root) else {
+            continue;
+        };
+        let mut sizes: Vec<(u64, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| {
+                let mut total = 0;
+                walk(&e.path(), &mut |_, meta| total += meta.blocks() * 512);
+                (total, e.path())
+            })
+            .collect();
+        sizes.sort_by_key(|s| std::cmp::Reverse(s.0));
+        let total: u64 = sizes.iter().map(|(n, _)| n).sum();
+        let details = sizes
+            .iter()
+            .take(10)
+            .map(|(n, p)| {
+                format!(
+                    "{:>8.1} GiB  {}",
+                    *n as f64 / (1u64 << 30) as f64,
+                    p.display()
+                )
+            })
+            .collect();
+        out.push(
+            Finding::new(
+                "breakdown",
+                format!("breakdown:{}", root.display()),
+                Level::Ok,
+                format!(
+                    "{}: {:.1} GiB in its directories",
+                    root.display(),
+                    total as f64 / (1u64 << 30) as f64
+                ),
+            )
+            .details(details),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_sizes() {
+        assert_eq!(parse_binary_size("1.5G"), Some(1.5 * 1073741824.0));
+        assert_eq!(parse_binary_size("8.0K"), Some(8192.0));
+        assert_eq!(parse_binary_size("0B"), Some(0.0));
+        assert_eq!(parse_binary_size("lots"), None);
+    }
+}
