@@ -18,7 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
-BINS = ["clawdbot", "clawdbot-broker", "clawdbot-request", "clawdbot-bridge", "clawdbot-exec", "clawdbot-mailpoll", "clawdbot-watchdog"]
+BINS = ["clawdbot", "clawdbot-broker", "clawdbot-request", "clawdbot-bridge", "clawdbot-exec", "clawdbot-mailpoll", "clawdbot-watchdog", "clawdbot-secrets", "clawdbot-maint"]
 
 
 def launcher(base):
