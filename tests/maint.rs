@@ -196,6 +196,84 @@ fn container_problems_are_found() {
     );
 }
 
+#[test]
+fn containers_without_a_memory_limit_are_found_monthly() {
+    let image = docker_image();
+    let inst = Instance::new("maint-resources");
+    let tag = format!("clawdbot-res-{}", std::process::id());
+    let (bounded, unbounded) = (format!("{tag}-bounded"), format!("{tag}-unbounded"));
+    let _cleanup = Containers(vec![bounded.clone(), unbounded.clone()]);
+    for (name, memory) in [(&bounded, Some("64m")), (&unbounded, None)] {
+        let mut args = vec!["run", "-d", "--network", "none", "--name", name.as_str()];
+        if let Some(m) = memory {
+            args.extend(["--memory", m]);
+        }
+        args.push(&image);
+        let out = docker(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let report = maint(&inst, &["monthly", "--dry-run", "--only", "resources"]);
+    let unlimited = finding(&report, "resources:unlimited").unwrap();
+    let names: Vec<&str> = unlimited["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(names.contains(&unbounded.as_str()), "{unlimited}");
+    assert!(!names.contains(&bounded.as_str()), "{unlimited}");
+    assert_eq!(unlimited["level"], "warn");
+}
+
+#[test]
+fn listening_ports_agree_with_ss() {
+    let inst = Instance::new("maint-ports");
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let report = maint(&inst, &["daily", "--dry-run", "--only", "ports"]);
+    let ours = finding(&report, &format!("port:tcp:0.0.0.0:{port}")).unwrap();
+    assert_eq!(ours["level"], "warn");
+    assert!(
+        ours["summary"].as_str().unwrap().contains("by "),
+        "the owner is named: {ours}"
+    );
+    // Every TCP listener ss sees is either reported or in the allow-list.
+    let ss = std::process::Command::new("ss")
+        .args(["-ltnH"])
+        .output()
+        .unwrap();
+    for line in String::from_utf8_lossy(&ss.stdout).lines() {
+        let local = line.split_whitespace().nth(3).unwrap();
+        let (addr, port) = local.rsplit_once(':').unwrap();
+        let addr = addr
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split('%')
+            .next()
+            .unwrap();
+        // ss writes an any-address socket as `*`; /proc/net has it as 0.0.0.0 or [::].
+        let keys: Vec<String> = match addr {
+            "*" => vec![
+                format!("port:tcp:0.0.0.0:{port}"),
+                format!("port:tcp:[::]:{port}"),
+            ],
+            a if a.contains(':') => vec![format!("port:tcp:[{a}]:{port}")],
+            a => vec![format!("port:tcp:{a}:{port}")],
+        };
+        let allowed = ["22", "25", "53"].contains(&port);
+        let found = keys.iter().any(|k| finding(&report, k).is_some());
+        assert!(
+            allowed || found,
+            "{keys:?} (ss: {line}) missing from {report}"
+        );
+    }
+    drop(listener);
+}
+
 /// Removes the test's containers however the test ends.
 struct Containers(Vec<String>);
 

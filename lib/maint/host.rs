@@ -54,25 +54,32 @@ pub struct Mount {
     pub fstype: String,
 }
 
-/// The real mounts in a mountinfo text: pseudo file systems skipped, and each device once
-/// (at its shortest mount point; bind mounts repeat it).
+/// The real mounts in a mountinfo text: pseudo file systems skipped, and each device once:
+/// where its whole file system is mounted (bind mounts of a part repeat it), else at its
+/// shortest mount point.
 pub fn real_mounts(mountinfo: &str) -> Vec<Mount> {
-    let mut mounts: Vec<Mount> = mountinfo
+    let mut mounts: Vec<(bool, Mount)> = mountinfo
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split(' ').collect();
             let dash = fields.iter().position(|f| *f == "-")?;
-            Some(Mount {
+            let part = *fields.get(3)? != "/";
+            let mount = Mount {
                 device: fields.get(2)?.to_string(),
                 point: unescape(fields.get(4)?),
                 fstype: fields.get(dash + 1)?.to_string(),
-            })
+            };
+            Some((part, mount))
         })
-        .filter(|m| !PSEUDO.contains(&m.fstype.as_str()))
+        .filter(|(_, m)| !PSEUDO.contains(&m.fstype.as_str()))
         .collect();
-    mounts.sort_by_key(|m| m.point.len());
+    mounts.sort_by_key(|(part, m)| (*part, m.point.len()));
     let mut seen = BTreeSet::new();
-    mounts.retain(|m| seen.insert(m.device.clone()));
+    let mut mounts: Vec<Mount> = mounts
+        .into_iter()
+        .map(|(_, m)| m)
+        .filter(|m| seen.insert(m.device.clone()))
+        .collect();
     mounts.sort_by(|a, b| a.point.cmp(&b.point));
     mounts
 }
