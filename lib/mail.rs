@@ -19,7 +19,7 @@ use crate::atomic;
 use crate::config::{Config, Security, Transport};
 use crate::credentials::{self, CredentialError};
 use crate::exit::{Exit, ExitStatus};
-use crate::store::{OutboxMail, RequestRow, Store};
+use crate::store::{OutboxMail, RequestRow, Store, StoreError, Tx};
 use crate::time;
 
 /// The line above which the operator writes; the reply trimmer cuts everything below it.
@@ -208,19 +208,23 @@ pub fn thread(
 }
 
 /// A notice to the operator that is about no request (a watchdog incident, a report);
-/// `tag` names the job in the subject, e.g. `watchdog`.
+/// `tag` names the job in the subject, e.g. `watchdog` or `maint daily`.
 pub fn notice(
     config: &Config,
     tag: &str,
     subject: &str,
     text: &str,
-    now: crate::time::UnixTime,
+    now: time::UnixTime,
 ) -> Result<Composed, MailError> {
     // Unique across processes (time and pid) and within one (a counter).
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let local: String = tag
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
     let message_id = format!(
-        "{tag}.{now}.{}.{seq}@{}",
+        "{local}.{now}.{}.{seq}@{}",
         std::process::id(),
         domain(config)
     );
@@ -233,6 +237,37 @@ pub fn notice(
         format!("{text}\n"),
         None,
     )
+}
+
+/// Compose a notice and put it in the outbox within `tx`; returns whether it was queued. One
+/// that cannot be composed (no operator address) is logged, not an error: the job's own work
+/// stands.
+pub fn queue_notice(
+    tx: &Tx<'_>,
+    config: &Config,
+    tag: &str,
+    subject: &str,
+    text: &str,
+    now: time::UnixTime,
+) -> Result<bool, StoreError> {
+    match notice(config, tag, subject, text, now) {
+        Ok(m) => {
+            tx.enqueue_mail(
+                tag,
+                &m.message_id,
+                &m.sender,
+                &m.recipients,
+                &m.bytes,
+                &[],
+                now,
+            )?;
+            Ok(true)
+        }
+        Err(e) => {
+            log::warn!("cannot mail the operator ({tag}): {e}");
+            Ok(false)
+        }
+    }
 }
 
 /// One mail listing requests held back by the hourly limit.

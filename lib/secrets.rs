@@ -212,21 +212,7 @@ pub fn remind(config: &Config, store: &mut Store, today: Date) -> Result<RemindR
             return Ok(report);
         }
         let (subject, text) = reminder_text(&due_now);
-        match mail::notice(config, "secrets", &subject, &text, now) {
-            Ok(m) => {
-                tx.enqueue_mail(
-                    "secrets",
-                    &m.message_id,
-                    &m.sender,
-                    &m.recipients,
-                    &m.bytes,
-                    &[],
-                    now,
-                )?;
-                report.mailed = true;
-            }
-            Err(e) => log::warn!("cannot mail the secret reminder: {e}"),
-        }
+        report.mailed = mail::queue_notice(tx, config, "secrets", &subject, &text, now)?;
         for s in &due_now {
             log::warn!("secret {} is due {} ({} days)", s.name, s.due, s.days_left);
         }

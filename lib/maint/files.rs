@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use super::{Ctx, Finding, Level};
 use crate::command;
 
-/// Call `visit` for every regular file under `root` (not following links, not crossing into
-/// other file systems), with its metadata.
-fn walk(root: &Path, visit: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
+/// Call `visit` for every entry under `root` (files, directories, links themselves), with its
+/// metadata, never following a link or crossing into another file system.
+pub fn walk(root: &Path, visit: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
     let Ok(top) = std::fs::symlink_metadata(root) else {
         return;
     };
@@ -26,10 +26,9 @@ fn walk(root: &Path, visit: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
             if meta.dev() != device {
                 continue;
             }
+            visit(&entry.path(), &meta);
             if meta.is_dir() {
                 pending.push(entry.path());
-            } else if meta.is_file() {
-                visit(&entry.path(), &meta);
             }
         }
     }
@@ -43,7 +42,7 @@ pub fn stale(ctx: &Ctx) -> Vec<Finding> {
         let limit = dir.age.as_secs();
         let mut old: Vec<(PathBuf, u64)> = Vec::new();
         walk(root, &mut |path, meta| {
-            if ctx.now - meta.mtime() > limit {
+            if meta.is_file() && ctx.now - meta.mtime() > limit {
                 old.push((path.to_path_buf(), meta.len()));
             }
         });
@@ -160,7 +159,11 @@ pub fn breakdown(ctx: &Ctx) -> Vec<Finding> {
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .map(|e| {
                 let mut total = 0;
-                walk(&e.path(), &mut |_, meta| total += meta.blocks() * 512);
+                walk(&e.path(), &mut |_, meta| {
+                    if meta.is_file() {
+                        total += meta.blocks() * 512;
+                    }
+                });
                 (total, e.path())
             })
             .collect();

@@ -507,48 +507,24 @@ fn keep(
         Tier::Daily => report.worst() > Level::Ok && !report.changes.is_empty(),
         Tier::Weekly | Tier::Monthly => true,
     };
-    let composed = if wanted {
-        let (subject, text) = mail_text(report);
-        match mail::notice(
-            config,
-            &format!("maint {}", report.tier),
-            &subject,
-            &text,
-            now,
-        ) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                log::warn!("cannot mail the {} report: {e}", report.tier);
-                None
-            }
-        }
-    } else {
-        None
-    };
-    report.mailed = composed.is_some();
+    let (subject, text) = mail_text(report);
     let tier = report.tier;
-    store.write(|tx| {
+    let findings = &report.findings;
+    let mailed = store.write(|tx| {
         let levels = serde_json::to_string(memory).unwrap_or_default();
         tx.set_setting(&levels_key(tier), Some(&levels))?;
-        for f in &report.findings {
+        for f in findings {
             if let Some(value) = f.sample {
                 tx.add_sample(&f.key, value, now)?;
             }
         }
         tx.prune_samples(now - 30 * 86_400)?;
-        if let Some(m) = &composed {
-            tx.enqueue_mail(
-                "maint",
-                &m.message_id,
-                &m.sender,
-                &m.recipients,
-                &m.bytes,
-                &[],
-                now,
-            )?;
+        if !wanted {
+            return Ok(false);
         }
-        Ok(())
+        mail::queue_notice(tx, config, &format!("maint {tier}"), &subject, &text, now)
     })?;
+    report.mailed = mailed;
     save(config, report, now)
 }
 

@@ -178,28 +178,16 @@ pub fn sshd_finding(text: &str) -> Finding {
     )
 }
 
+/// World-writable files and directories (sticky directories such as /tmp aside).
 fn world_writable(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.filter_map(Result::ok) {
-            let Ok(meta) = entry.metadata() else {
-                continue;
-            };
-            let mode = meta.permissions().mode();
-            if meta.is_dir() {
-                if mode & 0o002 != 0 && mode & 0o1000 == 0 {
-                    found.push(entry.path());
-                }
-                pending.push(entry.path());
-            } else if !meta.file_type().is_symlink() && mode & 0o002 != 0 {
-                found.push(entry.path());
-            }
+    super::files::walk(root, &mut |path, meta| {
+        let mode = meta.permissions().mode();
+        let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
+        if mode & 0o002 != 0 && !meta.file_type().is_symlink() && !sticky_dir {
+            found.push(path.to_path_buf());
         }
-    }
+    });
     found.sort();
     found
 }

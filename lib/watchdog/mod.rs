@@ -720,20 +720,14 @@ fn incident(config: &Config, store: &mut Store, report: &PassReport) -> Result<(
     store.write(|tx| {
         let open = tx.setting(INCIDENT_OPEN)?.is_some();
         if happened && !open {
-            match mail::notice(config, "watchdog", &incident_subject(report), &text, now) {
-                Ok(m) => {
-                    tx.enqueue_mail(
-                        "watchdog",
-                        &m.message_id,
-                        &m.sender,
-                        &m.recipients,
-                        &m.bytes,
-                        &[],
-                        now,
-                    )?;
-                }
-                Err(e) => log::warn!("cannot mail the operator about the watchdog incident: {e}"),
-            }
+            mail::queue_notice(
+                tx,
+                config,
+                "watchdog",
+                &incident_subject(report),
+                &text,
+                now,
+            )?;
             tx.set_setting(INCIDENT_OPEN, Some(&now.to_string()))?;
         }
         if tx.setting(RESTART_PENDING)?.is_none() && !needs_person {
