@@ -469,36 +469,47 @@ impl Store {
         }
     }
 
+    /// Bring the schema up to date, one migration per transaction. The version is read inside
+    /// each write transaction: several jobs may open a new database at once, and the one that
+    /// waited for the lock must see what the first one did.
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(self.err("cannot read schema version"))?;
-        if version > MIGRATIONS.len() as i64 {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found: version,
-                known: MIGRATIONS.len(),
-            });
-        }
-        for (index, sql) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(version).unwrap_or(0))
-        {
-            let err = self.err(format!("migration to schema version {}", index + 1));
-            let begin = self.err("cannot begin migration");
+        let path = self.path.clone();
+        let fail = |context: String| {
+            let path = path.clone();
+            move |source| StoreError::Sqlite {
+                path,
+                context,
+                source,
+            }
+        };
+        loop {
+            let begin = fail("cannot begin migration".into());
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(begin)?;
-            let result = tx
-                .execute_batch(sql)
-                .and_then(|()| tx.pragma_update(None, "user_version", index as i64 + 1))
-                .and_then(|()| tx.commit());
-            result.map_err(err)?;
+            let version: i64 = tx
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .map_err(fail("cannot read schema version".into()))?;
+            let Some(sql) = usize::try_from(version)
+                .ok()
+                .and_then(|v| MIGRATIONS.get(v))
+            else {
+                if version > MIGRATIONS.len() as i64 {
+                    return Err(StoreError::TooNew {
+                        path: path.clone(),
+                        found: version,
+                        known: MIGRATIONS.len(),
+                    });
+                }
+                return Ok(());
+            };
+            let err = fail(format!("migration to schema version {}", version + 1));
+            tx.execute_batch(sql)
+                .and_then(|()| tx.pragma_update(None, "user_version", version + 1))
+                .and_then(|()| tx.commit())
+                .map_err(err)?;
         }
-        Ok(())
     }
 
     /// Run `f` in one `BEGIN IMMEDIATE` transaction; log its events once it has committed.
