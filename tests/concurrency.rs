@@ -18,6 +18,9 @@ const REQUESTS: usize = 30;
 /// What went wrong in a loop: the command and its stderr.
 type Failures = Arc<Mutex<Vec<String>>>;
 
+/// One round of a job's loop.
+type Job = Box<dyn Fn(&Instance, &Failures) + Send>;
+
 fn check(failures: &Failures, what: &str, out: &Output, allowed: &[i32]) {
     let code = out.status.code().unwrap_or(-1);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -52,7 +55,7 @@ fn all_jobs_at_once_never_lock_out_and_never_run_twice() {
     let stop = Arc::new(AtomicBool::new(false));
     let failures: Failures = Arc::default();
     let mut loops = Vec::new();
-    let spawn = |name: &'static str, job: Box<dyn Fn(&Instance, &Failures) + Send>| {
+    let spawn = |name: &'static str, job: Job| {
         let (inst, stop, failures) = (Arc::clone(&inst), Arc::clone(&stop), Arc::clone(&failures));
         std::thread::spawn(move || {
             let mut rounds = 0;
