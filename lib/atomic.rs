@@ -18,6 +18,15 @@ pub struct FileError {
 }
 
 impl FileError {
+    /// The exit code: 75 (retry later) when the disk or quota is full, which passes once space
+    /// is freed; else `otherwise`.
+    pub fn exit_or(&self, otherwise: crate::exit::Exit) -> crate::exit::Exit {
+        match self.source.raw_os_error() {
+            Some(libc::ENOSPC | libc::EDQUOT) => crate::exit::Exit::TempFail,
+            _ => otherwise,
+        }
+    }
+
     /// Wrap an I/O error with its file.
     pub fn new(action: &'static str, path: &Path, source: io::Error) -> Self {
         FileError {
@@ -60,6 +69,21 @@ fn write_tmp(tmp: &Path, data: &[u8], mode: u32) -> Result<(), FileError> {
     file.write_all(data)
         .and_then(|()| file.sync_all())
         .map_err(|e| FileError::new("cannot write", tmp, e))
+}
+
+/// Bytes available to unprivileged users on the file system holding `path` (or its parent,
+/// when `path` does not exist yet).
+pub fn available_bytes(path: &Path) -> Option<u64> {
+    let existing = path.ancestors().find(|p| p.exists())?;
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(existing.as_os_str()))
+        .ok()?;
+    // SAFETY: an all-zero statvfs is a valid value of this plain C struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated string and `st` a valid out-pointer.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// fsync a directory, so that a rename or unlink in it survives a crash.

@@ -62,7 +62,7 @@ impl ExitStatus for BrokerError {
     fn exit(&self) -> Exit {
         match self {
             BrokerError::Store(e) => e.exit(),
-            BrokerError::File(_) => Exit::IoErr,
+            BrokerError::File(e) => e.exit_or(Exit::IoErr),
             BrokerError::Mail(e) => e.exit(),
             BrokerError::Random(_) => Exit::TempFail,
             BrokerError::Bridge(e) => e.exit(),

@@ -37,7 +37,7 @@ impl ExitStatus for ExecError {
     fn exit(&self) -> Exit {
         match self {
             ExecError::Store(e) => e.exit(),
-            ExecError::File(_) => Exit::IoErr,
+            ExecError::File(e) => e.exit_or(Exit::IoErr),
         }
     }
 }

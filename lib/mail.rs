@@ -84,7 +84,7 @@ impl ExitStatus for MailError {
             MailError::Smtp { .. } | MailError::Sendmail { .. } | MailError::Gmail(_) => {
                 Exit::TempFail
             }
-            MailError::File(_) => Exit::CantCreat,
+            MailError::File(e) => e.exit_or(Exit::CantCreat),
         }
     }
 }

@@ -207,6 +207,16 @@ pub enum StoreError {
         /// The cause.
         source: rusqlite::Error,
     },
+    /// The disk holding the database is full.
+    #[error("state database {}: {context}: the disk is full ({source}); the job retries once space is freed", path.display())]
+    Full {
+        /// The database file.
+        path: PathBuf,
+        /// What was being done.
+        context: String,
+        /// The cause as SQLite saw it.
+        source: Box<rusqlite::Error>,
+    },
     /// A transition that the state machine does not have.
     #[error("request {id}: {from} → {to} is not a transition of the state machine")]
     InvalidTransition {
@@ -240,11 +250,46 @@ pub enum StoreError {
     Random(#[from] RandomError),
 }
 
+impl StoreError {
+    /// A SQLite error, told apart as [`StoreError::Full`] when it comes from a full disk:
+    /// SQLite says so itself (`SQLITE_FULL`), or reports an I/O error while the file system
+    /// holding the database has no space left.
+    fn sqlite(path: PathBuf, context: String, source: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode;
+        let full = match source.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => true,
+            Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => {
+                crate::atomic::available_bytes(&path).is_some_and(|free| free < 64 * 1024)
+            }
+            _ => false,
+        };
+        if full {
+            StoreError::Full {
+                path,
+                context,
+                source: Box::new(source),
+            }
+        } else {
+            StoreError::Sqlite {
+                path,
+                context,
+                source,
+            }
+        }
+    }
+}
+
 impl ExitStatus for StoreError {
     fn exit(&self) -> Exit {
         match self {
+            // Busy, locked or full: a later run succeeds once the other writer or the space
+            // is gone.
+            StoreError::Full { .. } => Exit::TempFail,
             StoreError::Sqlite { source, .. }
-                if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+                if matches!(
+                    source.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) =>
             {
                 Exit::TempFail
             }
@@ -433,11 +478,7 @@ impl Store {
         let fail = |context: &str| {
             let path = path.to_path_buf();
             let context = context.to_string();
-            move |source| StoreError::Sqlite {
-                path,
-                context,
-                source,
-            }
+            move |source| StoreError::sqlite(path, context, source)
         };
         let conn = Connection::open(path).map_err(fail("cannot open"))?;
         conn.busy_timeout(Duration::from_secs(10))
@@ -462,11 +503,7 @@ impl Store {
     ) -> impl FnOnce(rusqlite::Error) -> StoreError + use<C> {
         let path = self.path.clone();
         let context = context.into();
-        move |source| StoreError::Sqlite {
-            path,
-            context,
-            source,
-        }
+        move |source| StoreError::sqlite(path, context, source)
     }
 
     /// Bring the schema up to date, one migration per transaction. The version is read inside
@@ -476,11 +513,7 @@ impl Store {
         let path = self.path.clone();
         let fail = |context: String| {
             let path = path.clone();
-            move |source| StoreError::Sqlite {
-                path,
-                context,
-                source,
-            }
+            move |source| StoreError::sqlite(path, context, source)
         };
         loop {
             let begin = fail("cannot begin migration".into());
@@ -798,11 +831,7 @@ impl Tx<'_> {
     ) -> impl FnOnce(rusqlite::Error) -> StoreError + use<C> {
         let path = self.path.clone();
         let context = context.into();
-        move |source| StoreError::Sqlite {
-            path,
-            context,
-            source,
-        }
+        move |source| StoreError::sqlite(path, context, source)
     }
 
     /// The open request with this client_ref, or with this hash (any request with the

@@ -44,7 +44,7 @@ impl ExitStatus for SubmitError {
             SubmitError::Invalid(_) => Exit::DataErr,
             SubmitError::Param(_) => Exit::Usage,
             SubmitError::Read { .. } => Exit::NoInput,
-            SubmitError::File(_) => Exit::CantCreat,
+            SubmitError::File(e) => e.exit_or(Exit::CantCreat),
             SubmitError::Random(_) => Exit::TempFail,
         }
     }

@@ -97,7 +97,7 @@ impl ExitStatus for BridgeError {
             BridgeError::Refused { .. } => Exit::Unavailable,
             BridgeError::Retry { .. } | BridgeError::Random(_) => Exit::TempFail,
             BridgeError::Store(e) => e.exit(),
-            BridgeError::File(_) => Exit::CantCreat,
+            BridgeError::File(e) => e.exit_or(Exit::CantCreat),
         }
     }
 }

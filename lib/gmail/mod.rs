@@ -73,7 +73,7 @@ impl ExitStatus for GmailError {
             }
             GmailError::NotFound(_) | GmailError::Http { .. } => Exit::Unavailable,
             GmailError::Store(e) => e.exit(),
-            GmailError::File(_) => Exit::IoErr,
+            GmailError::File(e) => e.exit_or(Exit::IoErr),
         }
     }
 }

@@ -58,7 +58,7 @@ impl ExitStatus for MaintError {
     fn exit(&self) -> Exit {
         match self {
             MaintError::Store(e) => e.exit(),
-            MaintError::File(_) => Exit::CantCreat,
+            MaintError::File(e) => e.exit_or(Exit::CantCreat),
             MaintError::UnknownCheck { .. } => Exit::Usage,
         }
     }

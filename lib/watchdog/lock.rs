@@ -102,7 +102,11 @@ pub fn take(dir: &Dir, session: &OsStr, stale: bool, now: UnixTime) -> io::Resul
     let created = jiff::Timestamp::from_second(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let body =
         json!({ "pid": std::process::id(), "createdAt": created.to_string(), "owner": OWNER });
-    file.write_all(body.to_string().as_bytes())?;
+    if let Err(e) = file.write_all(body.to_string().as_bytes()) {
+        // An empty lock would hold the gateway off until it went stale.
+        let _ = dir.remove(&name);
+        return Err(e);
+    }
     Ok(Some(Held { name }))
 }
 

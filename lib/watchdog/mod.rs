@@ -532,7 +532,9 @@ fn fix(
     now: UnixTime,
 ) -> io::Result<Fixed> {
     let stale = matches!(lock, Lock::Stale(_));
-    let Some(held) = lock::take(&opened.dir, &opened.name, stale, now)? else {
+    let Some(held) = lock::take(&opened.dir, &opened.name, stale, now)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot take the session's lock: {e}")))?
+    else {
         return Ok(Fixed::Not("the gateway took its lock meanwhile".into()));
     };
     let result = backup_and_rewrite(config, path, opened, findings, now);
@@ -574,7 +576,8 @@ fn backup_and_rewrite(
         &opened.file,
         &opened.stat,
         findings,
-    )?;
+    )
+    .map_err(|e| io::Error::new(e.kind(), format!("cannot write the repaired file: {e}")))?;
     Ok(renamed.then_some(backup))
 }
 

@@ -1,0 +1,243 @@
+//! Resource faults: a full disk under the state directory, the backups and the session files
+//! (small tmpfs mounts; the tests run as root, as CI does), and a database another process
+//! holds locked. Each job says why, exits 75, loses nothing and leaves nothing half-written;
+//! once space or the lock is back, the next run completes the work.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use common::Instance;
+use serde_json::Value;
+
+/// A tmpfs of `size` mounted at `path` for the test's life.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(path).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mount tmpfs (the fault tests run as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(path.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Fill what is left with one file; returns it.
+    fn fill(&self) -> PathBuf {
+        let filler = self.0.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 4096];
+        while std::io::Write::write_all(&mut file, &block).is_ok() {}
+        filler
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn aged(path: &Path) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+}
+
+fn request(i: usize) -> Vec<u8> {
+    serde_json::json!({"version": 1, "kind": "restart_container", "summary": format!("Restart c{i}"), "reason": "faults", "params": {"container": format!("c{i}")}})
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn a_full_state_directory_loses_no_request() {
+    let inst = Instance::new("fault-intake");
+    let state = inst.dir.join("tight-state");
+    let disk = Tmpfs::mount(&state, "1m");
+    inst.drop_in(
+        "state.toml",
+        &format!("[paths]\nstate_dir = \"{}\"\n", state.display()),
+    );
+    let first = inst.run("clawdbot-broker", &["run"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let filler = disk.fill();
+    for i in 0..3 {
+        inst.drop(&format!("r{i}.json"), &request(i));
+    }
+    let full = inst.run("clawdbot-broker", &["run"]);
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(
+        full.status.code(),
+        Some(75),
+        "a full disk is a temporary failure: {stderr}"
+    );
+    assert!(
+        stderr.contains("full") || stderr.contains("space"),
+        "the error says why: {stderr}"
+    );
+    assert_eq!(
+        inst.spool_json().len(),
+        3,
+        "no request left the spool unrecorded"
+    );
+
+    std::fs::remove_file(filler).unwrap();
+    let again = inst.run("clawdbot-broker", &["run"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(inst.spool_json().is_empty());
+    let open: Value = inst.json(&["status"]);
+    assert_eq!(open.as_array().unwrap().len(), 3, "{open}");
+    drop(disk);
+}
+
+fn big_corrupt_session(dir: &Path, name: &str, lines: usize) -> (PathBuf, Vec<u8>, Vec<u8>) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut good = b"{\"type\":\"session\",\"version\":3,\"id\":\"s1\"}\n".to_vec();
+    for i in 0..lines {
+        good.extend_from_slice(
+            format!(
+                "{{\"type\":\"custom\",\"id\":\"e{i}\",\"data\":\"{}\"}}\n",
+                "x".repeat(200)
+            )
+            .as_bytes(),
+        );
+    }
+    let mut corrupt = good.clone();
+    corrupt.extend_from_slice(b"{\"type\":\"mess");
+    let path = dir.join(name);
+    std::fs::write(&path, &corrupt).unwrap();
+    aged(&path);
+    (path, corrupt, good)
+}
+
+fn watchdog(inst: &Instance) -> (i32, Value) {
+    let out = inst.run("clawdbot-watchdog", &["--json"]);
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr))),
+    )
+}
+
+#[test]
+fn a_full_backup_directory_leaves_the_session_as_it_was() {
+    let inst = Instance::new("fault-backup");
+    let backups = inst.dir.join("tight-backups");
+    let disk = Tmpfs::mount(&backups, "256k");
+    inst.drop_in(
+        "backups.toml",
+        &format!("[paths]\nbackups = \"{}\"\n", backups.display()),
+    );
+    let sessions = inst.dir.join("openclaw/agents/main/sessions");
+    let (path, corrupt, good) = big_corrupt_session(&sessions, "s.jsonl", 3000);
+    let (code, report) = watchdog(&inst);
+    assert_eq!(code, 75, "{report}");
+    let error = report["errors"][0][1].as_str().unwrap();
+    assert!(error.contains("No space left"), "{error}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        corrupt,
+        "the session is untouched"
+    );
+    assert!(
+        common::names(&backups.join("main")).is_empty(),
+        "no half-written backup"
+    );
+    assert_eq!(
+        common::names(&sessions),
+        ["s.jsonl"],
+        "no lock or temporary file left"
+    );
+
+    disk.resize("16m");
+    let (code, report) = watchdog(&inst);
+    assert_eq!(
+        (code, report["repaired"].as_u64()),
+        (0, Some(1)),
+        "{report}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+}
+
+#[test]
+fn a_full_session_directory_keeps_the_original() {
+    let inst = Instance::new("fault-sessions");
+    let sessions = inst.dir.join("openclaw/agents/main/sessions");
+    let disk = Tmpfs::mount(&sessions, "1m");
+    let (path, corrupt, good) = big_corrupt_session(&sessions, "s.jsonl", 3000);
+    let filler = disk.fill();
+    let (code, report) = watchdog(&inst);
+    assert_eq!(code, 75, "{report}");
+    assert_eq!(std::fs::read(&path).unwrap(), corrupt);
+    assert_eq!(
+        common::names(&sessions),
+        ["filler", "s.jsonl"],
+        "no temporary file or lock left"
+    );
+    let error = report["errors"][0][1].as_str().unwrap();
+    assert!(error.contains("No space left"), "{error}");
+    std::fs::remove_file(filler).unwrap();
+    disk.resize("4m");
+    let (code, report) = watchdog(&inst);
+    assert_eq!(
+        (code, report["repaired"].as_u64()),
+        (0, Some(1)),
+        "{report}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+}
+
+#[test]
+fn a_locked_database_is_a_temporary_failure() {
+    let inst = Instance::new("fault-locked");
+    inst.broker();
+    inst.drop("r.json", &request(1));
+    let holder = rusqlite::Connection::open(inst.database()).unwrap();
+    holder
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO settings (key, value) VALUES ('held', '1');")
+        .unwrap();
+    let out = inst.run("clawdbot-broker", &["run"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains("locked"), "{stderr}");
+    assert_eq!(inst.spool_json().len(), 1, "the request waits in the spool");
+    holder.execute_batch("COMMIT").unwrap();
+    let out = inst.run("clawdbot-broker", &["run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(inst.spool_json().is_empty());
+}
