@@ -241,3 +241,87 @@ fn a_locked_database_is_a_temporary_failure() {
     );
     assert!(inst.spool_json().is_empty());
 }
+
+/// Run a job with the clock moved by `offset` (libfaketime, e.g. `-1h`, `+1d`).
+fn at_offset(inst: &Instance, offset: &str, program: &str, args: &[&str]) -> std::process::Output {
+    let lib = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("libfaketime (Debian's faketime package; .ci/run installs it)");
+    inst.command(program, args)
+        .env("LD_PRELOAD", lib)
+        .env("FAKETIME", offset)
+        .env("DONT_FAKE_MONOTONIC", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_clock_going_back_and_forward_breaks_nothing() {
+    let (inst, log) = common::counting("fault-clock");
+    let id = common::filed(&inst, "one");
+    let state = |inst: &Instance| {
+        inst.json(&["show", &id])["request"]["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(state(&inst), "PendingReply");
+
+    // An hour back: the request is an hour younger than it looks; nothing expires, nothing runs.
+    inst.drop("two.json", serde_json::json!({"version": 1, "kind": "count", "summary": "Count two", "reason": "clock", "params": {"n": "two"}}).to_string().as_bytes());
+    let back = at_offset(&inst, "-1h", "clawdbot-broker", &["run"]);
+    assert!(
+        back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    assert_eq!(state(&inst), "PendingReply");
+    assert_eq!(
+        inst.json(&["status"]).as_array().unwrap().len(),
+        2,
+        "the request filed in the past is recorded"
+    );
+
+    // A day and a minute forward: both expire, the agent is told, nothing runs.
+    let forward = at_offset(&inst, "+1441m", "clawdbot-broker", &["run"]);
+    assert!(
+        forward.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forward.stderr)
+    );
+    assert!(
+        ["Expired", "Done"].contains(&state(&inst).as_str()),
+        "{}",
+        state(&inst)
+    );
+    let told = std::fs::read_dir(inst.dir.join("inbox"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .contains("Expired")
+        });
+    assert!(told, "the agent hears that its request expired");
+
+    // Back to the real time: the expired request stays expired and cannot be approved.
+    let now = inst.run("clawdbot-broker", &["run"]);
+    assert!(
+        now.status.success(),
+        "{}",
+        String::from_utf8_lossy(&now.stderr)
+    );
+    assert!(["Expired", "Done"].contains(&state(&inst).as_str()));
+    let approve = inst.run("clawdbot", &["approve", &id]);
+    assert_eq!(
+        approve.status.code(),
+        Some(65),
+        "{}",
+        String::from_utf8_lossy(&approve.stderr)
+    );
+    assert_eq!(common::runs(&log), 0, "nothing ran");
+}
