@@ -565,6 +565,7 @@ impl Store {
         let value = f(&mut wrapped)?;
         let Tx { tx, events, .. } = wrapped;
         tx.commit().map_err(commit)?;
+        crate::failpoint::hit("store::after-commit");
         events.iter().for_each(journal::emit);
         Ok(value)
     }

@@ -315,6 +315,7 @@ fn deliver_recorded(
             .map(|path| path.display().to_string()),
         BridgeMode::Http => deliver::http(config, keys, id, body),
     };
+    crate::failpoint::hit("bridge::after-deliver");
     let error = result.as_ref().err().map(ToString::to_string);
     // Only a message the receiver refused for good is marked failed; anything a retry or a
     // configuration fix can mend (network, token, inbox) stays pending.
