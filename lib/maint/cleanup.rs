@@ -88,6 +88,7 @@ fn sweep(
         };
         match result {
             Ok(_) => {
+                crate::failpoint::hit("maint::after-remove");
                 removed.push(label);
                 bytes += size;
             }
