@@ -37,15 +37,18 @@ impl FileError {
     }
 }
 
-/// Write `data` to `path` atomically with `mode`: `.NAME.tmp` beside it, fsync, rename, fsync
-/// the directory. Readers see the old file or the whole new one, never a part.
+/// Write `data` to `path` atomically with `mode`: a new `.NAME.PID.N.tmp` beside it, fsync,
+/// rename, fsync the directory. Readers see the old file or the whole new one, never a part;
+/// two processes writing the same path at once each rename their own temporary file.
 pub fn write(path: &Path, data: &[u8], mode: u32) -> Result<(), FileError> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{seq}.tmp", std::process::id()));
     let result = write_tmp(&tmp, data, mode)
         .and_then(|()| {
             std::fs::rename(&tmp, path).map_err(|e| FileError::new("cannot rename into", path, e))
@@ -60,8 +63,7 @@ pub fn write(path: &Path, data: &[u8], mode: u32) -> Result<(), FileError> {
 fn write_tmp(tmp: &Path, data: &[u8], mode: u32) -> Result<(), FileError> {
     let mut file = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(mode)
         .custom_flags(libc::O_NOFOLLOW)
         .open(tmp)

@@ -296,9 +296,21 @@ fn read_capped(mut file: File, cap: usize) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// The trigger file for `clawdbot-exec.path` (the truth is in the database).
+/// The trigger file for `clawdbot-exec.path` (the truth is in the database). It is empty, so
+/// it is created in place: a temporary file beside it would be swept away by a concurrent
+/// `clawdbot-exec`, which removes everything in the directory that is not a live trigger.
 pub fn trigger(config: &Config, id: &str) -> Result<(), FileError> {
-    crate::atomic::write(&config.paths.approved().join(id), b"", 0o640)
+    let dir = config.paths.approved();
+    let path = dir.join(id);
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o640)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(|e| FileError::new("cannot create", &path, e))?;
+    crate::atomic::sync_dir(&dir)
 }
 
 fn remove_trigger(config: &Config, id: &str) {

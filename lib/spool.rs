@@ -127,7 +127,7 @@ fn move_into(
     Ok(dest)
 }
 
-/// Write a new request into the spool as `NAME.json`, atomically (`.NAME.json.tmp`, fsync,
+/// Write a new request into the spool as `NAME.json`, atomically (a `.NAME.json.…tmp`, fsync,
 /// rename, fsync the directory), where NAME is the time and a random suffix.
 pub fn drop_request(
     spool: &Path,

@@ -1,10 +1,14 @@
 //! Everything at once on one database: broker passes, `clawdbot approve` from a shell,
-//! `clawdbot-exec`, the watchdog and a maintenance check, each in its own loop. No process may
+//! `clawdbot-exec`, the Gmail poll (against the emulator), the watchdog and a maintenance
+//! check, each in its own loop. No process may
 //! fail with a locked database, and every approved action runs exactly once.
 
 mod common;
+#[path = "emulator/gmail.rs"]
+mod gmail;
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,6 +50,19 @@ fn all_jobs_at_once_never_lock_out_and_never_run_twice() {
     inst.drop_in(
         "40-concurrency.toml",
         "[exec]\ninline = false\n\n[mail]\nmax_per_hour = 1000\n",
+    );
+    let gmail = gmail::Gmail::start();
+    let cred = inst.dir.join("gmail-oauth.json");
+    std::fs::write(&cred, gmail.credential_json()).unwrap();
+    std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o600)).unwrap();
+    inst.drop_in(
+        "80-gmail.toml",
+        &format!(
+            "[gmail]\napi_base = {:?}\ntoken_url = {:?}\ncredential = {:?}\ntimeout = \"5s\"\n",
+            gmail.api_base(),
+            gmail.token_url(),
+            cred.display().to_string()
+        ),
     );
     for i in 0..REQUESTS {
         let body = serde_json::json!({"version": 1, "kind": "count", "summary": format!("Count c{i}"), "reason": "load", "params": {"n": format!("c{i}")}});
@@ -98,6 +115,17 @@ fn all_jobs_at_once_never_lock_out_and_never_run_twice() {
                     );
                 }
             }
+        }),
+    ));
+    loops.push(spawn(
+        "mailpoll",
+        Box::new(|inst, f| {
+            check(
+                f,
+                "clawdbot-mailpoll",
+                &inst.run("clawdbot-mailpoll", &[]),
+                &[0],
+            )
         }),
     ));
     loops.push(spawn(

@@ -325,3 +325,49 @@ fn the_clock_going_back_and_forward_breaks_nothing() {
     );
     assert_eq!(common::runs(&log), 0, "nothing ran");
 }
+
+#[test]
+fn a_read_only_state_directory_is_reported_and_loses_nothing() {
+    let inst = Instance::new("fault-readonly");
+    let state = inst.dir.join("ro-state");
+    let disk = Tmpfs::mount(&state, "4m");
+    inst.drop_in(
+        "state.toml",
+        &format!("[paths]\nstate_dir = \"{}\"\n", state.display()),
+    );
+    assert!(inst.run("clawdbot-broker", &["run"]).status.success());
+    let remount = |mode: &str| {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(&state)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    remount("ro");
+    inst.drop("r.json", &request(7));
+    let out = inst.run("clawdbot-broker", &["run"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a read-only state directory cannot be written"
+    );
+    assert!(
+        stderr.contains("read-only") || stderr.contains("readonly"),
+        "the error says why: {stderr}"
+    );
+    assert_eq!(inst.spool_json().len(), 1, "the request waits in the spool");
+    remount("rw");
+    let out = inst.run("clawdbot-broker", &["run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(inst.spool_json().is_empty());
+    drop(disk);
+}
