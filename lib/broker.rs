@@ -33,6 +33,9 @@ const DIGEST_MAX: usize = 500;
 /// The least time between two digests, so a steady trickle over the hourly limit does not
 /// become one digest per pass.
 const DIGEST_INTERVAL: i64 = 15 * 60;
+
+/// When the agent was last told that its requests are rate limited.
+const THROTTLE_NOTICE: &str = "broker.throttle_notice_at";
 const ACTOR: &str = "broker";
 
 /// Why a pass stopped.
@@ -388,6 +391,7 @@ fn evaluate(
     let detected = store.requests_in(&[State::Detected])?;
     let waiting = store.requests_in(&[State::Evaluating])?;
     let mut budget = budget(config, store, now)?;
+    let mut held = 0;
     for detected_chunk in detected.chunks(BATCH) {
         // The admin agent is asked outside the transaction: it may take minutes.
         let chunk: Vec<RequestRow> = detected_chunk
@@ -420,6 +424,7 @@ fn evaluate(
                         "over the hourly mail limit: waits for the next digest",
                         now,
                     )?;
+                    held += 1;
                 }
             }
             Ok(())
@@ -429,6 +434,39 @@ fn evaluate(
     for row in waiting.iter().take(budget) {
         store.write(|tx| queue_approval(config, tx, row, now))?;
         report.queued += 1;
+    }
+    if held > 0 {
+        tell_throttled(
+            config,
+            store,
+            held + waiting.len().saturating_sub(budget),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// Tell the agent, at most once an hour, that its requests are held back by the mail limit.
+fn tell_throttled(
+    config: &Config,
+    store: &mut Store,
+    held: usize,
+    now: UnixTime,
+) -> Result<(), BrokerError> {
+    let told = store.write(|tx| {
+        let last = tx
+            .setting(THROTTLE_NOTICE)?
+            .and_then(|v| v.parse::<i64>().ok());
+        if last.is_some_and(|at| now - at < 3600) {
+            return Ok(false);
+        }
+        let body = bridge::throttled_body(held, config.mail.max_per_hour, now);
+        bridge::queue(tx, config, &body, None, now)?;
+        tx.set_setting(THROTTLE_NOTICE, Some(&now.to_string()))?;
+        Ok(true)
+    })?;
+    if told {
+        log::warn!("{held} requests held back by the hourly mail limit; the agent is told");
     }
     Ok(())
 }

@@ -231,6 +231,26 @@ pub fn rejected_body(
     .into_bytes()
 }
 
+/// The body telling the agent that its requests are held back by the operator's mail limit.
+pub fn throttled_body(held: usize, per_hour: u32, now: UnixTime) -> Vec<u8> {
+    let text = format!(
+        "{held} of your requests wait: the operator gets at most {per_hour} approval mails an \
+         hour, and the rest together in a digest mail. File fewer requests; each is decided in \
+         turn."
+    );
+    json!({
+        "type": "throttled",
+        "held": held,
+        "limit_per_hour": per_hour,
+        "text": text,
+        "message": format!("clawdbot is rate limiting your requests: {text}"),
+        "name": "clawdbot",
+        "sent_at": time::rfc3339(now),
+    })
+    .to_string()
+    .into_bytes()
+}
+
 /// Record a message for delivery within the caller's transaction (the outbox pattern: the
 /// message is as durable as the state change it reports). Returns its id.
 pub fn queue(
