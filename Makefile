@@ -4,7 +4,7 @@ DESTDIR ?=
 BINS := clawdbot clawdbot-broker clawdbot-request clawdbot-bridge clawdbot-exec clawdbot-mailpoll clawdbot-watchdog clawdbot-secrets clawdbot-maint
 CARGO ?= cargo
 
-.PHONY: all build release check test lint fmt bench bench-watchdog bench-maint demo install clean
+.PHONY: all build release check test lint fmt bench bench-watchdog bench-maint bench-load demo install clean
 
 all: build
 
@@ -37,6 +37,10 @@ bench-watchdog: release
 # The maintenance tiers with 20 containers on the real Docker engine.
 bench-maint: release
 	python3 bench/maint.py
+
+# 10,000 requests, 1,000 replies and 20,000 session files at once.
+bench-load: release
+	python3 bench/load.py
 
 demo:
 	$(CARGO) run --release --bin clawdbot -- demo
