@@ -13,6 +13,7 @@ pub mod config;
 pub mod credentials;
 pub mod decide;
 pub mod demo;
+pub mod dir;
 pub mod doctor;
 pub mod duration;
 pub mod exec;

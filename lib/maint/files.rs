@@ -51,7 +51,7 @@ pub fn stale(ctx: &Ctx) -> Vec<Finding> {
         let mut failed = Vec::new();
         if remove {
             for (path, _) in &old {
-                if let Err(e) = std::fs::remove_file(path) {
+                if let Err(e) = remove_unfollowed(path) {
                     failed.push(format!("{}: {e}", path.display()));
                 }
             }
@@ -92,6 +92,15 @@ pub fn stale(ctx: &Ctx) -> Vec<Finding> {
         );
     }
     out
+}
+
+/// Remove a file through its directory opened without following links: whoever may write
+/// in a stale directory cannot swap a link in between the walk and root's removal.
+fn remove_unfollowed(path: &Path) -> std::io::Result<()> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    };
+    crate::dir::Dir::open(parent)?.remove(name)
 }
 
 /// A size as journalctl prints it (`1.2G`, `512.0M`, `8.0K`, `0B`; binary units).

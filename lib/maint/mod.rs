@@ -23,8 +23,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::{self, FileError};
+use crate::atomic::FileError;
 use crate::config::Config;
+use crate::dir::Dir;
 use crate::exit::{Exit, ExitStatus};
 use crate::mail;
 use crate::store::{Store, StoreError};
@@ -530,38 +531,23 @@ fn keep(
 
 /// Keep the report as JSON, and drop reports older than [`REPORT_DAYS`].
 fn save(config: &Config, report: &Report, now: UnixTime) -> Result<(), MaintError> {
-    let dir = reports_dir(config);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| FileError::new("cannot create directory", &dir, e))?;
-    let date = time::utc_date(now);
-    let path = dir.join(format!("{}-{date}.json", report.tier));
+    let path = reports_dir(config);
+    std::fs::create_dir_all(&path)
+        .map_err(|e| FileError::new("cannot create directory", &path, e))?;
+    // The state directory belongs to the unprivileged user: no link may steer root's writes
+    // and removals elsewhere.
+    let dir = Dir::open(&path).map_err(|e| FileError::new("cannot open", &path, e))?;
+    let name = format!("{}-{}.json", report.tier, time::utc_date(now));
     let json = serde_json::to_vec_pretty(report).unwrap_or_default();
-    atomic::write(&path, &json, 0o640)?;
-    prune_reports(&dir);
+    dir.write_atomic(std::ffi::OsStr::new(&name), &json, 0o640)
+        .map_err(|e| FileError::new("cannot write", &path.join(&name), e))?;
+    dir.remove_older(Duration::from_secs(REPORT_DAYS * 86_400));
     Ok(())
 }
 
 /// Where reports are kept.
 pub fn reports_dir(config: &Config) -> PathBuf {
     config.paths.state_dir.path().join("reports")
-}
-
-fn prune_reports(dir: &std::path::Path) {
-    let limit = Duration::from_secs(REPORT_DAYS * 86_400);
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let old = entry
-            .metadata()
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > limit);
-        if old {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
 }
 
 fn hostname() -> String {

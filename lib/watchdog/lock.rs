@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::dir::Dir;
+use crate::dir::Dir;
 use crate::time::UnixTime;
 
 /// Who wrote the locks the watchdog takes, so that one left by a crash can be recognised.

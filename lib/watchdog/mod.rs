@@ -2,7 +2,6 @@
 //! file, backs up and repairs the corrupted ones, and restarts the gateway once if it repaired
 //! any. Files unchanged since they were last found healthy are not read at all.
 
-pub mod dir;
 pub mod discover;
 pub mod lock;
 mod repair;
@@ -19,12 +18,12 @@ use std::path::{Path, PathBuf};
 use crate::atomic::{self, FileError};
 use crate::command;
 use crate::config::Config;
+use crate::dir::{Dir, Stat};
 use crate::exit::{Exit, ExitStatus};
 use crate::failpoint;
 use crate::mail;
 use crate::store::{Fingerprint, Store, StoreError};
 use crate::time::{self, UnixTime};
-use dir::{Dir, Stat};
 use lock::Lock;
 pub use report::{
     DatabaseReport, FileReport, Found, PassReport, RestartReport, Verdict, describe, summary,
@@ -741,29 +740,19 @@ fn incident(config: &Config, store: &mut Store, report: &PassReport) -> Result<(
     Ok(())
 }
 
-/// Remove backups older than the configured number of days; returns how many.
+/// Remove backups older than the configured number of days; returns how many. Only real
+/// directories are entered and only regular files removed: the state directory belongs to the
+/// unprivileged user, who must not steer root's removals elsewhere with a link.
 fn prune_backups(config: &Config) -> usize {
     let limit = std::time::Duration::from_secs(u64::from(config.watchdog.backup_days) * 86_400);
-    let Ok(agents) = std::fs::read_dir(config.paths.backups()) else {
+    let root = config.paths.backups();
+    let Ok(agents) = std::fs::read_dir(&root) else {
         return 0;
     };
-    let mut removed = 0;
-    for agent in agents.filter_map(Result::ok) {
-        let Ok(files) = std::fs::read_dir(agent.path()) else {
-            continue;
-        };
-        for file in files.filter_map(Result::ok) {
-            let old = file
-                .metadata()
-                .ok()
-                .filter(|m| m.is_file())
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > limit);
-            if old && std::fs::remove_file(file.path()).is_ok() {
-                removed += 1;
-            }
-        }
-    }
-    removed
+    agents
+        .filter_map(Result::ok)
+        .filter(|a| a.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|a| Dir::open(&a.path()).ok())
+        .map(|dir| dir.remove_older(limit))
+        .sum()
 }

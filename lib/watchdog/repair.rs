@@ -6,11 +6,11 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt};
 use std::path::{Path, PathBuf};
 
-use super::dir::{self, Dir, Stat};
 use super::tail::{Findings, Piece};
+use crate::dir::{self, Dir, Stat};
 use crate::failpoint;
 
 const CHUNK: usize = 1 << 20;
@@ -35,25 +35,24 @@ fn copy_range(from: &File, start: u64, end: u64, to: &mut File) -> io::Result<()
 }
 
 /// Copy the whole of `file` (`size` bytes) into a new backup file at `path` (mode 0600,
-/// never over an existing file), synced with its directory.
+/// never over an existing file), synced with its directory. The backup directory lies in the
+/// state directory, which the unprivileged user owns: it is opened without following links.
 pub fn backup(file: &File, size: u64, path: &Path) -> io::Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("/"));
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    };
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(parent)?;
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
+    let dir = Dir::open(parent)?;
+    let mut out = dir.create_new(name, 0o600)?;
     let copied = copy_range(file, 0, size, &mut out).and_then(|()| out.sync_all());
     if let Err(e) = copied {
-        let _ = std::fs::remove_file(path);
+        let _ = dir.remove(name);
         return Err(e);
     }
-    File::open(parent)?.sync_all()
+    dir.sync()
 }
 
 /// A free backup name: `DIR/AGENT/SESSION.TIMESTAMP`, with `-N` if that is taken.

@@ -1,7 +1,8 @@
 //! A directory held open, and operations on the files in it that never follow a link.
 //!
 //! Session files live in users' homes, which their users (and the agent) may change at any
-//! moment, while the watchdog runs as root. Every path is walked one component at a time
+//! moment, and the state directory belongs to the unprivileged `clawdbot` user, while the
+//! watchdog and maintenance run as root. Every path is walked one component at a time
 //! without following links, and every later operation names files relative to the directory
 //! handle, so a link planted on the path cannot redirect a read, a write or a rename.
 
@@ -163,6 +164,51 @@ impl Dir {
         let name = cstring(name)?;
         // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
         check(unsafe { libc::unlinkat(self.fd.as_raw_fd(), name.as_ptr(), 0) }).map(drop)
+    }
+
+    /// Write `data` as `name` atomically: a new temporary file in this directory, fsync,
+    /// rename, fsync the directory.
+    pub fn write_atomic(&self, name: &OsStr, data: &[u8], mode: u32) -> io::Result<()> {
+        let mut temp = OsStr::new(".").to_os_string();
+        temp.push(name);
+        temp.push(format!(".{}.tmp", std::process::id()));
+        let _ = self.remove(&temp);
+        let written = self.create_new(&temp, mode).and_then(|mut file| {
+            std::io::Write::write_all(&mut file, data)?;
+            file.sync_all()
+        });
+        let renamed = written.and_then(|()| self.rename(&temp, name));
+        if renamed.is_err() {
+            let _ = self.remove(&temp);
+        }
+        renamed.and_then(|()| self.sync())
+    }
+
+    /// Remove the regular files in it (links left alone) whose modification is older than
+    /// `limit`; returns how many.
+    pub fn remove_older(&self, limit: std::time::Duration) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            let old = self
+                .stat(&name)
+                .ok()
+                .flatten()
+                .filter(|s| s.regular)
+                .and_then(|s| {
+                    let secs = u64::try_from(s.seen.mtime_ns / 1_000_000_000).ok()?;
+                    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+                    at.elapsed().ok()
+                })
+                .is_some_and(|age| age > limit);
+            if old && self.remove(&name).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
     }
 
     /// fsync the directory, so that a rename or removal survives a crash.
