@@ -150,35 +150,30 @@ fn run(config_path: Option<&Path>, command: Command) -> Result<(), BridgeError> 
             header,
         } => {
             let (config, keys, mut store) = open(config_path)?;
-            let verified = match (envelope, body) {
+            let now = time::now();
+            match (envelope, body) {
                 (Some(path), _) => {
-                    bridge::verify_envelope(&keys, &mut store, &read(&path)?, &config, time::now())?
+                    let envelope = read(&path)?;
+                    bridge::verify_envelope(&keys, &mut store, &envelope, &config, now, print)
                 }
                 (None, Some(path)) => {
                     let body = read(&path)?;
                     let headers = bridge::parse_header_lines(&header)?;
-                    bridge::verify_message(
-                        &keys,
-                        &mut store,
-                        &headers,
-                        &body,
-                        &config,
-                        time::now(),
-                    )?;
-                    body
+                    bridge::verify_message(&keys, &mut store, &headers, &body, &config, now, print)
                 }
-                (None, None) => {
-                    return Err(BridgeError::Envelope("give --envelope or --body".into()));
-                }
-            };
-            let mut out = std::io::stdout().lock();
-            out.write_all(&verified)
-                .and_then(|()| out.write_all(b"\n"))
-                .map_err(|e| {
-                    BridgeError::File(FileError::new("cannot write", Path::new("stdout"), e))
-                })
+                (None, None) => Err(BridgeError::Envelope("give --envelope or --body".into())),
+            }
         }
     }
+}
+
+/// Hand a verified body to the caller: it counts as received once it is flushed to stdout.
+fn print(body: &[u8]) -> Result<(), BridgeError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(body)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .map_err(|e| BridgeError::File(FileError::new("cannot write", Path::new("stdout"), e)))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, BridgeError> {

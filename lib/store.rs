@@ -570,6 +570,39 @@ impl Store {
         Ok(value)
     }
 
+    /// Remember a verified bridge message id and hand its body over, in one write
+    /// transaction: the id counts as seen only once `hand_over` succeeded, so a receiver that
+    /// dies in between is given the message again (at least once), and two receivers of the
+    /// same message cannot both take it. `None` when the id was seen before (a replay).
+    pub fn take_message<T, E>(
+        &mut self,
+        id: &str,
+        now: UnixTime,
+        hand_over: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Option<Result<T, E>>, StoreError> {
+        let begin = self.err("cannot begin transaction");
+        let commit = self.err(format!("cannot commit message id {id}"));
+        let tx = Tx {
+            tx: self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(begin)?,
+            path: self.path.clone(),
+            events: Vec::new(),
+        };
+        if !tx.remember_message_id(id, now)? {
+            return Ok(None);
+        }
+        crate::failpoint::hit("bridge::before-hand-over");
+        let handed = hand_over();
+        // A failed hand-over drops the transaction, which rolls the id back.
+        if handed.is_ok() {
+            crate::failpoint::hit("bridge::after-hand-over");
+            tx.tx.commit().map_err(commit)?;
+        }
+        Ok(Some(handed))
+    }
+
     /// Run `f` in a transaction that is always rolled back: a look at the state that can
     /// change nothing (`clawdbot-broker interpret`).
     pub fn read<T>(

@@ -264,3 +264,58 @@ fn the_whole_loop_survives_kills_at_random_moments() {
         );
     }
 }
+
+/// A receiver killed while verifying is given the message again, and a message handed over
+/// once is refused after.
+#[test]
+fn a_receiver_killed_while_verifying_gets_the_message_on_its_retry() {
+    // `clawdbot init` made the instance a bridge secret.
+    let inst = Instance::new("crash-bridge-verify");
+    let out = inst.run("clawdbot-bridge", &["send", "--message", "Done: x"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let envelope = stdout.split_whitespace().nth(1).unwrap().to_string();
+    let verify = || inst.command("clawdbot-bridge", &["verify", "--envelope", &envelope]);
+
+    // Killed before the body reached stdout: nothing was handed over.
+    let out = verify()
+        .env("CLAWDBOT_FAILPOINT", "bridge::before-hand-over")
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && out.stdout.is_empty());
+    // stdout cannot be written (a full disk): not handed over either.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = verify().stdout(full).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Killed after the body was written but before the id was recorded: the caller saw the
+    // process die, so it will ask again, and gets it again.
+    let out = verify()
+        .env("CLAWDBOT_FAILPOINT", "bridge::after-hand-over")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Done: x"));
+
+    let out = verify().output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Done: x"));
+    let out = verify().output().unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("replay"));
+}

@@ -365,19 +365,27 @@ struct Envelope {
     body: String,
 }
 
-/// Verify a drop envelope and remember its id; returns the body.
+/// Verify a drop envelope and hand its body over once (see [`verify_message`]).
 pub fn verify_envelope(
     keys: &[Key],
     store: &mut Store,
     envelope: &[u8],
     config: &Config,
     now: UnixTime,
-) -> Result<Vec<u8>, BridgeError> {
+    hand_over: impl FnOnce(&[u8]) -> Result<(), BridgeError>,
+) -> Result<(), BridgeError> {
     let envelope: Envelope = serde_json::from_slice(envelope)
         .map_err(|e| BridgeError::Envelope(format!("not an envelope: {e}")))?;
     let headers: Vec<(String, String)> = envelope.headers.into_iter().collect();
-    verify_message(keys, store, &headers, envelope.body.as_bytes(), config, now)?;
-    Ok(envelope.body.into_bytes())
+    verify_message(
+        keys,
+        store,
+        &headers,
+        envelope.body.as_bytes(),
+        config,
+        now,
+        hand_over,
+    )
 }
 
 /// Parse `Name: value` header lines as given on the command line.
@@ -397,7 +405,10 @@ pub fn parse_header_lines(lines: &[String]) -> Result<Vec<(String, String)>, Bri
         .collect()
 }
 
-/// Verify a body with its headers (names case-insensitive) and remember its id.
+/// Verify a body with its headers (names case-insensitive), then hand it over with
+/// `hand_over` and remember its id. The id is recorded in the same transaction, committed
+/// only once the hand-over succeeded: a receiver killed in between gets the message again on
+/// its retry instead of a "replay" refusal, and a message is never handed over twice.
 pub fn verify_message(
     keys: &[Key],
     store: &mut Store,
@@ -405,6 +416,7 @@ pub fn verify_message(
     body: &[u8],
     config: &Config,
     now: UnixTime,
+    hand_over: impl FnOnce(&[u8]) -> Result<(), BridgeError>,
 ) -> Result<(), BridgeError> {
     let limit = config.bridge.max_body_bytes.get();
     if body.len() as u64 > limit {
@@ -430,8 +442,7 @@ pub fn verify_message(
         signature: find(signature::HEADER_SIGNATURE)?,
     };
     let id = signature::verify(keys, &received, body, now)?;
-    if !store.write(|tx| tx.remember_message_id(id, now))? {
-        return Err(VerifyError::Replay(id.to_string()).into());
-    }
-    Ok(())
+    store
+        .take_message(id, now, || hand_over(body))?
+        .unwrap_or_else(|| Err(VerifyError::Replay(id.to_string()).into()))
 }
