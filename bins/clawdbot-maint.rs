@@ -1,56 +1,12 @@
 //! `clawdbot-maint daily|weekly|monthly`: one maintenance tier.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clawdbot::cli::maint::{Cli, PROGRAM};
 use clawdbot::config::Config;
 use clawdbot::exit::{self, Exit};
 use clawdbot::journal;
-use clawdbot::maint::{self, Level, Options, Tier};
-
-const PROGRAM: &str = "clawdbot-maint";
-
-/// Check and clean the host; mail the operator what needs a look.
-#[derive(Parser)]
-#[command(name = PROGRAM, version, after_help = "\
-Started by clawdbot-maint-daily.timer (06:30), -weekly.timer (Saturday 04:30) and
--monthly.timer (the 15th, 03:00) through clawdbot-maint@TIER.service. Each check runs with a
-time limit ([maint] check_timeout); one that fails or hangs becomes a finding. The daily
-report is mailed only when something is warn or crit and differs from the last run; weekly
-and monthly reports always are. Every report is kept in /var/lib/clawdbot/reports/.
-
-Daily checks: disk (space and inodes per real mount, with a fill-rate estimate), memory
-(available, swap), load (per core, and over the day), units (failed systemd units), ports
-(listening sockets against [maint] ports_allow), docker (the engine and its warnings),
-containers (unhealthy, restarting, exited non-zero, OOM-killed, restarts rising), wazuh
-(where installed), suite (stuck requests, failing mail, the last Gmail poll and watchdog pass).
-
-Examples:
-  clawdbot-maint daily --dry-run
-  clawdbot-maint daily --only disk --only ports --json
-
-Exit status: 0 done (whatever was found), 64 unknown check, 75 the database is busy,
-78 configuration.")]
-struct Cli {
-    /// The tier to run.
-    tier: Tier,
-    /// Configuration file (drop-ins are read from FILE.d/).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Check only: no cleanup, no mail, nothing stored.
-    #[arg(long)]
-    dry_run: bool,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-    /// Run only this check (repeatable).
-    #[arg(long, value_name = "CHECK")]
-    only: Vec<String>,
-    /// Log debug messages.
-    #[arg(short, long)]
-    verbose: bool,
-}
+use clawdbot::maint::{self, Level, Options};
 
 fn main() -> ExitCode {
     let cli = match exit::parse_args::<Cli>() {

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod atomic;
 pub mod bridge;
 pub mod broker;
+pub mod cli;
 pub mod command;
 pub mod config;
 pub mod credentials;
