@@ -15,6 +15,7 @@ use crate::exit::{Exit, ExitStatus};
 use crate::failpoint;
 use crate::ids::{self, RandomError, RequestId};
 use crate::journal;
+use crate::journal::Kind;
 use crate::mail::{self, MailError, Sender};
 use crate::request::{self, Accepted, Plan, Problem};
 use crate::risk::Risk;
@@ -299,7 +300,8 @@ fn record(
         }
         tx.note(
             &existing,
-            "duplicate",
+            Kind::Duplicate,
+            "broker",
             &format!("the same request arrived again as {source}; no second mail"),
             now,
         )?;
@@ -390,7 +392,25 @@ fn evaluate(
     let now = time::now();
     let detected = store.requests_in(&[State::Detected])?;
     let waiting = store.requests_in(&[State::Evaluating])?;
-    let mut budget = budget(config, store, now)?;
+    // Without an operator (a fresh install) requests are recorded and wait, unmailed, until
+    // one is configured or they expire; nothing fails and the spool is still emptied.
+    let operator = !config.operator.emails.is_empty();
+    if !operator && !(detected.is_empty() && waiting.is_empty()) {
+        log::warn!(
+            "no operator is configured: {} requests wait; set emails = [\"you@example.org\"] under [operator]",
+            detected.len() + waiting.len()
+        );
+    }
+    let mut budget = if operator {
+        budget(config, store, now)?
+    } else {
+        0
+    };
+    let why_held = if operator {
+        "over the hourly mail limit: waits for the next digest"
+    } else {
+        "no operator is configured: waits until one is"
+    };
     let mut held = 0;
     for detected_chunk in detected.chunks(BATCH) {
         // The admin agent is asked outside the transaction: it may take minutes.
@@ -418,12 +438,7 @@ fn evaluate(
                     budget -= 1;
                     report.queued += 1;
                 } else {
-                    tx.note(
-                        &row.id,
-                        "held",
-                        "over the hourly mail limit: waits for the next digest",
-                        now,
-                    )?;
+                    tx.note(&row.id, Kind::Held, "broker", why_held, now)?;
                     held += 1;
                 }
             }
@@ -435,7 +450,7 @@ fn evaluate(
         store.write(|tx| queue_approval(config, tx, row, now))?;
         report.queued += 1;
     }
-    if held > 0 {
+    if held > 0 && operator {
         tell_throttled(
             config,
             store,
@@ -554,7 +569,10 @@ fn queue_approval(
 fn digest(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<(), BrokerError> {
     let now = time::now();
     let held = store.requests_in(&[State::Evaluating])?;
-    if held.is_empty() || store.mails_queued_since("digest", now - DIGEST_INTERVAL)? > 0 {
+    if held.is_empty()
+        || config.operator.emails.is_empty()
+        || store.mails_queued_since("digest", now - DIGEST_INTERVAL)? > 0
+    {
         return Ok(());
     }
     let rows = &held[..held.len().min(DIGEST_MAX)];

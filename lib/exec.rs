@@ -16,6 +16,7 @@ use crate::atomic::{self, FileError};
 use crate::config::Config;
 use crate::exit::{Exit, ExitStatus};
 use crate::failpoint;
+use crate::journal::Kind;
 use crate::request::{self, hex};
 use crate::state::State;
 use crate::store::{RequestRow, Store, StoreError};
@@ -83,6 +84,13 @@ pub fn run(config: &Config) -> Result<ExecReport, ExecError> {
                     Ok(Some((row, plan)))
                 }
                 Err(why) => {
+                    tx.note(
+                        &row.id,
+                        Kind::ApprovalRefused,
+                        "clawdbot-exec",
+                        &format!("approval refused by clawdbot-exec: {why}"),
+                        time::now(),
+                    )?;
                     decide::notify_agent(
                         tx,
                         config,

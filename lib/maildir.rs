@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::decide::{self, Decider, Decision};
 use crate::ids::RequestId;
 use crate::intent::{self, Intent, Verdict};
+use crate::journal::Kind;
 use crate::reply::{self, Reply};
 use crate::request::hex;
 use crate::state::State;
@@ -137,7 +138,8 @@ fn one(
                 if let Some(id) = &request {
                     tx.note(
                         id,
-                        "reply-refused",
+                        Kind::ReplyRefused,
+                        "broker",
                         &format!(
                             "a reply from {} did not count: {reason}",
                             record.sender.unwrap_or("?")

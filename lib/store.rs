@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::exit::{Exit, ExitStatus};
 use crate::ids::{RandomError, RequestId};
-use crate::journal::{self, Event};
+use crate::journal::{self, Event, Kind};
 use crate::state::State;
 use crate::time::UnixTime;
 
@@ -941,7 +941,7 @@ impl Tx<'_> {
             new.now,
         )?;
         self.events.push(Event {
-            event: "received",
+            kind: Kind::Received,
             request: id.to_string(),
             state: Some(State::Detected),
             message: format!("Request {id} received from {}: {}", new.source, new.summary),
@@ -970,7 +970,7 @@ impl Tx<'_> {
             r.now,
         )?;
         self.events.push(Event {
-            event: "rejected",
+            kind: Kind::Rejected,
             request: r.id.to_string(),
             state: None,
             message: format!(
@@ -986,17 +986,18 @@ impl Tx<'_> {
     pub fn note(
         &mut self,
         id: &RequestId,
-        event: &'static str,
+        kind: Kind,
+        actor: &str,
         detail: &str,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        self.audit(id, [None, None], "broker", event, detail, now)?;
+        self.audit(id, [None, None], actor, kind.name(), detail, now)?;
         self.events.push(Event {
-            event,
+            kind,
             request: id.to_string(),
             state: None,
             message: format!("Request {id}: {detail}"),
-            warning: false,
+            warning: matches!(kind, Kind::ReplyRefused | Kind::ApprovalRefused),
         });
         Ok(())
     }
@@ -1039,7 +1040,7 @@ impl Tx<'_> {
             format!("Request {id} is {to}: {detail}")
         };
         self.events.push(Event {
-            event: "transition",
+            kind: Kind::Transition,
             request: id.to_string(),
             state: Some(to),
             message,

@@ -255,3 +255,26 @@ fn expired_requests_leave_the_open_list() {
     );
     assert_eq!(body["sessionKey"], "agent:main:main");
 }
+
+#[test]
+fn without_an_operator_requests_wait_unmailed_and_go_out_once_one_is_configured() {
+    let inst = Instance::new("no-operator");
+    inst.drop_in("50-no-operator.toml", "[operator]\nemails = []\n");
+    inst.drop("a.json", &request("searxng"));
+    let out = inst.run("clawdbot-broker", &["run"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no operator is configured"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_dir(inst.spool()).unwrap().next().is_none());
+    assert!(inst.mails().is_empty());
+    let open = inst.json(&["status"]);
+    assert_eq!(open[0]["state"], "Evaluating");
+
+    std::fs::remove_file(inst.dir.join("clawdbot.toml.d/50-no-operator.toml")).unwrap();
+    inst.broker();
+    assert_eq!(inst.mails().len(), 1);
+    assert_eq!(inst.json(&["status"])[0]["state"], "PendingReply");
+}

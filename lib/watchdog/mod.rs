@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::dir::{Dir, Stat};
 use crate::exit::{Exit, ExitStatus};
 use crate::failpoint;
+use crate::journal;
 use crate::mail;
 use crate::store::{Fingerprint, Store, StoreError};
 use crate::time::{self, UnixTime};
@@ -255,7 +256,8 @@ fn remember(store: &mut Store, memos: &[Memo], now: UnixTime) -> Result<(), Watc
 fn log_reported(path: &Path, problems: &[Found]) {
     for found in problems {
         log::warn!(
-            clawdbot_event = "session-problem",
+            message_id = journal::Kind::SessionProblem.message_id(),
+            clawdbot_event = journal::Kind::SessionProblem.name(),
             clawdbot_file = path.display().to_string().as_str();
             "{}: line {}: {} ({}); not rewritten",
             path.display(),
@@ -621,7 +623,8 @@ fn log_repair(path: &Path, problems: &[Found]) {
             Action::Reported => format!("left line {} for a person", found.line),
         };
         log::warn!(
-            clawdbot_event = "session-repair",
+            message_id = journal::Kind::SessionRepair.message_id(),
+            clawdbot_event = journal::Kind::SessionRepair.name(),
             clawdbot_file = path.display().to_string().as_str();
             "{}: {what}: {} ({})",
             path.display(),
