@@ -395,10 +395,10 @@ fn evaluate(
     // Without an operator (a fresh install) requests are recorded and wait, unmailed, until
     // one is configured or they expire; nothing fails and the spool is still emptied.
     let operator = !config.operator.emails.is_empty();
-    if !operator && !(detected.is_empty() && waiting.is_empty()) {
+    let unmailed = detected.len() + waiting.len();
+    if !operator && unmailed > 0 {
         log::warn!(
-            "no operator is configured: {} requests wait; set emails = [\"you@example.org\"] under [operator]",
-            detected.len() + waiting.len()
+            "no operator is configured: {unmailed} requests wait; set emails = [\"you@example.org\"] under [operator]"
         );
     }
     let mut budget = if operator {
