@@ -4,7 +4,7 @@ DESTDIR ?=
 BINS := clawdbot clawdbot-broker clawdbot-request clawdbot-bridge clawdbot-exec clawdbot-mailpoll clawdbot-watchdog clawdbot-secrets clawdbot-maint
 CARGO ?= cargo
 
-.PHONY: all build release check test lint fmt bench bench-watchdog bench-maint bench-load demo install clean
+.PHONY: all build release check test lint fmt bench bench-watchdog bench-maint bench-load demo assets deb install system-test clean
 
 all: build
 
@@ -45,14 +45,39 @@ bench-load: release
 demo:
 	$(CARGO) run --release --bin clawdbot -- demo
 
-install: release
+# Man pages and shell completions, made from the binaries' clap definitions.
+assets:
+	rm -rf target/assets
+	$(CARGO) run --quiet --example assets -- target/assets
+
+# The Debian package (cargo-deb): target/debian/clawdbot_VERSION_ARCH.deb.
+deb: release assets
+	$(CARGO) deb --no-build
+
+# The tree the package installs, for hosts without Debian packaging (tests/system/ checks
+# that both are the same). Then: systemd-sysusers clawdbot.conf; systemd-tmpfiles --create
+# clawdbot.conf; journalctl --update-catalog; systemctl enable --now clawdbot.target.
+install: release assets
 	install -D -m 0755 -t $(DESTDIR)$(PREFIX)/bin $(addprefix target/release/,$(BINS))
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/lib/systemd/system units/* timers/* paths/*
 	install -D -m 0644 packaging/sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/clawdbot.conf
 	install -D -m 0644 packaging/tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/clawdbot.conf
 	install -D -m 0644 packaging/clawdbot.toml $(DESTDIR)/etc/clawdbot/clawdbot.toml
-	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/clawdbot packaging/request.schema.json packaging/SKILL.md
+	install -D -m 0644 packaging/clawdbot.catalog $(DESTDIR)$(PREFIX)/lib/systemd/catalog/clawdbot.catalog
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/clawdbot packaging/request.schema.json
+	install -D -m 0644 packaging/SKILL.md $(DESTDIR)$(PREFIX)/share/clawdbot/skill/clawdbot/SKILL.md
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/clawdbot/wazuh packaging/wazuh/*
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man1 target/assets/man/*
+	gzip -9nf $(DESTDIR)$(PREFIX)/share/man/man1/clawdbot*.1
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/bash-completion/completions target/assets/completions/bash/*
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions target/assets/completions/zsh/*
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d target/assets/completions/fish/*
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/clawdbot/README.md
+
+# Boot a Debian root under systemd-nspawn, install the package and walk the approval loop
+# through the real units (root; debootstrap and systemd-container; see tests/system/).
+system-test: deb
+	python3 tests/system/run.py target/debian/clawdbot_*.deb
 
 clean:
 	$(CARGO) clean

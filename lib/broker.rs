@@ -122,6 +122,7 @@ pub fn run(config: &Config) -> Result<PassReport, BrokerError> {
 
     let mut store = Store::open(&paths.database())?;
     let mut report = PassReport::default();
+    config.has_operator("requests are recorded and wait unmailed");
     intake(config, &mut store, &mut report)?;
     failpoint::hit("broker::after-intake");
     evaluate(config, &mut store, &mut report)?;
@@ -395,12 +396,6 @@ fn evaluate(
     // Without an operator (a fresh install) requests are recorded and wait, unmailed, until
     // one is configured or they expire; nothing fails and the spool is still emptied.
     let operator = !config.operator.emails.is_empty();
-    let unmailed = detected.len() + waiting.len();
-    if !operator && unmailed > 0 {
-        log::warn!(
-            "no operator is configured: {unmailed} requests wait; set emails = [\"you@example.org\"] under [operator]"
-        );
-    }
     let mut budget = if operator {
         budget(config, store, now)?
     } else {

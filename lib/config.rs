@@ -1056,6 +1056,22 @@ impl<'de> Deserialize<'de> for Zone {
 }
 
 impl Config {
+    /// Whether an operator is configured; if not, log one line saying so and what the job
+    /// does meanwhile (a fresh install runs every job without failing any).
+    pub fn has_operator(&self, meanwhile: &str) -> bool {
+        if !self.operator.emails.is_empty() {
+            return true;
+        }
+        let file = self
+            .sources
+            .first()
+            .map_or_else(|| DEFAULT_PATH.to_string(), |p| p.display().to_string());
+        log::warn!(
+            "no operator is configured: set emails = [\"you@example.org\"] under [operator] in {file}; {meanwhile}"
+        );
+        false
+    }
+
     /// Read the configuration: `explicit` (from `--config`), else `$CLAWDBOT_CONFIG`, else
     /// [`DEFAULT_PATH`]; plus the drop-ins in `FILE.d/*.toml`. A missing default file means
     /// built-in defaults; a missing file that was asked for is an error.

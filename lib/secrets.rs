@@ -190,6 +190,9 @@ pub struct RemindReport {
 
 /// Mail one reminder listing each secret that reached a new urgency since the last one.
 pub fn remind(config: &Config, store: &mut Store, today: Date) -> Result<RemindReport, StoreError> {
+    if !config.has_operator("no reminder can be mailed") {
+        return Ok(RemindReport::default());
+    }
     let statuses = list(config, store, today)?;
     let now = time::now();
     store.write(|tx| {

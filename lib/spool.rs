@@ -80,7 +80,8 @@ pub fn remove(entry: &Entry) -> Result<(), FileError> {
 /// file is written first so a quarantined file always has its reason. The entry is renamed,
 /// never deleted; across file systems a regular file whose bytes we hold is copied, then
 /// unlinked. If the quarantine cannot take it, it goes to the spool's own `.quarantine/`,
-/// which the path unit does not watch. Returns where it went.
+/// which the path unit does not watch; an entry that cannot leave the spool at all is hidden
+/// in place. Returns where it went.
 pub fn quarantine(
     entry: &Entry,
     dir: &Path,
@@ -96,10 +97,27 @@ pub fn quarantine(
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join(".quarantine");
-            log::warn!("{e}; quarantining into {} instead", local.display());
-            move_into(entry, &local, name, None, reason)
+            // Under the units' sandbox the spool and the state directory are separate mounts:
+            // a link, FIFO or oversized file, whose bytes are not held, always lands here.
+            if e.source.raw_os_error() == Some(libc::EXDEV) {
+                log::debug!("{e}; quarantining into {} instead", local.display());
+            } else {
+                log::warn!("{e}; quarantining into {} instead", local.display());
+            }
+            move_into(entry, &local, name, None, reason).or_else(|e| hide(entry, name, e))
         }
     }
+}
+
+/// A directory the agent owns cannot move to another directory (the rename would rewrite its
+/// `..`, which needs write access to it) nor be emptied: rename it within the spool, out of
+/// the path unit's `*.json` glob, so that it cannot start the broker again and again.
+fn hide(entry: &Entry, name: &str, why: FileError) -> Result<PathBuf, FileError> {
+    let hidden = entry.path.with_file_name(format!(".{name}.rejected"));
+    std::fs::rename(&entry.path, &hidden)
+        .map_err(|e| FileError::new("cannot hide rejected entry", &entry.path, e))?;
+    log::warn!("{why}; hidden in the spool as {}", hidden.display());
+    Ok(hidden)
 }
 
 fn move_into(

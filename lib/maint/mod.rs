@@ -358,6 +358,9 @@ pub fn run(config: &Config, tier: Tier, options: &Options) -> Result<Report, Mai
             known: known.join(", "),
         });
     }
+    if !options.dry_run {
+        config.has_operator("the report is kept in reports/, not mailed");
+    }
     let mut store = Store::open(&config.paths.database())?;
     let now = time::now();
     let mut memory = remembered(&mut store, tier)?;

@@ -64,6 +64,9 @@ impl ExitStatus for WatchdogError {
 /// One pass over every session file. `dry_run` reads and reports, and changes nothing (not
 /// even the watchdog's own memory of healthy files).
 pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> {
+    if !dry_run {
+        config.has_operator("session files are repaired, but no incident is mailed");
+    }
     let paths = &config.paths;
     let state = paths.state_dir.path();
     std::fs::create_dir_all(state)

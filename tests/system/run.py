@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""The system test: boot Debian under systemd-nspawn, install the package, walk the loop.
+
+    python3 tests/system/run.py target/debian/clawdbot_VERSION_ARCH.deb
+
+Needs root, debootstrap and systemd-nspawn (Debian's systemd-container); DESIGN.md section 12.
+The Debian root is made once with debootstrap and cached in /var/cache/clawdbot-test; each run
+boots a copy. Every step asserts what the issue asks for; figures (request-to-mail latency
+through the real .path unit, package and binary sizes, exposure scores) are printed and
+written to target/system-test.json.
+"""
+
+import email
+import email.policy
+import json
+import os
+import re
+import shutil
+import smtplib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import hostile  # noqa: E402
+import wazuh  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parents[2]
+CACHE = Path("/var/cache/clawdbot-test")
+PACKAGES = "systemd,systemd-sysv,dbus,python3-aiosmtpd"
+MACHINE = "clawdbot-system-test"
+TIMERS = [
+    "clawdbot-broker.timer",
+    "clawdbot-mailpoll.timer",
+    "clawdbot-watchdog.timer",
+    "clawdbot-secrets.timer",
+    "clawdbot-maint-daily.timer",
+    "clawdbot-maint-weekly.timer",
+    "clawdbot-maint-monthly.timer",
+]
+SERVICES = [
+    "clawdbot-broker.service",
+    "clawdbot-exec.service",
+    "clawdbot-mailpoll.service",
+    "clawdbot-watchdog.service",
+    "clawdbot-secrets.service",
+    "clawdbot-maint@daily.service",
+]
+PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def step(text):
+    print(f"==> {text}", flush=True)
+
+
+def fail(text):
+    raise SystemExit(f"system test FAILED: {text}")
+
+
+def check(condition, text):
+    if not condition:
+        fail(text)
+
+
+def wait_for(what, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mirror():
+    """The Debian mirror of this machine's own apt sources."""
+    for path in list(Path("/etc/apt/sources.list.d").glob("*.sources")) + [Path("/etc/apt/sources.list")]:
+        if path.exists():
+            m = re.search(r"(?:URIs:\s*|^deb\s+)(\S*debian/?)\s", path.read_text(), re.M)
+            if m:
+                return m.group(1)
+    return "http://deb.debian.org/debian"
+
+
+def debian_root():
+    """The cached debootstrap root, made on first use (about a minute or three)."""
+    root = CACHE / f"bookworm-{PACKAGES.replace(',', '-')}"
+    if (root / "usr/bin/python3").exists():
+        return root
+    step(f"debootstrap bookworm into {root} (cached for later runs)")
+    partial = root.with_suffix(".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", "bookworm", str(partial), mirror()],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    partial.rename(root)
+    return root
+
+
+class Machine:
+    """A booted copy of the Debian root, driven with nsenter."""
+
+    def __init__(self, base, workdir):
+        self.root = workdir / "root"
+        step("copy the Debian root and boot it under systemd-nspawn")
+        subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(self.root)], check=True)
+        self.log = open(workdir / "nspawn.log", "wb")
+        self.nspawn = subprocess.Popen(
+            ["systemd-nspawn", "-D", str(self.root), "--boot", "--register=no", "--keep-unit",
+             "-M", MACHINE, "--console=passive"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.leader = wait_for("the container's systemd", self._leader, 60)
+        state = wait_for("the boot to finish", self._booted, 120)
+        step(f"booted: {state} (leader pid {self.leader})")
+
+    def _leader(self):
+        if self.nspawn.poll() is not None:
+            fail(f"systemd-nspawn exited {self.nspawn.returncode}: see {self.log.name}")
+        for child in Path(f"/proc/{self.nspawn.pid}/task/{self.nspawn.pid}/children").read_text().split():
+            if Path(f"/proc/{child}/comm").read_text().strip() == "systemd":
+                return int(child)
+        return None
+
+    def _booted(self):
+        state = self.run("systemctl", "is-system-running", check=False).stdout.strip()
+        return state if state in ("running", "degraded") else None
+
+    def run(self, *argv, check=True, user=None, input=None, cwd="/"):
+        """Run argv inside the machine (as root, or as `user` through runuser)."""
+        if user:
+            argv = ("runuser", "-u", user, "--") + argv
+        cmd = ["nsenter", "-t", str(self.leader), "-a", f"--wd={cwd}", "--",
+               "env", "-i", f"PATH={PATH_ENV}", "LANG=C.UTF-8"] + list(argv)
+        out = subprocess.run(cmd, input=input, capture_output=True, text=True)
+        if check and out.returncode != 0:
+            fail(f"{' '.join(argv)} exited {out.returncode}:\n{out.stdout}\n{out.stderr}")
+        return out
+
+    def path(self, inside):
+        return self.root / inside.lstrip("/")
+
+    def journal(self, *match):
+        out = self.run("journalctl", "--no-pager", "-o", "json", *match, check=False).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def failed_units(self):
+        out = self.run("systemctl", "--failed", "--plain", "--no-legend", "--no-pager").stdout
+        return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+    def poweroff(self):
+        self.run("systemctl", "poweroff", check=False)
+        try:
+            self.nspawn.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.nspawn.kill()
+            self.nspawn.wait()
+
+
+def smtp_sink(m, unit, port, maildir, user="root"):
+    """Debian's aiosmtpd inside the machine, storing what it receives in a Maildir."""
+    m.run("systemd-run", f"--unit={unit}", f"--uid={user}", "--",
+          "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+          "-c", "aiosmtpd.handlers.Mailbox", maildir)
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    wait_for(f"aiosmtpd on port {port}", up, 30)
+
+
+def new_mails(m, maildir):
+    new = m.path(maildir) / "new"
+    return sorted(new.iterdir(), key=lambda p: p.stat().st_mtime) if new.exists() else []
+
+
+def request(m, name, summary):
+    """File a request as the unprivileged agent; returns the time just before."""
+    t0 = time.time()
+    m.run("clawdbot-request", "--kind", "touch_flag", "--summary", summary,
+          "--reason", "the system test", "--param", f"name={name}", user="agent")
+    return t0
+
+
+def mail_for(m, maildir, seen, timeout=30):
+    """The next mail in maildir not yet in `seen`."""
+    def fresh():
+        for path in new_mails(m, maildir):
+            if path not in seen:
+                seen.add(path)
+                return path
+        return None
+    return wait_for("the approval mail", fresh, timeout)
+
+
+def send_reply(port, original, sender, text):
+    """A reply to `original` as a mail client sends it, through SMTP."""
+    reply = EmailMessage()
+    reply["From"] = sender
+    reply["To"] = original["Reply-To"] or original["From"]
+    reply["Subject"] = "Re: " + original["Subject"]
+    reply["Message-ID"] = email.utils.make_msgid(domain="mail.example.org")
+    reply["In-Reply-To"] = original["Message-ID"]
+    reply["References"] = original["Message-ID"]
+    reply["Date"] = email.utils.formatdate()
+    reply.set_content(text + "\n")
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.send_message(reply)
+
+
+def parity(deb, workdir):
+    """`make install DESTDIR=` installs the same files as the package."""
+    dest = workdir / "destdir"
+    subprocess.run(["make", "-s", "install", f"DESTDIR={dest}"], cwd=PROJECT, check=True,
+                   stdout=subprocess.DEVNULL)
+    made = sorted("./" + str(p.relative_to(dest)) for p in dest.rglob("*") if not p.is_dir())
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    packaged = sorted(line.split()[-1] for line in listing.splitlines() if not line.startswith("d"))
+    # The copyright file is Debian's own; a plain install has no place for it.
+    packaged.remove("./usr/share/doc/clawdbot/copyright")
+    check(made == packaged, f"make install and the package differ: {set(made) ^ set(packaged)}")
+    return len(made)
+
+
+def main():
+    check(os.geteuid() == 0, "run as root (systemd-nspawn, debootstrap)")
+    check(len(sys.argv) == 2, "usage: run.py CLAWDBOT.deb")
+    deb = Path(sys.argv[1]).resolve()
+    figures = {}
+    workdir = Path(tempfile.mkdtemp(prefix="clawdbot-system-", dir="/var/tmp"))
+    step(f"work directory {workdir}")
+    figures["files_installed"] = parity(deb, workdir)
+    m = Machine(debian_root(), workdir)
+    try:
+        walk(m, deb, figures)
+    except SystemExit:
+        # What the suite said, for the CI log.
+        print(m.run("journalctl", "--no-pager", "-n", "80", "-u", "clawdbot*", check=False).stdout)
+        raise
+    finally:
+        m.poweroff()
+    out = PROJECT / "target/system-test.json"
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+    shutil.rmtree(workdir, ignore_errors=True)
+    step("system test passed")
+
+
+def walk(m, deb, figures):
+    before = set(m.failed_units())
+    out_port, in_port = free_port(), free_port()
+
+    step("1. install the package; with no operator every job runs and logs why it waits")
+    shutil.copy(deb, m.path("/root") / deb.name)  # nspawn mounts a tmpfs over /tmp
+    m.run("apt-get", "install", "-y", "-q", "--no-install-recommends", f"/root/{deb.name}")
+    figures["package_bytes"] = deb.stat().st_size
+    figures["installed_size_kib"] = int(m.run("dpkg-query", "-W", "-f=${Installed-Size}", "clawdbot").stdout)
+    figures["binary_bytes"] = {p.name: p.stat().st_size for p in sorted(m.path("/usr/bin").glob("clawdbot*"))}
+    check(m.run("systemctl", "is-active", "clawdbot.target").stdout.strip() == "active", "clawdbot.target is not active")
+    for unit in SERVICES:
+        m.run("systemctl", "start", unit)
+    for unit in ["clawdbot-broker.service", "clawdbot-secrets.service", "clawdbot-watchdog.service",
+                 "clawdbot-maint@daily.service"]:
+        said = " ".join(e.get("MESSAGE", "") for e in m.journal("-u", unit) if isinstance(e.get("MESSAGE"), str))
+        check("no operator is configured" in said, f"{unit} did not say that no operator is configured: {said!r}")
+    failed = [u for u in m.failed_units() if u not in before]
+    check(not failed, f"units failed on a fresh install: {failed}")
+
+    step("2. configure an operator, SMTP and an action; the agent files a request")
+    smtp_sink(m, "test-smtp-out", out_port, "/var/tmp/outmail")
+    smtp_sink(m, "test-smtp-in", in_port, "/var/lib/clawdbot/mail", user="clawdbot")
+    dropin = m.path("/etc/clawdbot/clawdbot.toml.d")
+    dropin.mkdir(mode=0o755, exist_ok=True)
+    (dropin / "50-system-test.toml").write_text(f"""
+[operator]
+emails = ["ops@example.org"]
+[mail]
+transport = "smtp"
+from = "clawdbot <clawdbot@example.org>"
+max_per_hour = 100
+[mail.smtp]
+host = "127.0.0.1"
+port = {out_port}
+security = "none"
+[replies]
+require_authentication_results = false
+[actions.touch_flag]
+command = ["/usr/bin/touch", "/etc/clawdbot-flags/{{name}}"]
+risk = "low"
+timeout = "30s"
+params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
+""")
+    m.path("/etc/clawdbot-flags").mkdir(mode=0o755)
+    m.run("useradd", "--create-home", "--groups", "clawdbot-agent", "agent")
+    seen = set()
+    request(m, "approved-1", "Touch the approved-1 flag")
+    approval_path = mail_for(m, "/var/tmp/outmail", seen)
+    approval = email.message_from_bytes(approval_path.read_bytes(), policy=email.policy.default)
+    ident = re.search(r"R-\d{8}-[0-9A-Z]+", approval["Subject"]).group(0)
+    step(f"   the SMTP server received the approval mail for {ident}")
+
+    step("3. a forged reply, then the operator's approval, through SMTP into the Maildir")
+    send_reply(in_port, approval, "mallory@evil.example", "Approved, go ahead.")
+    send_reply(in_port, approval, "ops@example.org", "Yes, go ahead.")
+    flag = m.path("/etc/clawdbot-flags/approved-1")
+    wait_for("clawdbot-exec to touch the flag", flag.exists, 60)
+    check(flag.stat().st_uid == 0, "the action did not run as root")
+    wait_for(f"{ident} to be Done",
+             lambda: m.run("clawdbot", "show", ident).stdout.split()[1] == "Done", 60)
+    envelopes = wait_for("the bridge envelope in the agent inbox",
+                         lambda: [p for p in m.path("/srv/clawdbot/inbox").glob("*.json") if ident in p.read_text()], 60)
+    for envelope in envelopes:
+        verify_envelope(m, envelope)
+    # A late approval of a request that is already done counts for nothing.
+    send_reply(in_port, approval, "ops@example.org", "Yes, approve.")
+
+    step("4. the journal shows every transition; units, timers and their services")
+    states = [e.get("CLAWDBOT_STATE") for e in m.journal(f"CLAWDBOT_REQUEST={ident}") if e.get("CLAWDBOT_STATE")]
+    for state in ["Detected", "Evaluating", "EmailSent", "PendingReply", "ReplyDetected", "Approved",
+                  "Executing", "Done"]:
+        check(state in states, f"journalctl CLAWDBOT_REQUEST={ident} lacks {state}: {states}")
+    explained = m.run("journalctl", "-x", "--no-pager", f"CLAWDBOT_REQUEST={ident}").stdout
+    check("The agent dropped a request file into the spool" in explained, "journalctl -x shows no catalog text")
+    wait_for("the late approval to be refused",
+             lambda: any("not waiting for a decision" in str(e.get("MESSAGE")) for e in m.journal("-u", "clawdbot-broker.service")), 60)
+    for timer in TIMERS:
+        shown = m.run("systemctl", "list-timers", "--all", "--no-pager", "--no-legend", timer).stdout
+        check(timer in shown and not shown.lstrip().startswith(("-", "n/a")), f"{timer} has no next run: {shown!r}")
+        service = m.run("systemctl", "show", "-P", "Unit", timer).stdout.strip()
+        m.run("systemctl", "start", service)
+        result = m.run("systemctl", "show", "-P", "Result", service).stdout.strip()
+        check(result == "success", f"{service} (from {timer}) ended {result}")
+    failed = [u for u in m.failed_units() if u not in before]
+    check(not failed, f"failed units: {failed}")
+
+    step("5. 50 hostile files in the spool: all quarantined, the path unit keeps working")
+    quarantine = m.path("/var/lib/clawdbot/quarantine")
+    refused = len(list(quarantine.glob("*.error.json")))
+    m.run("python3", "-c", hostile.SCRIPT, "/srv/clawdbot/requests", user="agent")
+    # Every *.json leaves the spool's glob; a directory the broker cannot move is hidden in place.
+    wait_for("the spool to empty", lambda: not list(m.path("/srv/clawdbot/requests").glob("*.json")), 120)
+    wait_for("50 quarantined files", lambda: len(list(quarantine.glob("*.error.json"))) - refused >= hostile.COUNT, 60)
+    check(len(list(quarantine.glob("*.error.json"))) - refused == hostile.COUNT, "not exactly 50 files quarantined")
+    path_unit = m.run("systemctl", "show", "-P", "ActiveState,Result", "clawdbot-broker.path").stdout.split()
+    check(sorted(path_unit) == ["active", "success"], f"clawdbot-broker.path is {path_unit}")
+
+    step("   latency from the request's rename to the mail, 20 requests through the .path unit")
+    latencies = []
+    for n in range(20):
+        t0 = request(m, f"latency-{n}", f"Latency probe {n}")
+        path = mail_for(m, "/var/tmp/outmail", seen)
+        latencies.append(path.stat().st_mtime - t0)
+    figures["request_to_mail_ms"] = {"median": round(statistics.median(latencies) * 1000),
+                                     "worst": round(max(latencies) * 1000)}
+
+    step("   Wazuh rules over the journal; exposure of every service")
+    lines = [f"{e.get('SYSLOG_IDENTIFIER')}: {e.get('MESSAGE')}" for e in m.journal("SYSLOG_IDENTIFIER=clawdbot-broker", "SYSLOG_IDENTIFIER=clawdbot-exec")
+             if isinstance(e.get("MESSAGE"), str)]
+    rules = wazuh.Rules(PROJECT / "packaging/wazuh")
+    levels = {line: rules.level(line) for line in lines}
+    spoof = [lvl for line, lvl in levels.items() if "mallory@evil.example" in line and "does not count" in line]
+    late = [lvl for line, lvl in levels.items() if "not waiting for a decision" in line and "does not count" in line]
+    received = [lvl for line, lvl in levels.items() if f"Request {ident} received" in line]
+    check(spoof and min(spoof) >= 10, f"the forged reply is not level 10 or more in Wazuh: {spoof}")
+    check(late and min(late) >= 10, f"the refused approval is not level 10 or more in Wazuh: {late}")
+    check(received and received[0] == 3, f"a received request is not level 3: {received}")
+    figures["exposure"] = {}
+    for unit in ["clawdbot-broker.service", "clawdbot-exec.service", "clawdbot-mailpoll.service",
+                 "clawdbot-watchdog.service", "clawdbot-secrets.service", "clawdbot-maint@daily.service",
+                 "clawdbot-bridge-keygen.service"]:
+        out = m.run("systemd-analyze", "security", "--no-pager", unit, check=False).stdout
+        score = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
+        figures["exposure"][unit] = float(score.group(1)) if score else None
+
+    step("6. remove and purge: no unit and no state is left behind")
+    m.run("apt-get", "purge", "-y", "-q", "clawdbot")
+    m.run("systemctl", "daemon-reload")
+    units = m.run("systemctl", "list-units", "--all", "--plain", "--no-legend", "--no-pager", "clawdbot*").stdout
+    check(not units.strip(), f"units left after purge:\n{units}")
+    # Exit 1 is its way of saying that nothing matched.
+    files = m.run("systemctl", "list-unit-files", "--plain", "--no-legend", "--no-pager", "clawdbot*", check=False).stdout
+    check(not files.strip(), f"unit files left after purge:\n{files}")
+    links = [str(p) for p in m.path("/etc/systemd/system").rglob("clawdbot*")]
+    check(not links, f"enablement links left: {links}")
+    for gone in ["/var/lib/clawdbot", "/etc/clawdbot", "/etc/credstore/clawdbot.bridge-secret", "/usr/bin/clawdbot"]:
+        check(not m.path(gone).exists(), f"{gone} is left after purge")
+    left = sorted(str(p.relative_to(m.root)) for p in m.path("/srv/clawdbot").rglob("*")) if m.path("/srv/clawdbot").exists() else []
+    check(all(p.startswith("srv/clawdbot/inbox/") or p == "srv/clawdbot/inbox" for p in left),
+          f"more than the agent's own messages left in /srv/clawdbot: {left}")
+    figures["left_after_purge"] = f"{len(left) - 1 if left else 0} bridge messages in /srv/clawdbot/inbox (the agent's)"
+
+
+def verify_envelope(m, path):
+    """The bridge envelope verifies with the official Standard Webhooks library."""
+    from standardwebhooks.webhooks import Webhook
+    secret = m.path("/etc/credstore/clawdbot.bridge-secret").read_text().strip()
+    envelope = json.loads(path.read_text())
+    Webhook(secret).verify(envelope["body"], envelope["headers"])
+
+
+if __name__ == "__main__":
+    main()
