@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 use crate::exit::{Exit, ExitStatus};
@@ -480,7 +480,19 @@ impl Store {
             let context = context.to_string();
             move |source| StoreError::sqlite(path, context, source)
         };
-        let conn = Connection::open(path).map_err(fail("cannot open"))?;
+        // Root jobs (exec, watchdog, maintenance) open this file inside a directory the
+        // unprivileged clawdbot user owns: a link planted there must not lead root's writes
+        // elsewhere. SQLite refuses a link anywhere in the name with NOFOLLOW (and opens -wal
+        // and -shm without following links), so the directory, whose own path only root
+        // controls, is resolved first.
+        let real = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => {
+                std::fs::canonicalize(dir).map_or_else(|_| path.to_path_buf(), |dir| dir.join(name))
+            }
+            _ => path.to_path_buf(),
+        };
+        let flags = OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let conn = Connection::open_with_flags(&real, flags).map_err(fail("cannot open"))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(fail("cannot set busy timeout"))?;
         conn.pragma_update(None, "journal_mode", "WAL")

@@ -371,3 +371,31 @@ fn a_read_only_state_directory_is_reported_and_loses_nothing() {
     assert!(inst.spool_json().is_empty());
     drop(disk);
 }
+
+/// The database lives in a directory the unprivileged user owns, and root jobs open it: a link
+/// planted as state.db (here to another valid database) is refused, and its target untouched.
+#[test]
+fn a_database_link_planted_in_the_state_directory_is_not_followed() {
+    let inst = Instance::new("db-link");
+    inst.broker();
+    let elsewhere = inst.dir.join("elsewhere.db");
+    std::fs::rename(inst.database(), &elsewhere).unwrap();
+    let _ = std::fs::remove_file(inst.dir.join("state/state.db-wal"));
+    let _ = std::fs::remove_file(inst.dir.join("state/state.db-shm"));
+    let before = std::fs::read(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, inst.database()).unwrap();
+    for (program, args) in [
+        ("clawdbot-exec", &[][..]),
+        ("clawdbot-broker", &["run"][..]),
+    ] {
+        let out = inst.run(program, args);
+        assert!(!out.status.success(), "{program} followed the link");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("state.db"),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), before);
+    assert!(!inst.dir.join("elsewhere.db-wal").exists());
+}
