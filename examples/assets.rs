@@ -20,6 +20,7 @@ fn commands() -> Vec<Command> {
         cli::watchdog::Cli::command(),
         cli::secrets::Cli::command(),
         cli::maint::Cli::command(),
+        cli::telegram::Cli::command(),
     ]
 }
 

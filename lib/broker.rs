@@ -684,7 +684,8 @@ fn flush_outbox(
                         ) {
                             // The request moved on meanwhile (expired, say): the mail still went.
                             Err(StoreError::Conflict { .. }) => {}
-                            other => other?,
+                            Ok(()) => crate::telegram::run::queue_alert(tx, config, &id, now)?,
+                            Err(e) => return Err(e),
                         }
                     }
                     Ok(())

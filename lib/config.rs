@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use lettre::Address;
 use lettre::message::Mailbox;
@@ -87,6 +88,8 @@ pub struct Config {
     pub agent: Agent,
     /// The Gmail mailbox the operator's replies arrive in.
     pub gmail: Gmail,
+    /// The operator's Telegram bot.
+    pub telegram: Telegram,
     /// The session watchdog.
     pub watchdog: Watchdog,
     /// Secrets to rotate on schedule, by name.
@@ -452,6 +455,44 @@ impl Default for Gmail {
             full_sync_query: "newer_than:7d".into(),
             full_sync_max: 500,
             timeout: ConfigDuration::from_secs(20),
+        }
+    }
+}
+
+/// `[telegram]`: the operator's bot (`clawdbot-telegram`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Telegram {
+    /// The Bot API's base URL (tests point it at an emulator).
+    pub api_base: HttpUrl,
+    /// The bot token: a credential name, or the absolute path of a 0600 file.
+    pub token_credential: String,
+    /// Numeric Telegram user ids whose messages are obeyed; everyone else is ignored.
+    pub operators: Vec<i64>,
+    /// Group chats the bot listens in (only with `allow_groups`), and where alerts go besides
+    /// the operators' private chats.
+    pub chats: Vec<i64>,
+    /// Whether an operator's message in one of `chats` counts (private chats always do).
+    pub allow_groups: bool,
+    /// Send an alert with Approve / Deny buttons when a request waits for a decision.
+    pub alerts: bool,
+    /// How long one run waits for updates (`getUpdates` long poll), at most 50 s.
+    pub poll_timeout: ConfigDuration,
+    /// How long any other call may take.
+    pub timeout: ConfigDuration,
+}
+
+impl Default for Telegram {
+    fn default() -> Self {
+        Telegram {
+            api_base: HttpUrl("https://api.telegram.org".into()),
+            token_credential: "telegram-token".into(),
+            operators: Vec::new(),
+            chats: Vec::new(),
+            allow_groups: false,
+            alerts: true,
+            poll_timeout: ConfigDuration::from_secs(25),
+            timeout: ConfigDuration::from_secs(10),
         }
     }
 }
@@ -1165,6 +1206,18 @@ impl Config {
             return Err(invalid(
                 &format!("secrets.{name}"),
                 "a secret's name is letters, digits, - and _ (at most 64)".into(),
+            ));
+        }
+        if self.telegram.poll_timeout.get() > Duration::from_secs(50) {
+            return Err(invalid(
+                "telegram.poll_timeout",
+                "at most 50s (Telegram's own limit on a long poll)".into(),
+            ));
+        }
+        if let Some(bad) = self.telegram.operators.iter().find(|id| **id <= 0) {
+            return Err(invalid(
+                "telegram.operators",
+                format!("{bad} is not a user id (user ids are positive numbers)"),
             ));
         }
         if self.mail.max_per_hour == 0 {

@@ -38,6 +38,7 @@ pub mod spool;
 pub mod state;
 pub mod store;
 pub mod submit;
+pub mod telegram;
 pub mod time;
 pub mod trim;
 pub mod watchdog;

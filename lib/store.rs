@@ -192,7 +192,46 @@ CREATE TABLE maint_samples (
 );
 CREATE INDEX maint_samples_key ON maint_samples(key, at);
 "#,
+    r#"
+CREATE TABLE telegram_outbox (
+    id              INTEGER PRIMARY KEY,
+    chat_id         INTEGER NOT NULL,
+    text            TEXT NOT NULL,
+    markup          TEXT,
+    state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER
+);
+CREATE INDEX telegram_outbox_due ON telegram_outbox(state, next_attempt_at);
+CREATE TABLE telegram_updates (
+    update_id  INTEGER PRIMARY KEY,
+    handled_at INTEGER NOT NULL
+);
+CREATE TABLE telegram_refusals (
+    sender         INTEGER PRIMARY KEY,
+    count          INTEGER NOT NULL,
+    last_logged_at INTEGER NOT NULL
+);
+"#,
 ];
+
+/// A queued Telegram message.
+#[derive(Debug, Clone)]
+pub struct TelegramOut {
+    /// Its row.
+    pub id: i64,
+    /// The chat it goes to.
+    pub chat_id: i64,
+    /// The text (HTML parse mode).
+    pub text: String,
+    /// `reply_markup` JSON, if any.
+    pub markup: Option<String>,
+    /// Attempts so far.
+    pub attempts: i64,
+}
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -1322,6 +1361,110 @@ impl Tx<'_> {
             )
             .map_err(self.err(format!("cannot mark {id} reminded")))?;
         Ok(())
+    }
+
+    /// Queue a Telegram message; `markup` is the `reply_markup` JSON (inline buttons).
+    pub fn enqueue_telegram(
+        &self,
+        chat_id: i64,
+        text: &str,
+        markup: Option<&str>,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO telegram_outbox (chat_id, text, markup, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![chat_id, text, markup, now],
+            )
+            .map(drop)
+            .map_err(self.err(format!("cannot queue a Telegram message to {chat_id}")))
+    }
+
+    /// Telegram messages due to be sent, oldest first.
+    pub fn due_telegram(&self, now: UnixTime) -> Result<Vec<TelegramOut>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT id, chat_id, text, markup, attempts FROM telegram_outbox WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT 100")
+            .map_err(self.err("cannot read the Telegram outbox"))?;
+        let rows = stmt
+            .query_map([now], |r| {
+                Ok(TelegramOut {
+                    id: r.get(0)?,
+                    chat_id: r.get(1)?,
+                    text: r.get(2)?,
+                    markup: r.get(3)?,
+                    attempts: r.get(4)?,
+                })
+            })
+            .and_then(Iterator::collect)
+            .map_err(self.err("cannot read the Telegram outbox"))?;
+        Ok(rows)
+    }
+
+    /// Record an attempt at sending a Telegram message: sent, to be retried at `retry_at`, or
+    /// failed for good (`retry_at` None).
+    pub fn telegram_attempt(
+        &self,
+        id: i64,
+        outcome: Result<(), (&str, Option<UnixTime>)>,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let result = match outcome {
+            Ok(()) => self.tx.execute(
+                "UPDATE telegram_outbox SET state = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = NULL WHERE id = ?1",
+                params![id, now],
+            ),
+            Err((error, Some(at))) => self.tx.execute(
+                "UPDATE telegram_outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                params![id, error, at],
+            ),
+            Err((error, None)) => self.tx.execute(
+                "UPDATE telegram_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                params![id, error],
+            ),
+        };
+        result
+            .map(drop)
+            .map_err(self.err(format!("cannot record Telegram message {id}")))
+    }
+
+    /// Remember a handled update; false when it was handled before (delivered again because
+    /// the offset was not stored).
+    pub fn telegram_update_new(&self, update_id: i64, now: UnixTime) -> Result<bool, StoreError> {
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO telegram_updates (update_id, handled_at) VALUES (?1, ?2)",
+                params![update_id, now],
+            )
+            .map(|n| n == 1)
+            .map_err(self.err(format!("cannot record Telegram update {update_id}")))
+    }
+
+    /// Count a message from someone who is not an operator; true when it should be logged
+    /// (the first from this sender in `quiet` seconds).
+    pub fn telegram_refusal(
+        &self,
+        sender: i64,
+        quiet: i64,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let last: Option<i64> = self
+            .tx
+            .query_row(
+                "SELECT last_logged_at FROM telegram_refusals WHERE sender = ?1",
+                [sender],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("cannot read Telegram refusals"))?;
+        let log = last.is_none_or(|at| now - at >= quiet);
+        self.tx
+            .execute(
+                "INSERT INTO telegram_refusals (sender, count, last_logged_at) VALUES (?1, 1, ?2) ON CONFLICT(sender) DO UPDATE SET count = count + 1, last_logged_at = CASE WHEN ?3 THEN ?2 ELSE last_logged_at END",
+                params![sender, now, log],
+            )
+            .map_err(self.err("cannot record a Telegram refusal"))?;
+        Ok(log)
     }
 
     /// A stored setting (poller state: history id, cached token, backoff).

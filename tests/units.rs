@@ -55,6 +55,7 @@ fn root(tag: &str, extra: &[(&str, &str)]) -> PathBuf {
         "clawdbot-watchdog",
         "clawdbot-secrets",
         "clawdbot-maint",
+        "clawdbot-telegram",
     ] {
         std::fs::copy(common::bin(bin), root.join("usr/bin").join(bin)).unwrap();
     }
@@ -103,6 +104,7 @@ fn budget(service: &str) -> f64 {
     match service {
         "clawdbot-broker.service"
         | "clawdbot-mailpoll.service"
+        | "clawdbot-telegram.service"
         | "clawdbot-secrets.service"
         | "clawdbot-bridge-keygen.service" => 2.0,
         "clawdbot-exec.service" | "clawdbot-watchdog.service" | "clawdbot-maint@.service" => 5.0,

@@ -9,4 +9,5 @@ pub mod mailpoll;
 pub mod maint;
 pub mod request;
 pub mod secrets;
+pub mod telegram;
 pub mod watchdog;

@@ -37,6 +37,7 @@ MACHINE = "clawdbot-system-test"
 TIMERS = [
     "clawdbot-broker.timer",
     "clawdbot-mailpoll.timer",
+    "clawdbot-telegram.timer",
     "clawdbot-watchdog.timer",
     "clawdbot-secrets.timer",
     "clawdbot-maint-daily.timer",
@@ -47,6 +48,7 @@ SERVICES = [
     "clawdbot-broker.service",
     "clawdbot-exec.service",
     "clawdbot-mailpoll.service",
+    "clawdbot-telegram.service",
     "clawdbot-watchdog.service",
     "clawdbot-secrets.service",
     "clawdbot-maint@daily.service",
@@ -383,7 +385,7 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
     check(late and min(late) >= 10, f"the refused approval is not level 10 or more in Wazuh: {late}")
     check(received and received[0] == 3, f"a received request is not level 3: {received}")
     figures["exposure"] = {}
-    for unit in ["clawdbot-broker.service", "clawdbot-exec.service", "clawdbot-mailpoll.service",
+    for unit in ["clawdbot-broker.service", "clawdbot-exec.service", "clawdbot-mailpoll.service", "clawdbot-telegram.service",
                  "clawdbot-watchdog.service", "clawdbot-secrets.service", "clawdbot-maint@daily.service",
                  "clawdbot-bridge-keygen.service"]:
         out = m.run("systemd-analyze", "security", "--no-pager", unit, check=False).stdout
