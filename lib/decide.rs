@@ -292,6 +292,7 @@ pub fn finish_run(
         indent(&head)
     );
     queue_mail(tx, config, row, state.as_str(), &confirm, None, false, now)?;
+    crate::telegram::run::confirm(tx, row, &said, now)?;
     if state == State::Done {
         tx.transition(
             &row.id,

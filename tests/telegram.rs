@@ -78,6 +78,15 @@ fn an_operator_approves_once_even_when_the_update_comes_again() {
             .any(|t| t.starts_with(&format!("Approved {id}"))),
         "{answers:?}"
     );
+    // The outcome is confirmed in the same chat by the next run.
+    run(&inst);
+    let last = telegram.sent().pop().unwrap();
+    assert_eq!(last.chat_id, OPERATOR);
+    assert!(
+        last.text.starts_with(&format!("{id}: Done:")),
+        "{}",
+        last.text
+    );
 
     // The offset is lost and Telegram delivers everything again: nothing is done twice.
     let db = rusqlite::Connection::open(inst.database()).unwrap();

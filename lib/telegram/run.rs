@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::decide::{self, Decider, Decision};
 use crate::ids::RequestId;
 use crate::state::State;
-use crate::store::{Store, StoreError, Tx};
+use crate::store::{RequestRow, Store, StoreError, Tx};
 use crate::time::{self, UnixTime};
 use crate::{broker, credentials, inspect};
 
@@ -391,6 +391,24 @@ pub fn queue_alert(
         tx.enqueue_telegram(*chat, &format::escape(&text), Some(&markup), now)?;
     }
     Ok(())
+}
+
+/// Confirm an outcome in the private chat of the operator who decided from Telegram.
+pub fn confirm(tx: &Tx<'_>, row: &RequestRow, said: &str, now: UnixTime) -> Result<(), StoreError> {
+    let user = row
+        .decided_by
+        .as_deref()
+        .and_then(|by| by.strip_prefix("telegram:"))
+        .and_then(|id| id.parse::<i64>().ok());
+    match user {
+        Some(chat) => queue(
+            tx,
+            chat,
+            &format::escape(&format!("{}: {said}", row.id)),
+            now,
+        ),
+        None => Ok(()),
+    }
 }
 
 fn short_hash(hash: &str) -> &str {
