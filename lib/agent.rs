@@ -89,6 +89,38 @@ pub fn prompt(purpose: Use, instructions: &str, row: &RequestRow, reply: Option<
     .to_string()
 }
 
+/// Ask the agent a question the operator typed (trusted: it is the operator speaking); the
+/// answer's text, or why there is none.
+pub fn answer_operator(config: &Config, question: &str) -> Result<String, AgentError> {
+    let input = json!({
+        "task": Use::Answer.as_str(),
+        "instructions": "The operator asks you this from their phone (Telegram). Answer in a few short lines of plain text. You cannot approve, deny or run requests from here: point to /show ID, /approve ID and /deny ID.",
+        "operator_message": question,
+    })
+    .to_string();
+    let (status, output) = run(config, &input, config.agent.timeout.get())?;
+    if status != 0 {
+        return Err(AgentError::Failed(format!("exit status {status}")));
+    }
+    let value: Value =
+        serde_json::from_str(output.trim()).unwrap_or_else(|_| json!({ "result": output.trim() }));
+    let text = match value.get("result") {
+        Some(Value::String(result)) => serde_json::from_str::<Value>(result.trim())
+            .ok()
+            .and_then(|v| v.get("text").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| result.clone()),
+        _ => value
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    };
+    if text.trim().is_empty() {
+        return Err(AgentError::Failed("an empty answer".into()));
+    }
+    Ok(text)
+}
+
 /// Ask the agent and return its JSON answer. Claude Code's `--output-format json` wraps the
 /// answer as a string in `result`; that string is read as JSON when it is, else as `{"text"}`.
 pub fn ask(

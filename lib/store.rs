@@ -1440,6 +1440,19 @@ impl Tx<'_> {
             .map_err(self.err(format!("cannot record Telegram update {update_id}")))
     }
 
+    /// Whether an update was handled before.
+    pub fn telegram_update_handled(&self, update_id: i64) -> Result<bool, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT 1 FROM telegram_updates WHERE update_id = ?1",
+                [update_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(self.err(format!("cannot read Telegram update {update_id}")))
+    }
+
     /// Count a message from someone who is not an operator; true when it should be logged
     /// (the first from this sender in `quiet` seconds).
     pub fn telegram_refusal(

@@ -282,3 +282,38 @@ fn rate_limits_wait_and_a_bad_token_is_a_configuration_error() {
         "the token is never shown"
     );
 }
+
+#[test]
+fn free_text_goes_to_the_admin_agent_when_there_is_one() {
+    let (inst, _log, telegram) = bot("tg-agent");
+    telegram.say(OPERATOR, "how full is the disk?");
+    run(&inst);
+    assert!(
+        telegram.sent()[0]
+            .text
+            .starts_with("No admin agent is configured")
+    );
+
+    let agent = inst.dir.join("agent.sh");
+    std::fs::write(
+        &agent,
+        "#!/bin/sh\ncat > \"$(dirname \"$0\")/asked.json\"\necho '{\"result\": \"The disk is 41% full <fine>.\"}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    inst.drop_in(
+        "70-agent.toml",
+        &format!(
+            "[agent]\ncommand = [{:?}]\ntimeout = \"10s\"\n",
+            agent.display().to_string()
+        ),
+    );
+    telegram.say(OPERATOR, "how full is the disk?");
+    run(&inst);
+    let answer = telegram.sent().pop().unwrap();
+    assert_eq!(answer.text, "The disk is 41% full <fine>.");
+    let asked: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(inst.dir.join("asked.json")).unwrap()).unwrap();
+    assert_eq!(asked["operator_message"], "how full is the disk?");
+    assert_eq!(asked["task"], "answer");
+}

@@ -15,7 +15,7 @@ use crate::ids::RequestId;
 use crate::state::State;
 use crate::store::{RequestRow, Store, StoreError, Tx};
 use crate::time::{self, UnixTime};
-use crate::{broker, credentials, inspect};
+use crate::{agent, broker, credentials, inspect};
 
 const OFFSET: &str = "telegram.offset";
 /// A stranger is logged at most once in this many seconds.
@@ -148,6 +148,11 @@ fn handle(
         }
         Verdict::Nothing => store.write(|tx| tx.set_setting(OFFSET, Some(&next)))?,
         Verdict::Said { user, chat, text } => {
+            // Delivered again: nothing to do but move past it (and never ask the agent twice).
+            if store.read(|tx| tx.telegram_update_handled(update.update_id))? {
+                store.write(|tx| tx.set_setting(OFFSET, Some(&next)))?;
+                return Ok(());
+            }
             let shown = read_only(config, store, text);
             let decided = store.write(|tx| {
                 tx.set_setting(OFFSET, Some(&next))?;
@@ -202,6 +207,7 @@ fn read_only(config: &Config, store: &Store, text: &str) -> Option<String> {
             Ok(rows) => format::escape(&inspect::status_table(&rows, time::now())),
             Err(e) => format::escape(&e.to_string()),
         },
+        _ if !name.starts_with('/') => free_text(config, text),
         "/show" => match inspect::show(store, args.trim()) {
             Ok(shown) => format!(
                 "<pre>{}</pre>",
@@ -211,6 +217,20 @@ fn read_only(config: &Config, store: &Store, text: &str) -> Option<String> {
         },
         _ => return None,
     })
+}
+
+/// Free text goes to the admin agent (`[agent]` with `answer` in its uses).
+fn free_text(config: &Config, text: &str) -> String {
+    if !agent::enabled(config, agent::Use::Answer) {
+        return format!("No admin agent is configured to answer questions.\n\n{HELP}");
+    }
+    match agent::answer_operator(config, text) {
+        Ok(answer) => format::escape(&clip(&answer)),
+        Err(e) => {
+            log::warn!("the admin agent did not answer a Telegram question: {e}");
+            format::escape(&format!("The admin agent did not answer: {e}"))
+        }
+    }
 }
 
 const HELP: &str = "clawdbot\n/status: open requests\n/show ID: one request, its exact action and hash\n/approve ID: carry it out, exactly as shown\n/deny ID [why]: refuse it; the agent is told why\n/help: this";
@@ -254,12 +274,8 @@ fn command(
             };
             decide(tx, config, user, id, Decision::Deny, words, now)
         }
-        _ if name.starts_with('/') => Ok((
-            format!("Unknown command {}.\n\n{HELP}", format::escape(name)),
-            false,
-        )),
         _ => Ok((
-            "I take commands only (no admin agent answers here yet).\n\n".to_string() + HELP,
+            format!("Unknown command {}.\n\n{HELP}", format::escape(name)),
             false,
         )),
     }
