@@ -90,6 +90,8 @@ pub struct Config {
     pub gmail: Gmail,
     /// The operator's Telegram bot.
     pub telegram: Telegram,
+    /// Which mail is pushed to Telegram.
+    pub notify: Notify,
     /// The session watchdog.
     pub watchdog: Watchdog,
     /// Secrets to rotate on schedule, by name.
@@ -495,6 +497,47 @@ impl Default for Telegram {
             timeout: ConfigDuration::from_secs(10),
         }
     }
+}
+
+/// `[notify]`: mail that is not a reply to the broker, pushed to the operators' Telegram
+/// chats by `[[notify.rules]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Notify {
+    /// Rules, first match wins; mail no rule matches is not notified.
+    pub rules: Vec<NotifyRule>,
+    /// Notifications per hour (per chat) before the rest go out together as one digest.
+    pub max_per_hour: u32,
+    /// `HH:MM-HH:MM` in the operator's time zone, without notifications: they are held and
+    /// summarised in one message after. Empty: none.
+    pub quiet_hours: String,
+    /// Lines of each mail's trimmed text shown.
+    pub lines: usize,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify {
+            rules: Vec::new(),
+            max_per_hour: 10,
+            quiet_hours: String::new(),
+            lines: 6,
+        }
+    }
+}
+
+/// One `[[notify.rules]]`: every condition given must hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyRule {
+    /// Sender addresses, or domains (`example.org`, also matching its subdomains).
+    pub from: Vec<String>,
+    /// Gmail label ids, any of which the mail carries (`IMPORTANT`, `Label_12`).
+    pub label: Vec<String>,
+    /// Words, any of which the subject contains (case-insensitive).
+    pub subject: Vec<String>,
+    /// Matching mail is not notified (a rule to silence what a later rule would catch).
+    pub drop: bool,
 }
 
 /// `[watchdog]`: finding and repairing corrupted agent session files.
@@ -1218,6 +1261,20 @@ impl Config {
             return Err(invalid(
                 "telegram.operators",
                 format!("{bad} is not a user id (user ids are positive numbers)"),
+            ));
+        }
+        if !self.notify.quiet_hours.is_empty()
+            && crate::notify::quiet_window(&self.notify.quiet_hours).is_none()
+        {
+            return Err(invalid(
+                "notify.quiet_hours",
+                format!("{:?} is not HH:MM-HH:MM", self.notify.quiet_hours),
+            ));
+        }
+        if self.notify.max_per_hour == 0 || self.notify.lines == 0 {
+            return Err(invalid(
+                "notify",
+                "max_per_hour and lines must be at least 1".into(),
             ));
         }
         if self.mail.max_per_hour == 0 {

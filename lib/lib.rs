@@ -30,6 +30,7 @@ pub mod journal;
 pub mod mail;
 pub mod maildir;
 pub mod maint;
+pub mod notify;
 pub mod reply;
 pub mod request;
 pub mod risk;

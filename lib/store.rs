@@ -203,9 +203,21 @@ CREATE TABLE telegram_outbox (
     next_attempt_at INTEGER NOT NULL,
     last_error      TEXT,
     created_at      INTEGER NOT NULL,
-    sent_at         INTEGER
+    sent_at         INTEGER,
+    kind            TEXT NOT NULL DEFAULT 'bot'
 );
 CREATE INDEX telegram_outbox_due ON telegram_outbox(state, next_attempt_at);
+CREATE TABLE notifications (
+    id         INTEGER PRIMARY KEY,
+    gmail_id   TEXT NOT NULL UNIQUE,
+    sender     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    excerpt    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    held       INTEGER NOT NULL DEFAULT 0,
+    queued_at  INTEGER
+);
+CREATE INDEX notifications_pending ON notifications(queued_at);
 CREATE TABLE telegram_updates (
     update_id  INTEGER PRIMARY KEY,
     handled_at INTEGER NOT NULL
@@ -217,6 +229,25 @@ CREATE TABLE telegram_refusals (
 );
 "#,
 ];
+
+/// A mail the operator is told of on Telegram.
+#[derive(Debug, Clone, Default)]
+pub struct Notification {
+    /// Its row (0 before it is recorded).
+    pub id: i64,
+    /// The Gmail message id (each is notified once).
+    pub gmail_id: String,
+    /// The sender's address.
+    pub sender: String,
+    /// The subject.
+    pub subject: String,
+    /// The first lines of the trimmed text.
+    pub excerpt: String,
+    /// When it was recorded.
+    pub created_at: UnixTime,
+    /// Whether quiet hours held it.
+    pub held: bool,
+}
 
 /// A queued Telegram message.
 #[derive(Debug, Clone)]
@@ -1371,10 +1402,22 @@ impl Tx<'_> {
         markup: Option<&str>,
         now: UnixTime,
     ) -> Result<(), StoreError> {
+        self.enqueue_telegram_kind("bot", chat_id, text, markup, now)
+    }
+
+    /// Queue a Telegram message of a kind (`bot`, `notify`), counted by [`Tx::telegram_queued_since`].
+    pub fn enqueue_telegram_kind(
+        &self,
+        kind: &str,
+        chat_id: i64,
+        text: &str,
+        markup: Option<&str>,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
         self.tx
             .execute(
-                "INSERT INTO telegram_outbox (chat_id, text, markup, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![chat_id, text, markup, now],
+                "INSERT INTO telegram_outbox (kind, chat_id, text, markup, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![kind, chat_id, text, markup, now],
             )
             .map(drop)
             .map_err(self.err(format!("cannot queue a Telegram message to {chat_id}")))
@@ -1438,6 +1481,80 @@ impl Tx<'_> {
             )
             .map(|n| n == 1)
             .map_err(self.err(format!("cannot record Telegram update {update_id}")))
+    }
+
+    /// Telegram messages of `kind` queued since `since` (to one chat: each counts once).
+    pub fn telegram_queued_since(
+        &self,
+        kind: &str,
+        chat_id: i64,
+        since: UnixTime,
+    ) -> Result<i64, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT COUNT(*) FROM telegram_outbox WHERE kind = ?1 AND chat_id = ?2 AND created_at >= ?3",
+                params![kind, chat_id, since],
+                |r| r.get(0),
+            )
+            .map_err(self.err("cannot count Telegram messages"))
+    }
+
+    /// Record a mail to notify the operator of; false when it was recorded before.
+    pub fn add_notification(&self, n: &Notification, now: UnixTime) -> Result<bool, StoreError> {
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO notifications (gmail_id, sender, subject, excerpt, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![n.gmail_id, n.sender, n.subject, n.excerpt, now],
+            )
+            .map(|n| n == 1)
+            .map_err(self.err(format!("cannot record notification of {}", n.gmail_id)))
+    }
+
+    /// Notifications not yet queued for Telegram, oldest first.
+    pub fn pending_notifications(&self) -> Result<Vec<Notification>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT id, gmail_id, sender, subject, excerpt, created_at, held FROM notifications WHERE queued_at IS NULL ORDER BY id")
+            .map_err(self.err("cannot read notifications"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Notification {
+                    id: r.get(0)?,
+                    gmail_id: r.get(1)?,
+                    sender: r.get(2)?,
+                    subject: r.get(3)?,
+                    excerpt: r.get(4)?,
+                    created_at: r.get(5)?,
+                    held: r.get(6)?,
+                })
+            })
+            .and_then(Iterator::collect)
+            .map_err(self.err("cannot read notifications"))?;
+        Ok(rows)
+    }
+
+    /// Hold every pending notification (quiet hours): they go out as one summary after.
+    pub fn hold_notifications(&self) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE notifications SET held = 1 WHERE queued_at IS NULL",
+                [],
+            )
+            .map(drop)
+            .map_err(self.err("cannot hold notifications"))
+    }
+
+    /// Mark notifications queued for Telegram.
+    pub fn notifications_queued(&self, ids: &[i64], now: UnixTime) -> Result<(), StoreError> {
+        for id in ids {
+            self.tx
+                .execute(
+                    "UPDATE notifications SET queued_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )
+                .map_err(self.err(format!("cannot mark notification {id}")))?;
+        }
+        Ok(())
     }
 
     /// Whether an update was handled before.

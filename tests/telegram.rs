@@ -1,10 +1,15 @@
 //! `clawdbot-telegram` against the Bot API emulator: only operators are obeyed, a decision
 //! counts once (also when Telegram delivers an update again), buttons bind to their request,
-//! and nothing in a request can break the HTML of a message.
+//! and nothing in a request can break the HTML of a message. Mail notifications come from the
+//! Gmail emulator through `clawdbot-mailpoll`.
+// Each emulator brings its own copy of the small HTTP server (tests/emulator/http.rs).
+#![allow(clippy::duplicate_mod)]
 
 mod common;
 #[path = "emulator/telegram.rs"]
 mod emulator;
+#[path = "emulator/gmail.rs"]
+mod gmail;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
@@ -316,4 +321,143 @@ fn free_text_goes_to_the_admin_agent_when_there_is_one() {
         serde_json::from_slice(&std::fs::read(inst.dir.join("asked.json")).unwrap()).unwrap();
     assert_eq!(asked["operator_message"], "how full is the disk?");
     assert_eq!(asked["task"], "answer");
+}
+
+/// The Telegram bot plus the Gmail mailbox, with notification rules.
+fn notifying(name: &str, extra: &str) -> (Instance, Telegram, gmail::Gmail) {
+    let (inst, _log, telegram) = bot(name);
+    let mailbox = gmail::Gmail::start();
+    let cred = inst.dir.join("gmail-oauth.json");
+    std::fs::write(&cred, mailbox.credential_json()).unwrap();
+    std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o600)).unwrap();
+    inst.drop_in(
+        "80-gmail.toml",
+        &format!(
+            "[gmail]\napi_base = {:?}\ntoken_url = {:?}\ncredential = {:?}\n\n[notify]\nmax_per_hour = 5\n{extra}\n[[notify.rules]]\nfrom = [\"news@bank.example\"]\ndrop = true\n\n[[notify.rules]]\nfrom = [\"bank.example\"]\n",
+            mailbox.api_base(),
+            mailbox.token_url(),
+            cred.display().to_string()
+        ),
+    );
+    // The first poll only notes where the mailbox starts.
+    poll(&inst);
+    (inst, telegram, mailbox)
+}
+
+fn poll(inst: &Instance) -> serde_json::Value {
+    let out = inst.run("clawdbot-mailpoll", &["--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn mail(from: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!("From: Sender <{from}>\r\nTo: ops@example.org\r\nSubject: {subject}\r\nMessage-ID: <{}@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n", subject.len() * 7919 + body.len()).into_bytes()
+}
+
+#[test]
+fn mail_matching_a_rule_reaches_telegram_once_and_a_burst_becomes_one_digest() {
+    let (inst, telegram, mailbox) = notifying("tg-notify", "");
+    let long_line = "x".repeat(10_000);
+    mailbox.add(
+        &mail(
+            "alerts@bank.example",
+            "Card used <abroad> & more",
+            &format!("Your card was used.\n\n{long_line}\n\n> quoted old mail\n"),
+        ),
+        &["INBOX"],
+    );
+    mailbox.add(
+        &mail("news@bank.example", "Newsletter", "offers"),
+        &["INBOX"],
+    );
+    mailbox.add(&mail("someone@else.example", "Hi", "hello"), &["INBOX"]);
+    let report = poll(&inst);
+    assert_eq!(report["notified"], 1, "{report}");
+    run(&inst);
+    let sent = telegram.sent();
+    let whole: String = sent.iter().map(|s| s.text.as_str()).collect();
+    assert!(
+        sent.len() >= 3,
+        "10,000 characters need three messages: {}",
+        sent.len()
+    );
+    assert!(sent.iter().all(|s| s.text.encode_utf16().count() <= 4096));
+    assert!(whole.starts_with(
+        "Mail from alerts@bank.example\nSubject: Card used <abroad> & more\n\nYour card was used."
+    ));
+    assert!(whole.contains(&long_line), "nothing lost in the split");
+    assert!(
+        !whole.contains("quoted old mail")
+            && !whole.contains("Newsletter")
+            && !whole.contains("hello")
+    );
+
+    // Polled again: nothing new, nothing told twice.
+    poll(&inst);
+    let before = telegram.sent().len();
+    run(&inst);
+    assert_eq!(telegram.sent().len(), before);
+
+    // 50 mails at once: over the hourly limit, one digest.
+    for n in 0..50 {
+        mailbox.add(
+            &mail("alerts@bank.example", &format!("Alert {n}"), "x"),
+            &["INBOX"],
+        );
+    }
+    assert_eq!(poll(&inst)["notified"], 50);
+    run(&inst);
+    let digest: Vec<_> = telegram.sent().into_iter().skip(before).collect();
+    assert_eq!(digest.len(), 1, "{digest:?}");
+    assert!(
+        digest[0]
+            .text
+            .starts_with("50 mails (more than the hourly limit)")
+    );
+    assert!(digest[0].text.contains("Alert 0") && digest[0].text.contains("Alert 49"));
+}
+
+#[test]
+fn quiet_hours_hold_notifications_and_summarise_them_after() {
+    // Quiet hours around now, in UTC.
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let start = now.checked_sub(jiff::Span::new().hours(1)).unwrap();
+    let end = now.checked_add(jiff::Span::new().hours(1)).unwrap();
+    let quiet = format!(
+        "quiet_hours = \"{:02}:{:02}-{:02}:{:02}\"\n",
+        start.hour(),
+        start.minute(),
+        end.hour(),
+        end.minute()
+    );
+    let (inst, telegram, mailbox) = notifying("tg-quiet", &quiet);
+    inst.drop_in("90-tz.toml", "[operator]\ntimezone = \"UTC\"\n");
+    mailbox.add(&mail("alerts@bank.example", "First", "one"), &["INBOX"]);
+    mailbox.add(&mail("alerts@bank.example", "Second", "two"), &["INBOX"]);
+    poll(&inst);
+    run(&inst);
+    assert!(telegram.sent().is_empty(), "held during quiet hours");
+
+    // Quiet hours over (here: moved away), the next poll sends one summary.
+    let later = now.checked_add(jiff::Span::new().hours(3)).unwrap();
+    let moved = format!("{:02}:00-{:02}:30", later.hour(), later.hour());
+    let text = std::fs::read_to_string(inst.dir.join("clawdbot.toml.d/80-gmail.toml")).unwrap();
+    std::fs::write(
+        inst.dir.join("clawdbot.toml.d/80-gmail.toml"),
+        text.replace(&quiet, &format!("quiet_hours = \"{moved}\"\n")),
+    )
+    .unwrap();
+    poll(&inst);
+    run(&inst);
+    let sent = telegram.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].text.starts_with("2 mails (held by quiet hours)"),
+        "{}",
+        sent[0].text
+    );
 }

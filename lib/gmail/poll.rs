@@ -9,7 +9,7 @@ use super::api::{self, Api};
 use crate::atomic::{self, FileError};
 use crate::config::Config;
 use crate::store::Store;
-use crate::{failpoint, time};
+use crate::{failpoint, notify, time};
 
 const HISTORY: &str = "gmail.history_id";
 const BACKOFF_UNTIL: &str = "gmail.backoff_until";
@@ -36,6 +36,8 @@ pub struct PollReport {
     pub full_sync: bool,
     /// Whether the poll was skipped: Gmail asked for a pause, or the grant is known revoked.
     pub skipped: bool,
+    /// Mail notifications queued for Telegram.
+    pub notified: usize,
 }
 
 /// Run one poll. Backoffs and a revoked grant are remembered across the 10-second runs, so
@@ -60,6 +62,7 @@ pub fn run(config: &Config) -> Result<PollReport, GmailError> {
     match result {
         Ok(()) => {
             store.write(|tx| {
+                report.notified = notify::route(tx, config, now)?;
                 tx.set_setting(LAST_SUCCESS, Some(&now.to_string()))?;
                 tx.set_setting(BACKOFF_UNTIL, None)?;
                 tx.set_setting(BACKOFF_SECS, None)?;
@@ -227,11 +230,14 @@ fn handle(
     let verdict = if labels.iter().any(|l| *l == "SENT" || *l == "DRAFT") {
         Err("sent or draft")
     } else if !may_answer_broker(config, &meta) {
-        Err("not a reply to the broker")
+        Err(NOT_A_REPLY)
     } else {
         Ok(())
     };
     if let Err(reason) = verdict {
+        if reason == NOT_A_REPLY && wants_notice(config, &meta, &labels) {
+            return notice(config, store, api, id).map(|()| false);
+        }
         store.write(|tx| tx.gmail_record(id, false, reason, time::now()))?;
         return Ok(false);
     }
@@ -256,6 +262,57 @@ fn handle(
         );
     }
     Ok(true)
+}
+
+const NOT_A_REPLY: &str = "not a reply to the broker";
+
+/// Whether a `[[notify.rules]]` rule wants the operator told of this mail, by its headers.
+fn wants_notice(config: &Config, meta: &Value, labels: &[&str]) -> bool {
+    if config.notify.rules.is_empty() {
+        return false;
+    }
+    let header = |name: &str| {
+        meta["payload"]["headers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|h| {
+                h["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
+            .and_then(|h| h["value"].as_str())
+            .unwrap_or("")
+    };
+    let from = header("From");
+    let sender = match (from.rfind('<'), from.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &from[open + 1..close],
+        _ => from.trim(),
+    };
+    notify::wanted(config, sender, labels, header("Subject"))
+}
+
+/// Record the mail for a Telegram notification (its text, never its attachments), once.
+fn notice(
+    config: &Config,
+    store: &mut Store,
+    api: &mut Api<'_>,
+    id: &str,
+) -> Result<(), GmailError> {
+    let full = api.get(store, &format!("messages/{id}?format=raw"))?;
+    let raw = full["raw"]
+        .as_str()
+        .and_then(api::decode_raw)
+        .ok_or_else(|| GmailError::Malformed(format!("message {id}: no decodable raw")))?;
+    let summary = notify::summarise(id, &raw, config.notify.lines);
+    let now = time::now();
+    store.write(|tx| {
+        if let Some(summary) = &summary {
+            tx.add_notification(summary, now)?;
+        }
+        tx.gmail_record(id, false, "notified on Telegram", now)
+    })?;
+    Ok(())
 }
 
 /// Maildir delivery: `tmp/NAME`, fsync, rename to `new/NAME`.

@@ -31,7 +31,8 @@ import hostile  # noqa: E402
 import wazuh  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[2]
-CACHE = Path("/var/cache/clawdbot-test")
+# Where the debootstrap root is kept between runs.
+CACHE = Path(os.environ.get("CLAWDBOT_TEST_CACHE", "/var/cache/clawdbot-test"))
 PACKAGES = "systemd,systemd-sysv,dbus,python3-aiosmtpd"
 MACHINE = "clawdbot-system-test"
 TIMERS = [

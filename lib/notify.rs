@@ -1,0 +1,221 @@
+//! Mail notifications ("Gmail Notify"): mail that is not a reply to the broker is matched
+//! against `[[notify.rules]]` by the mail poller and, when a rule says so, told to the
+//! operators on Telegram: sender, subject and the first lines of the trimmed text, never an
+//! attachment or HTML. Quiet hours hold notifications and summarise them after; more than
+//! `max_per_hour` become one digest.
+
+use jiff::Timestamp;
+
+use crate::config::{Config, NotifyRule};
+use crate::store::{Notification, StoreError, Tx};
+use crate::telegram::format;
+use crate::time::UnixTime;
+use crate::{reply, trim};
+
+/// The first rule the mail matches, unless it drops it.
+pub fn wanted(config: &Config, sender: &str, labels: &[&str], subject: &str) -> bool {
+    config
+        .notify
+        .rules
+        .iter()
+        .find(|rule| matches(rule, sender, labels, subject))
+        .is_some_and(|rule| !rule.drop)
+}
+
+fn matches(rule: &NotifyRule, sender: &str, labels: &[&str], subject: &str) -> bool {
+    let sender = sender.to_lowercase();
+    let domain = sender.rsplit_once('@').map_or("", |(_, d)| d);
+    let from = rule.from.is_empty()
+        || rule.from.iter().any(|f| {
+            let f = f.to_lowercase();
+            let f = f.trim_start_matches('@');
+            sender == f || domain == f || domain.ends_with(&format!(".{f}"))
+        });
+    let label = rule.label.is_empty() || rule.label.iter().any(|l| labels.contains(&l.as_str()));
+    let subject = subject.to_lowercase();
+    let words = rule.subject.is_empty()
+        || rule
+            .subject
+            .iter()
+            .any(|w| subject.contains(&w.to_lowercase()));
+    from && label && words
+}
+
+/// What the operator is told of one mail: its sender, subject and the first `lines` lines of
+/// its text with quotes and signature trimmed. None when it is not a mail.
+pub fn summarise(gmail_id: &str, raw: &[u8], lines: usize) -> Option<Notification> {
+    let mail = reply::parse(raw)?;
+    let text = trim::trim_reply(&mail.text);
+    let excerpt: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .take(lines)
+        .collect();
+    Some(Notification {
+        gmail_id: gmail_id.to_string(),
+        sender: mail.from.unwrap_or_else(|| "(no sender)".into()),
+        subject: mail.subject,
+        excerpt: excerpt.join("\n"),
+        ..Notification::default()
+    })
+}
+
+/// `HH:MM-HH:MM` as minutes of the day (start, end); the window may wrap midnight.
+pub fn quiet_window(text: &str) -> Option<(u32, u32)> {
+    let minutes = |hm: &str| -> Option<u32> {
+        let (h, m) = hm.trim().split_once(':')?;
+        let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+        (h < 24 && m < 60 && hm.trim().len() == 5).then_some(h * 60 + m)
+    };
+    let (start, end) = text.split_once('-')?;
+    let window = (minutes(start)?, minutes(end)?);
+    (window.0 != window.1).then_some(window)
+}
+
+/// Whether `at` falls in the quiet hours, in the operator's time zone.
+pub fn is_quiet(config: &Config, at: UnixTime) -> bool {
+    let Some((start, end)) = quiet_window(&config.notify.quiet_hours) else {
+        return false;
+    };
+    let Ok(stamp) = Timestamp::from_second(at) else {
+        return false;
+    };
+    let local = stamp.to_zoned(config.operator.timezone.tz.clone());
+    let now =
+        u32::from(local.hour().unsigned_abs()) * 60 + u32::from(local.minute().unsigned_abs());
+    if start < end {
+        (start..end).contains(&now)
+    } else {
+        now >= start || now < end
+    }
+}
+
+/// Turn pending notifications into Telegram messages, to every operator: nothing during
+/// quiet hours; after them one summary of what they held; one digest when the hour's limit
+/// would be passed; else one message per mail. Returns how many notifications were queued.
+pub fn route(tx: &Tx<'_>, config: &Config, now: UnixTime) -> Result<usize, StoreError> {
+    let pending = tx.pending_notifications()?;
+    if pending.is_empty() || config.telegram.operators.is_empty() {
+        return Ok(0);
+    }
+    if is_quiet(config, now) {
+        tx.hold_notifications()?;
+        return Ok(0);
+    }
+    let held = pending.iter().any(|n| n.held);
+    for chat in &config.telegram.operators {
+        let sent = tx.telegram_queued_since("notify", *chat, now - 3600)?;
+        let over = sent + pending.len() as i64 > i64::from(config.notify.max_per_hour);
+        let texts = if pending.len() > 1 && (held || over) {
+            let why = if held {
+                "held by quiet hours"
+            } else {
+                "more than the hourly limit"
+            };
+            vec![digest(&pending, why)]
+        } else {
+            pending.iter().map(single).collect()
+        };
+        for text in texts {
+            for piece in format::split(&text, format::LIMIT) {
+                tx.enqueue_telegram_kind("notify", *chat, &format::escape(piece), None, now)?;
+            }
+        }
+    }
+    let ids: Vec<i64> = pending.iter().map(|n| n.id).collect();
+    tx.notifications_queued(&ids, now)?;
+    Ok(ids.len())
+}
+
+fn single(n: &Notification) -> String {
+    format!(
+        "Mail from {}\nSubject: {}\n\n{}",
+        n.sender, n.subject, n.excerpt
+    )
+}
+
+fn digest(all: &[Notification], why: &str) -> String {
+    let mut text = format!("{} mails ({why}):\n", all.len());
+    for n in all {
+        text.push_str(&format!("• {}: {}\n", n.sender, n.subject));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(from: &[&str], label: &[&str], subject: &[&str], drop: bool) -> NotifyRule {
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        NotifyRule {
+            from: owned(from),
+            label: owned(label),
+            subject: owned(subject),
+            drop,
+        }
+    }
+
+    #[test]
+    fn the_first_matching_rule_decides() {
+        let mut config = Config::default();
+        config.notify.rules = vec![
+            rule(&["newsletter@bank.example"], &[], &[], true),
+            rule(&["bank.example"], &[], &[], false),
+            rule(&[], &["IMPORTANT"], &["down", "invoice"], false),
+        ];
+        assert!(wanted(&config, "Alerts@Bank.Example", &[], "anything"));
+        assert!(wanted(&config, "x@mail.bank.example", &[], "anything"));
+        assert!(!wanted(&config, "newsletter@bank.example", &[], "anything"));
+        assert!(!wanted(&config, "x@evilbank.example", &[], "anything"));
+        assert!(wanted(
+            &config,
+            "a@b.c",
+            &["INBOX", "IMPORTANT"],
+            "Site DOWN"
+        ));
+        assert!(!wanted(&config, "a@b.c", &["INBOX"], "Site DOWN"));
+        assert!(!wanted(&config, "a@b.c", &["IMPORTANT"], "hello"));
+        config.notify.rules.clear();
+        assert!(!wanted(&config, "a@b.c", &["IMPORTANT"], "down"));
+    }
+
+    #[test]
+    fn quiet_hours_wrap_midnight_in_the_operators_zone() {
+        assert_eq!(quiet_window("22:00-07:30"), Some((1320, 450)));
+        for bad in [
+            "",
+            "22:00",
+            "25:00-07:00",
+            "22:00-07:0",
+            "7:00-8:00",
+            "10:00-10:00",
+        ] {
+            assert_eq!(quiet_window(bad), None, "{bad}");
+        }
+        let mut config = Config::default();
+        config.notify.quiet_hours = "22:00-07:00".into();
+        config.operator.timezone.tz = jiff::tz::TimeZone::get("Europe/Amsterdam").unwrap();
+        // 2026-11-26 in winter: Amsterdam is UTC+1.
+        let at = |utc: &str| utc.parse::<Timestamp>().unwrap().as_second();
+        assert!(is_quiet(&config, at("2026-11-26T21:30:00Z"))); // 22:30 local
+        assert!(is_quiet(&config, at("2026-11-26T05:59:00Z"))); // 06:59 local
+        assert!(!is_quiet(&config, at("2026-11-26T06:00:00Z"))); // 07:00 local
+        assert!(!is_quiet(&config, at("2026-11-26T20:59:00Z"))); // 21:59 local
+    }
+
+    #[test]
+    fn a_summary_is_the_trimmed_text_never_html_or_attachments() {
+        let raw = b"From: Alerts <alerts@bank.example>\r\nSubject: Payment <due>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>Pay <b>now</b></p><p>line two</p>\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=x.pdf\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n";
+        let n = summarise("g1", raw, 6).unwrap();
+        assert_eq!(n.sender, "alerts@bank.example");
+        assert_eq!(n.subject, "Payment <due>");
+        assert!(
+            n.excerpt.contains("Pay now") && !n.excerpt.contains("<b>"),
+            "{}",
+            n.excerpt
+        );
+        assert!(!n.excerpt.contains("JVBER"));
+    }
+}
