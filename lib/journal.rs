@@ -73,11 +73,13 @@ pub enum Kind {
     SessionProblem,
     /// The watchdog repaired a session file.
     SessionRepair,
+    /// The Telegram bot ignored a message: not an operator, forwarded, in another chat.
+    TelegramRefused,
 }
 
 impl Kind {
     /// Every kind, for the catalog's test.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Received,
         Kind::Rejected,
         Kind::Transition,
@@ -87,6 +89,7 @@ impl Kind {
         Kind::ApprovalRefused,
         Kind::SessionProblem,
         Kind::SessionRepair,
+        Kind::TelegramRefused,
     ];
 
     /// `CLAWDBOT_EVENT`, also the audit log's event.
@@ -101,6 +104,7 @@ impl Kind {
             Kind::ApprovalRefused => "approval-refused",
             Kind::SessionProblem => "session-problem",
             Kind::SessionRepair => "session-repair",
+            Kind::TelegramRefused => "telegram-refused",
         }
     }
 
@@ -116,6 +120,7 @@ impl Kind {
             Kind::ApprovalRefused => "5334f3f0077545f78cf910d567f9f113",
             Kind::SessionProblem => "16c499f1fb9f4b3cba01bd33e3d2db70",
             Kind::SessionRepair => "6ee62d143db14f7b94bfb1c7d34be972",
+            Kind::TelegramRefused => "31c88d6c3342471baf4d31f00af7e97d",
         }
     }
 }

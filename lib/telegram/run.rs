@@ -12,6 +12,7 @@ use super::{TelegramError, format};
 use crate::config::Config;
 use crate::decide::{self, Decider, Decision};
 use crate::ids::RequestId;
+use crate::journal::Kind;
 use crate::state::State;
 use crate::store::{RequestRow, Store, StoreError, Tx};
 use crate::time::{self, UnixTime};
@@ -140,6 +141,9 @@ fn handle(
             })?;
             if log {
                 log::warn!(
+                    message_id = Kind::TelegramRefused.message_id(),
+                    clawdbot_event = Kind::TelegramRefused.name(),
+                    clawdbot_sender = sender.unwrap_or(0);
                     "Telegram update {} from {} ignored: {why}",
                     update.update_id,
                     sender.map_or_else(|| "no sender".to_string(), |s| format!("user {s}"))
