@@ -710,7 +710,8 @@ fn flush_outbox(
 
 /// Approved requests are carried out by `clawdbot-exec`: inline on a self-contained instance,
 /// else through a trigger file for `clawdbot-exec.path` (it runs as root; the broker does not).
-fn carry_out(config: &Config, store: &mut Store) -> Result<(), BrokerError> {
+/// Start approved requests: `clawdbot-exec` inline, or a trigger for `clawdbot-exec.path`.
+pub fn carry_out(config: &Config, store: &mut Store) -> Result<(), BrokerError> {
     let approved = store.requests_in(&[State::Approved])?;
     if approved.is_empty() {
         return Ok(());

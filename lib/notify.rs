@@ -46,17 +46,22 @@ fn matches(rule: &NotifyRule, sender: &str, labels: &[&str], subject: &str) -> b
 pub fn summarise(gmail_id: &str, raw: &[u8], lines: usize) -> Option<Notification> {
     let mail = reply::parse(raw)?;
     let text = trim::trim_reply(&mail.text);
-    let excerpt: Vec<&str> = text
+    let kept: Vec<&str> = text
         .lines()
         .map(str::trim_end)
         .filter(|l| !l.is_empty())
         .take(lines)
         .collect();
+    let mut excerpt = kept.join("\n");
+    if let Some((cut, _)) = excerpt.char_indices().nth(EXCERPT_MAX) {
+        excerpt.truncate(cut);
+        excerpt.push_str(" … (cut)");
+    }
     Some(Notification {
         gmail_id: gmail_id.to_string(),
         sender: mail.from.unwrap_or_else(|| "(no sender)".into()),
-        subject: mail.subject,
-        excerpt: excerpt.join("\n"),
+        subject: mail.subject.chars().take(500).collect(),
+        excerpt,
         ..Notification::default()
     })
 }
@@ -92,34 +97,39 @@ pub fn is_quiet(config: &Config, at: UnixTime) -> bool {
 }
 
 /// Turn pending notifications into Telegram messages, to every operator: nothing during
-/// quiet hours; after them one summary of what they held; one digest when the hour's limit
-/// would be passed; else one message per mail. Returns how many notifications were queued.
+/// quiet hours, and one summary of what they held after; one message per mail while the
+/// hour's count stays within `max_per_hour`; past it, one digest of everything pending, at
+/// most one an hour, the rest waiting for the next. Returns how many were queued.
 pub fn route(tx: &Tx<'_>, config: &Config, now: UnixTime) -> Result<usize, StoreError> {
     let pending = tx.pending_notifications()?;
-    if pending.is_empty() || config.telegram.operators.is_empty() {
+    let Some(first) = config.telegram.operators.first() else {
+        return Ok(0);
+    };
+    if pending.is_empty() {
         return Ok(0);
     }
     if is_quiet(config, now) {
         tx.hold_notifications()?;
         return Ok(0);
     }
+    let hour = now - 3600;
+    let singles = tx.telegram_queued_since(SINGLE, *first, hour)?;
+    let digests = tx.telegram_queued_since(DIGEST, *first, hour)?;
+    let limit = i64::from(config.notify.max_per_hour);
     let held = pending.iter().any(|n| n.held);
+    let texts: Vec<(&str, String)> = if held && pending.len() > 1 {
+        vec![(DIGEST, digest(&pending, "held by quiet hours"))]
+    } else if singles + digests + pending.len() as i64 <= limit {
+        pending.iter().map(|n| (SINGLE, single(n))).collect()
+    } else if digests == 0 {
+        vec![(DIGEST, digest(&pending, "more than the hourly limit"))]
+    } else {
+        return Ok(0);
+    };
     for chat in &config.telegram.operators {
-        let sent = tx.telegram_queued_since("notify", *chat, now - 3600)?;
-        let over = sent + pending.len() as i64 > i64::from(config.notify.max_per_hour);
-        let texts = if pending.len() > 1 && (held || over) {
-            let why = if held {
-                "held by quiet hours"
-            } else {
-                "more than the hourly limit"
-            };
-            vec![digest(&pending, why)]
-        } else {
-            pending.iter().map(single).collect()
-        };
-        for text in texts {
-            for piece in format::split(&text, format::LIMIT) {
-                tx.enqueue_telegram_kind("notify", *chat, &format::escape(piece), None, now)?;
+        for (kind, text) in &texts {
+            for piece in format::split(text, format::LIMIT) {
+                tx.enqueue_telegram_kind(kind, *chat, &format::escape(piece), None, now)?;
             }
         }
     }
@@ -127,6 +137,12 @@ pub fn route(tx: &Tx<'_>, config: &Config, now: UnixTime) -> Result<usize, Store
     tx.notifications_queued(&ids, now)?;
     Ok(ids.len())
 }
+
+const SINGLE: &str = "notify";
+const DIGEST: &str = "notify-digest";
+/// The most of one mail's text shown (three messages), and of mails listed in one digest.
+const EXCERPT_MAX: usize = 12_000;
+const DIGEST_MAX: usize = 50;
 
 fn single(n: &Notification) -> String {
     format!(
@@ -137,8 +153,12 @@ fn single(n: &Notification) -> String {
 
 fn digest(all: &[Notification], why: &str) -> String {
     let mut text = format!("{} mails ({why}):\n", all.len());
-    for n in all {
-        text.push_str(&format!("• {}: {}\n", n.sender, n.subject));
+    for n in all.iter().take(DIGEST_MAX) {
+        let subject: String = n.subject.chars().take(200).collect();
+        text.push_str(&format!("• {}: {subject}\n", n.sender));
+    }
+    if all.len() > DIGEST_MAX {
+        text.push_str(&format!("… and {} more\n", all.len() - DIGEST_MAX));
     }
     text
 }

@@ -274,6 +274,21 @@ fn rate_limits_wait_and_a_bad_token_is_a_configuration_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // The failure is not repeated every 2 s: the next runs wait, and say so.
+    let out = inst.run("clawdbot-telegram", &["--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["skipped"],
+        true
+    );
+    let calls = telegram.calls().len();
+
+    let db = rusqlite::Connection::open(inst.database()).unwrap();
+    db.execute(
+        "DELETE FROM settings WHERE key LIKE 'telegram.backoff%'",
+        [],
+    )
+    .unwrap();
     std::fs::write(
         inst.dir.join("telegram-token"),
         "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
@@ -286,6 +301,14 @@ fn rate_limits_wait_and_a_bad_token_is_a_configuration_error() {
         !String::from_utf8_lossy(&out.stderr).contains("AAAAAAAAAAAAAAAA"),
         "the token is never shown"
     );
+    // A configuration error waits ten minutes before the next try.
+    let out = inst.run("clawdbot-telegram", &["--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["skipped"],
+        true
+    );
+    assert!(telegram.calls().len() <= calls + 2);
 }
 
 #[test]
@@ -419,6 +442,14 @@ fn mail_matching_a_rule_reaches_telegram_once_and_a_burst_becomes_one_digest() {
             .starts_with("50 mails (more than the hourly limit)")
     );
     assert!(digest[0].text.contains("Alert 0") && digest[0].text.contains("Alert 49"));
+    // Within the same hour, mail past the limit (5 messages: 3 pieces, the digest, and now
+    // two more) waits for the next digest instead of a message each.
+    mailbox.add(&mail("alerts@bank.example", "Later", "y"), &["INBOX"]);
+    mailbox.add(&mail("alerts@bank.example", "Later still", "z"), &["INBOX"]);
+    assert_eq!(poll(&inst)["notified"], 0);
+    let count = telegram.sent().len();
+    run(&inst);
+    assert_eq!(telegram.sent().len(), count);
 }
 
 #[test]

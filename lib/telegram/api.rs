@@ -198,10 +198,14 @@ impl Bot {
         Ok(list
             .iter()
             .map(|u| {
-                serde_json::from_value(u.clone()).unwrap_or_else(|_| Update {
-                    update_id: u["update_id"].as_i64().unwrap_or(0),
-                    message: None,
-                    callback_query: None,
+                serde_json::from_value(u.clone()).unwrap_or_else(|e| {
+                    let update_id = u["update_id"].as_i64().unwrap_or(0);
+                    log::warn!("Telegram update {update_id} not understood ({e}); skipped");
+                    Update {
+                        update_id,
+                        message: None,
+                        callback_query: None,
+                    }
                 })
             })
             .collect())
@@ -257,7 +261,7 @@ impl Bot {
             .map_err(|e| ApiError::Network {
                 method,
                 // ureq's error may quote the URL, and with it the token.
-                detail: e.to_string().replace(&self.root, "{api_base}/bot…"),
+                detail: redact(&e.to_string(), &self.root),
             })?;
         let status = response.status().as_u16();
         let text = response
@@ -267,6 +271,17 @@ impl Bot {
             .read_to_string()
             .unwrap_or_default();
         interpret(method, status, &text)
+    }
+}
+
+/// An error text without the URL root or the token in it.
+fn redact(text: &str, root: &str) -> String {
+    let token = root.rsplit_once("/bot").map_or("", |(_, token)| token);
+    let text = text.replace(root, "{api_base}/bot…");
+    if token.is_empty() {
+        text
+    } else {
+        text.replace(token, "…")
     }
 }
 

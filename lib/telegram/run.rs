@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::api::{ApiError, Bot, Update};
 use super::speaker::{self, Verdict};
@@ -19,6 +20,11 @@ use crate::time::{self, UnixTime};
 use crate::{agent, broker, credentials, inspect};
 
 const OFFSET: &str = "telegram.offset";
+/// No run before this time (after a failure), and the last wait, in seconds.
+const BACKOFF_UNTIL: &str = "telegram.backoff_until";
+const BACKOFF_SECS: &str = "telegram.backoff_secs";
+/// The longest wait after failures, and after a configuration error.
+const BACKOFF_MAX: i64 = 600;
 /// A stranger is logged at most once in this many seconds.
 const REFUSAL_QUIET: i64 = 600;
 
@@ -33,12 +39,58 @@ pub struct RunReport {
     pub obeyed: usize,
     /// Updates refused (not an operator, forwarded…).
     pub refused: usize,
-    /// Requests decided, after which a broker pass ran.
+    /// Requests decided.
     pub decided: usize,
+    /// Whether the run was skipped: it waits after a failure.
+    pub skipped: bool,
 }
 
-/// One run: flush, poll once, handle, flush again.
+/// One run: flush, poll once, handle, flush again. After a failure the following runs are
+/// skipped for a growing while (5 s doubling to 10 min; Telegram's `retry_after`; 10 min after
+/// a configuration error), so the 2-second timer never turns a lasting fault into a stream of
+/// failures.
 pub fn run(config: &Config) -> Result<RunReport, TelegramError> {
+    let mut store = Store::open(&config.paths.database())?;
+    let now = time::now();
+    let until = store.read(|tx| tx.setting(BACKOFF_UNTIL))?;
+    if until
+        .and_then(|u| u.parse::<i64>().ok())
+        .is_some_and(|u| u > now)
+    {
+        return Ok(RunReport {
+            skipped: true,
+            ..RunReport::default()
+        });
+    }
+    let result = serve(config, &mut store);
+    let wait = match &result {
+        Ok(_) => None,
+        Err(TelegramError::Api(ApiError::Busy { retry_after, .. })) => Some(
+            i64::try_from(*retry_after)
+                .unwrap_or(BACKOFF_MAX)
+                .clamp(1, 3600),
+        ),
+        Err(TelegramError::Api(
+            ApiError::Network { .. } | ApiError::Conflict { .. } | ApiError::Malformed { .. },
+        )) => {
+            let previous = store
+                .read(|tx| tx.setting(BACKOFF_SECS))?
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(2);
+            Some((previous * 2).clamp(5, BACKOFF_MAX))
+        }
+        Err(TelegramError::Store(_)) => None,
+        Err(_) => Some(BACKOFF_MAX),
+    };
+    store.write(|tx| {
+        let until = wait.map(|w| (now.saturating_add(w)).to_string());
+        tx.set_setting(BACKOFF_UNTIL, until.as_deref())?;
+        tx.set_setting(BACKOFF_SECS, wait.map(|w| w.to_string()).as_deref())
+    })?;
+    result
+}
+
+fn serve(config: &Config, store: &mut Store) -> Result<RunReport, TelegramError> {
     if config.telegram.operators.is_empty() {
         return Err(TelegramError::NoOperator);
     }
@@ -52,26 +104,36 @@ pub fn run(config: &Config) -> Result<RunReport, TelegramError> {
         return Err(TelegramError::BadToken(name.clone()));
     }
     let bot = Bot::new(config, token.expose().trim());
-    let mut store = Store::open(&config.paths.database())?;
     let mut report = RunReport::default();
-    report.sent += flush(&bot, &mut store)?;
+    report.sent += flush(&bot, store)?;
     let offset = store
         .read(|tx| tx.setting(OFFSET))?
         .and_then(|v| v.parse::<i64>().ok())
         .unwrap_or(0);
     let updates = bot.get_updates(offset, config.telegram.poll_timeout.get())?;
     report.updates = updates.len();
-    for update in &updates {
-        handle(config, &bot, &mut store, update, &mut report)?;
+    for update in updates.iter().filter(|u| u.update_id >= offset) {
+        handle(config, &bot, store, update, &mut report)?;
     }
     if report.decided > 0 {
-        // Carry the decision out now, as `clawdbot approve` does, rather than at the sweep.
-        if let Err(e) = broker::run(config) {
-            log::warn!("the broker pass after a Telegram decision failed: {e}");
-        }
+        carry_out(config, store);
     }
-    report.sent += flush(&bot, &mut store)?;
+    report.sent += flush(&bot, store)?;
     Ok(report)
+}
+
+/// Start what was approved: a trigger for `clawdbot-exec.path`, as the broker leaves one; on
+/// a self-contained instance (`[exec] inline`) a whole broker pass. The rest (the agent told
+/// of a denial, the operator's confirmation mail) goes with the broker's next pass.
+fn carry_out(config: &Config, store: &mut Store) {
+    let result = if config.exec.inline {
+        broker::run(config).map(drop)
+    } else {
+        broker::carry_out(config, store)
+    };
+    if let Err(e) = result {
+        log::warn!("an approval from Telegram waits for the broker's next pass: {e}");
+    }
 }
 
 /// Send every due message; a 429 or 5xx waits (`retry_after`), a refusal fails it for good.
@@ -84,13 +146,15 @@ fn flush(bot: &Bot, store: &mut Store) -> Result<usize, TelegramError> {
             .and_then(|m| serde_json::from_str(m).ok());
         let result = bot.send_message(message.chat_id, &message.text, markup.as_ref());
         let now = time::now();
+        // Only Telegram's refusal of this message (a chat that does not exist, a bot the user
+        // blocked) is final: anything else may pass later, and a queued alert must not be lost.
         let outcome = match &result {
             Ok(_) => Ok(()),
-            Err(ApiError::Busy { retry_after, .. }) => {
-                Err(Some(now + (*retry_after).max(1) as i64))
-            }
-            Err(ApiError::Network { .. }) => Err(Some(now + backoff(message.attempts))),
-            Err(_) => Err(None),
+            Err(ApiError::Refused { .. }) => Err(None),
+            Err(ApiError::Busy { retry_after, .. }) => Err(Some(
+                now.saturating_add(i64::try_from(*retry_after).unwrap_or(3600).clamp(1, 3600)),
+            )),
+            Err(_) => Err(Some(now.saturating_add(backoff(message.attempts)))),
         };
         let error = result.as_ref().err().map(ToString::to_string);
         store.write(|tx| {
@@ -102,18 +166,16 @@ fn flush(bot: &Bot, store: &mut Store) -> Result<usize, TelegramError> {
         })?;
         match result {
             Ok(_) => sent += 1,
-            // Nothing else will get through either: stop, and let the next run try.
-            Err(
-                e @ (ApiError::Unauthorized | ApiError::Busy { .. } | ApiError::Network { .. }),
-            ) => {
-                log::warn!("Telegram message {} not sent yet: {e}", message.id);
-                break;
-            }
-            Err(e) => log::warn!(
+            Err(e @ ApiError::Refused { .. }) => log::warn!(
                 "Telegram message {} to {} failed: {e}",
                 message.id,
                 message.chat_id
             ),
+            // Nothing else will get through either: stop, and let a later run try.
+            Err(e) => {
+                log::warn!("Telegram message {} not sent yet: {e}", message.id);
+                break;
+            }
         }
     }
     Ok(sent)
@@ -131,7 +193,7 @@ fn handle(
     report: &mut RunReport,
 ) -> Result<(), TelegramError> {
     let now = time::now();
-    let next = (update.update_id + 1).to_string();
+    let next = update.update_id.saturating_add(1).to_string();
     match speaker::judge(&config.telegram, update) {
         Verdict::Refused { sender, why } => {
             report.refused += 1;
@@ -208,16 +270,14 @@ fn read_only(config: &Config, store: &Store, text: &str) -> Option<String> {
     Some(match name {
         "/start" | "/help" => HELP.to_string(),
         "/status" => match inspect::status(store) {
-            Ok(rows) => format::escape(&inspect::status_table(&rows, time::now())),
-            Err(e) => format::escape(&e.to_string()),
+            Ok(rows) => inspect::status_table(&rows, time::now()),
+            Err(e) => e.to_string(),
         },
         _ if !name.starts_with('/') => free_text(config, text),
+        // Whole, in as many messages as it takes: what is approved must be seen entire.
         "/show" => match inspect::show(store, args.trim()) {
-            Ok(shown) => format!(
-                "<pre>{}</pre>",
-                format::escape(&clip(&inspect::show_text(&shown, config)))
-            ),
-            Err(e) => format::escape(&e.to_string()),
+            Ok(shown) => inspect::show_text(&shown, config),
+            Err(e) => e.to_string(),
         },
         _ => return None,
     })
@@ -229,10 +289,10 @@ fn free_text(config: &Config, text: &str) -> String {
         return format!("No admin agent is configured to answer questions.\n\n{HELP}");
     }
     match agent::answer_operator(config, text) {
-        Ok(answer) => format::escape(&clip(&answer)),
+        Ok(answer) => clip(&answer),
         Err(e) => {
             log::warn!("the admin agent did not answer a Telegram question: {e}");
-            format::escape(&format!("The admin agent did not answer: {e}"))
+            format!("The admin agent did not answer: {e}")
         }
     }
 }
@@ -278,10 +338,7 @@ fn command(
             };
             decide(tx, config, user, id, Decision::Deny, words, now)
         }
-        _ => Ok((
-            format!("Unknown command {}.\n\n{HELP}", format::escape(name)),
-            false,
-        )),
+        _ => Ok((format!("Unknown command {name}.\n\n{HELP}"), false)),
     }
 }
 
@@ -307,7 +364,7 @@ fn button(
         .transpose()?
         .flatten();
     match known {
-        Some(row) if !key.is_empty() && row.reply_key.starts_with(key) => {
+        Some(row) if key == button_key(&row) => {
             let words = match decision {
                 Decision::Approve => "approved from Telegram",
                 _ => "denied from Telegram",
@@ -329,17 +386,15 @@ fn decide(
 ) -> Result<(String, bool), StoreError> {
     let Some(parsed) = RequestId::parse(id) else {
         return Ok((
-            format!(
-                "{} is not a request id (R-YYYYMMDD-XXXX).",
-                format::escape(id)
-            ),
+            format!("{id} is not a request id (R-YYYYMMDD-XXXX)."),
             false,
         ));
     };
     let Some(row) = tx.request(&parsed)? else {
         return Ok((format!("No request {parsed}."), false));
     };
-    if !matches!(row.state, State::PendingReply | State::EmailSent) {
+    // As by mail and from the shell: only a request whose approval mail went out.
+    if row.state != State::PendingReply {
         return Ok((
             format!("{parsed} is {}, not waiting for a decision.", row.state),
             false,
@@ -355,7 +410,7 @@ fn decide(
     decide::apply(tx, config, &row, decision, &by, now)?;
     let answer = match decision {
         Decision::Approve => format!(
-            "Approved {parsed} (hash {}): it runs now, and the outcome follows by mail.",
+            "Approved {parsed} (hash {}): it runs now; the outcome follows here and by mail.",
             short_hash(&row.hash)
         ),
         _ => format!("Denied {parsed}. Nothing runs; the agent is told."),
@@ -363,12 +418,20 @@ fn decide(
     Ok((answer, true))
 }
 
-/// Queue an answer, split within Telegram's limit.
+/// Queue plain text: split within Telegram's limit first, then each piece escaped (an entity
+/// is never cut, and `&lt;` counts as one character to Telegram).
 fn queue(tx: &Tx<'_>, chat: i64, text: &str, now: UnixTime) -> Result<(), StoreError> {
     for piece in format::split(text, format::LIMIT) {
-        tx.enqueue_telegram(chat, piece, None, now)?;
+        tx.enqueue_telegram(chat, &format::escape(piece), None, now)?;
     }
     Ok(())
+}
+
+/// The key a button carries: derived from the request's secret reply key, so that the mail
+/// reply key itself is never shown in a chat.
+fn button_key(row: &RequestRow) -> String {
+    let digest = Sha256::digest(format!("telegram-button:{}", row.reply_key));
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The alert for a request now waiting for a decision, with Approve / Deny buttons, to every
@@ -391,24 +454,37 @@ pub fn queue_alert(
         Some(argv) => serde_json::to_string(argv).unwrap_or_default(),
         None => row.details.clone().unwrap_or_default(),
     };
-    let text = clip(&format!(
-        "Request {} ({} risk)\n{}\n\nRuns: {}\nWhy: {}\nHash: {}",
+    let text = format!(
+        "Request {} ({} risk)\nHash: {}\n{}\n\nRuns: {}\nWhy: {}",
         row.id,
         row.risk,
+        short_hash(&row.hash),
         row.summary,
         action,
         row.reason,
-        short_hash(&row.hash)
-    ));
-    let key: String = row.reply_key.chars().take(20).collect();
-    let markup = json!({"inline_keyboard": [[
-        {"text": "Approve", "callback_data": format!("approve:{}:{key}", row.id)},
-        {"text": "Deny", "callback_data": format!("deny:{}:{key}", row.id)},
-    ]]})
-    .to_string();
+    );
+    // Buttons only under the whole request: nothing may hide beyond a cut.
+    let whole = text.encode_utf16().count() <= format::LIMIT;
+    let (text, markup) = if whole {
+        let key = button_key(&row);
+        let markup = json!({"inline_keyboard": [[
+            {"text": "Approve", "callback_data": format!("approve:{}:{key}", row.id)},
+            {"text": "Deny", "callback_data": format!("deny:{}:{key}", row.id)},
+        ]]});
+        (text, Some(markup.to_string()))
+    } else {
+        (
+            format!(
+                "{}\n\nToo long for one message: /show {} shows it whole.",
+                clip(&text),
+                row.id
+            ),
+            None,
+        )
+    };
     let groups = telegram.chats.iter().filter(|_| telegram.allow_groups);
     for chat in telegram.operators.iter().chain(groups) {
-        tx.enqueue_telegram(*chat, &format::escape(&text), Some(&markup), now)?;
+        tx.enqueue_telegram(*chat, &format::escape(&text), markup.as_deref(), now)?;
     }
     Ok(())
 }
@@ -421,12 +497,7 @@ pub fn confirm(tx: &Tx<'_>, row: &RequestRow, said: &str, now: UnixTime) -> Resu
         .and_then(|by| by.strip_prefix("telegram:"))
         .and_then(|id| id.parse::<i64>().ok());
     match user {
-        Some(chat) => queue(
-            tx,
-            chat,
-            &format::escape(&format!("{}: {said}", row.id)),
-            now,
-        ),
+        Some(chat) => queue(tx, chat, &format!("{}: {said}", row.id), now),
         None => Ok(()),
     }
 }
@@ -437,7 +508,7 @@ fn short_hash(hash: &str) -> &str {
 
 /// Keep a message within one Telegram message, marking the cut.
 fn clip(text: &str) -> String {
-    match format::split(text, format::LIMIT - 20).first() {
+    match format::split(text, format::LIMIT - 200).first() {
         Some(first) if first.len() < text.len() => format!("{first}\n… (cut)"),
         _ => text.to_string(),
     }
