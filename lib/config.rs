@@ -1257,6 +1257,12 @@ impl Config {
                 "at most 50s (Telegram's own limit on a long poll)".into(),
             ));
         }
+        if let Some(bad) = self.telegram.chats.iter().find(|id| **id >= 0) {
+            return Err(invalid(
+                "telegram.chats",
+                format!("{bad} is not a group chat id (group ids are negative numbers)"),
+            ));
+        }
         if let Some(bad) = self.telegram.operators.iter().find(|id| **id <= 0) {
             return Err(invalid(
                 "telegram.operators",

@@ -493,3 +493,38 @@ fn quiet_hours_hold_notifications_and_summarise_them_after() {
         sent[0].text
     );
 }
+
+#[test]
+fn a_decision_in_an_allowed_group_is_audited_and_confirmed_there() {
+    let (inst, log, telegram) = bot("tg-group");
+    inst.drop_in(
+        "61-group.toml",
+        "[telegram]\nchats = [-100123]\nallow_groups = true\n",
+    );
+    let id = filed(&inst, "h");
+    run(&inst);
+    // The alert went to the operator and to the group.
+    let chats: Vec<i64> = telegram.sent().iter().map(|s| s.chat_id).collect();
+    assert_eq!(chats, vec![OPERATOR, -100_123]);
+    telegram.say_in(
+        OPERATOR,
+        -100_123,
+        "supergroup",
+        &format!("/approve {id}"),
+        None,
+    );
+    run(&inst);
+    assert_eq!(runs(&log), 1);
+    let audit = inst.json(&["show", &id])["audit"].to_string();
+    assert!(
+        audit.contains(&format!("telegram:{OPERATOR} in chat -100123")),
+        "{audit}"
+    );
+    let last = telegram.sent().pop().unwrap();
+    assert_eq!(last.chat_id, -100_123);
+    assert!(
+        last.text.starts_with(&format!("{id}: Done:")),
+        "{}",
+        last.text
+    );
+}

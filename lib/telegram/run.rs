@@ -227,7 +227,7 @@ fn handle(
                 }
                 let (answer, decided) = match shown {
                     Some(text) => (text, false),
-                    None => command(tx, config, user, text, now)?,
+                    None => command(tx, config, &actor(user, chat), text, now)?,
                 };
                 queue(tx, chat, &answer, now)?;
                 Ok(decided)
@@ -246,7 +246,7 @@ fn handle(
                 if !tx.telegram_update_new(update.update_id, now)? {
                     return Ok(None);
                 }
-                let (answer, decided) = button(tx, config, user, data, now)?;
+                let (answer, decided) = button(tx, config, &actor(user, chat), data, now)?;
                 queue(tx, chat, &answer, now)?;
                 Ok(Some((answer, decided)))
             })?;
@@ -311,7 +311,7 @@ fn parse(text: &str) -> (&str, &str) {
 fn command(
     tx: &mut Tx<'_>,
     config: &Config,
-    user: i64,
+    actor: &str,
     text: &str,
     now: UnixTime,
 ) -> Result<(String, bool), StoreError> {
@@ -324,7 +324,7 @@ fn command(
         "/approve" => decide(
             tx,
             config,
-            user,
+            actor,
             id,
             Decision::Approve,
             "approved from Telegram",
@@ -336,7 +336,7 @@ fn command(
             } else {
                 why.trim()
             };
-            decide(tx, config, user, id, Decision::Deny, words, now)
+            decide(tx, config, actor, id, Decision::Deny, words, now)
         }
         _ => Ok((format!("Unknown command {name}.\n\n{HELP}"), false)),
     }
@@ -346,7 +346,7 @@ fn command(
 fn button(
     tx: &mut Tx<'_>,
     config: &Config,
-    user: i64,
+    actor: &str,
     data: &str,
     now: UnixTime,
 ) -> Result<(String, bool), StoreError> {
@@ -369,7 +369,7 @@ fn button(
                 Decision::Approve => "approved from Telegram",
                 _ => "denied from Telegram",
             };
-            decide(tx, config, user, id, decision, words, now)
+            decide(tx, config, actor, id, decision, words, now)
         }
         _ => Ok(("That button does not match any request.".into(), false)),
     }
@@ -378,7 +378,7 @@ fn button(
 fn decide(
     tx: &mut Tx<'_>,
     config: &Config,
-    user: i64,
+    actor: &str,
     id: &str,
     decision: Decision,
     words: &str,
@@ -400,9 +400,8 @@ fn decide(
             false,
         ));
     }
-    let actor = format!("telegram:{user}");
     let by = Decider {
-        actor: &actor,
+        actor,
         words,
         message_id: None,
         answer: None,
@@ -489,14 +488,25 @@ pub fn queue_alert(
     Ok(())
 }
 
-/// Confirm an outcome in the private chat of the operator who decided from Telegram.
+/// Who decided, as the audit names them: `telegram:USER`, or `telegram:USER in chat CHAT`
+/// when it was in a group.
+fn actor(user: i64, chat: i64) -> String {
+    if user == chat {
+        format!("telegram:{user}")
+    } else {
+        format!("telegram:{user} in chat {chat}")
+    }
+}
+
+/// Confirm an outcome in the chat the operator decided in from Telegram.
 pub fn confirm(tx: &Tx<'_>, row: &RequestRow, said: &str, now: UnixTime) -> Result<(), StoreError> {
-    let user = row
+    let chat = row
         .decided_by
         .as_deref()
         .and_then(|by| by.strip_prefix("telegram:"))
+        .map(|who| who.rsplit_once(" in chat ").map_or(who, |(_, chat)| chat))
         .and_then(|id| id.parse::<i64>().ok());
-    match user {
+    match chat {
         Some(chat) => queue(tx, chat, &format!("{}: {said}", row.id), now),
         None => Ok(()),
     }
