@@ -83,6 +83,16 @@ pub fn read(name: &str) -> Result<Secret, CredentialError> {
     })
 }
 
+/// Read a secret named in the configuration: an absolute path is a 0600 file
+/// ([`read_private`]), anything else a credential name ([`read`]).
+pub fn read_configured(name: &str) -> Result<Secret, CredentialError> {
+    if name.starts_with('/') {
+        read_private(Path::new(name))
+    } else {
+        read(name)
+    }
+}
+
 /// Read a secret file given by path, refusing one that group or others can read.
 pub fn read_private(path: &Path) -> Result<Secret, CredentialError> {
     let meta = std::fs::metadata(path).map_err(|source| CredentialError::Read {

@@ -109,11 +109,7 @@ pub fn keys(config: &Config) -> Result<Vec<Key>, BridgeError> {
         .secrets
         .iter()
         .map(|name| {
-            let secret = if name.starts_with('/') {
-                credentials::read_private(std::path::Path::new(name))?
-            } else {
-                credentials::read(name)?
-            };
+            let secret = credentials::read_configured(name)?;
             Ok(Key::parse(name, secret.expose())?)
         })
         .collect()

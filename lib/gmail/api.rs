@@ -37,11 +37,7 @@ impl<'a> Api<'a> {
     /// Read the OAuth credential and set up the HTTP client.
     pub fn new(config: &'a Config) -> Result<Api<'a>, GmailError> {
         let name = &config.gmail.credential;
-        let secret = if name.starts_with('/') {
-            credentials::read_private(std::path::Path::new(name))?
-        } else {
-            credentials::read(name)?
-        };
+        let secret = credentials::read_configured(name)?;
         let credential: OAuthCredential = serde_json::from_str(secret.expose()).map_err(|e| {
             GmailError::Credential(format!(
                 "credential {name:?} is not the JSON clawdbot-mailpoll authorize writes: {e}"

@@ -246,11 +246,7 @@ fn handle(
     let already = maildir.join("new").join(&name).exists()
         || maildir.join("cur").join(format!("{name}:2,S")).exists();
     if !already {
-        let full = api.get(store, &format!("messages/{id}?format=raw"))?;
-        let raw = full["raw"]
-            .as_str()
-            .and_then(api::decode_raw)
-            .ok_or_else(|| GmailError::Malformed(format!("message {id}: no decodable raw")))?;
+        let raw = fetch_raw(store, api, id)?;
         deliver(&maildir, &name, &raw)?;
         failpoint::hit("mailpoll::after-write");
     }
@@ -299,11 +295,7 @@ fn notice(
     api: &mut Api<'_>,
     id: &str,
 ) -> Result<(), GmailError> {
-    let full = api.get(store, &format!("messages/{id}?format=raw"))?;
-    let raw = full["raw"]
-        .as_str()
-        .and_then(api::decode_raw)
-        .ok_or_else(|| GmailError::Malformed(format!("message {id}: no decodable raw")))?;
+    let raw = fetch_raw(store, api, id)?;
     let summary = notify::summarise(id, &raw, config.notify.lines);
     let now = time::now();
     store.write(|tx| {
@@ -313,6 +305,15 @@ fn notice(
         tx.gmail_record(id, false, "notified on Telegram", now)
     })?;
     Ok(())
+}
+
+/// One message whole, as the bytes of the mail.
+fn fetch_raw(store: &mut Store, api: &mut Api<'_>, id: &str) -> Result<Vec<u8>, GmailError> {
+    let full = api.get(store, &format!("messages/{id}?format=raw"))?;
+    full["raw"]
+        .as_str()
+        .and_then(api::decode_raw)
+        .ok_or_else(|| GmailError::Malformed(format!("message {id}: no decodable raw")))
 }
 
 /// Maildir delivery: `tmp/NAME`, fsync, rename to `new/NAME`.

@@ -95,11 +95,7 @@ fn serve(config: &Config, store: &mut Store) -> Result<RunReport, TelegramError>
         return Err(TelegramError::NoOperator);
     }
     let name = &config.telegram.token_credential;
-    let token = if name.starts_with('/') {
-        credentials::read_private(std::path::Path::new(name))?
-    } else {
-        credentials::read(name)?
-    };
+    let token = credentials::read_configured(name)?;
     if !super::api::valid_token(token.expose().trim()) {
         return Err(TelegramError::BadToken(name.clone()));
     }
