@@ -1,7 +1,7 @@
 # clawdbot: build, test and install. `make check` is the test command CI runs.
 PREFIX ?= /usr
 DESTDIR ?=
-BINS := clawdbot clawdbot-broker clawdbot-request clawdbot-bridge clawdbot-exec clawdbot-mailpoll clawdbot-watchdog clawdbot-secrets clawdbot-maint clawdbot-telegram
+BINS := clawdbot clawdbot-broker clawdbot-request clawdbot-bridge clawdbot-exec clawdbot-mailpoll clawdbot-watchdog clawdbot-secrets clawdbot-maint clawdbot-telegram clawdbot-calendar
 CARGO ?= cargo
 
 .PHONY: all build release check test lint fmt bench bench-watchdog bench-maint bench-load demo assets deb install system-test clean

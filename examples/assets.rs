@@ -21,6 +21,7 @@ fn commands() -> Vec<Command> {
         cli::secrets::Cli::command(),
         cli::maint::Cli::command(),
         cli::telegram::Cli::command(),
+        cli::calendar::Cli::command(),
     ]
 }
 

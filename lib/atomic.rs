@@ -2,7 +2,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// An I/O error with the file it happened to.
@@ -68,7 +68,10 @@ fn write_tmp(tmp: &Path, data: &[u8], mode: u32) -> Result<(), FileError> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(tmp)
         .map_err(|e| FileError::new("cannot create", tmp, e))?;
-    file.write_all(data)
+    // Exactly `mode`, whatever the umask: the units run with UMask=0077, and a file meant for
+    // the agent's group (an envelope, availability.json) must still reach it.
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|()| file.write_all(data))
         .and_then(|()| file.sync_all())
         .map_err(|e| FileError::new("cannot write", tmp, e))
 }

@@ -92,6 +92,8 @@ pub struct Config {
     pub telegram: Telegram,
     /// Which mail is pushed to Telegram.
     pub notify: Notify,
+    /// The operator's calendars, merged into one availability file.
+    pub calendar: Calendar,
     /// The session watchdog.
     pub watchdog: Watchdog,
     /// Secrets to rotate on schedule, by name.
@@ -496,6 +498,125 @@ impl Default for Telegram {
             poll_timeout: ConfigDuration::from_secs(25),
             timeout: ConfigDuration::from_secs(10),
         }
+    }
+}
+
+/// `[calendar]`: the calendars `clawdbot-calendar` merges into `availability.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Calendar {
+    /// The file the agent reads (written atomically, mode 0644).
+    pub output: AbsPath,
+    /// How many days after today the window reaches, in the operator's zone.
+    pub horizon_days: u32,
+    /// How long one HTTP call may take.
+    pub timeout: ConfigDuration,
+    /// The longest `Retry-After` waited out within a run; a longer one skips the account
+    /// until then.
+    pub max_wait: ConfigDuration,
+    /// The accounts, each with its calendars.
+    pub accounts: Vec<CalendarAccount>,
+}
+
+impl Default for Calendar {
+    fn default() -> Self {
+        Calendar {
+            output: AbsPath::from_static("/srv/clawdbot/shared/availability.json"),
+            horizon_days: 14,
+            timeout: ConfigDuration::from_secs(20),
+            max_wait: ConfigDuration::from_secs(30),
+            accounts: Vec::new(),
+        }
+    }
+}
+
+/// `[[calendar.accounts]]`: one Microsoft or Google account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarAccount {
+    /// A short name (letters, digits, - and _), shown in the output and in errors.
+    pub name: String,
+    /// Which service.
+    pub kind: CalendarKind,
+    /// The OAuth credential (client id, secret, refresh token) `clawdbot-calendar authorize`
+    /// writes: a credential name, or the absolute path of a 0600 file. Default
+    /// `calendar_NAME.json`: the file `NAME.json` of the credential directory
+    /// `/etc/credstore/clawdbot.calendar/`, which the unit loads whole.
+    #[serde(default)]
+    pub credential: String,
+    /// Calendar ids, or `["all"]` for every calendar the account lists.
+    #[serde(default = "all_calendars")]
+    pub calendars: Vec<String>,
+    /// The API's base URL; default the service's own (tests point it at an emulator).
+    pub api_base: Option<HttpUrl>,
+    /// The OAuth token endpoint; default the service's own.
+    pub token_url: Option<HttpUrl>,
+    /// The OAuth consent page (`clawdbot-calendar authorize`); default the service's own.
+    pub auth_url: Option<HttpUrl>,
+}
+
+fn all_calendars() -> Vec<String> {
+    vec!["all".into()]
+}
+
+/// A calendar service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalendarKind {
+    /// Microsoft 365 or Outlook.com, through Microsoft Graph.
+    Graph,
+    /// Google Calendar.
+    Google,
+}
+
+impl CalendarAccount {
+    /// The credential's name (or path).
+    pub fn credential(&self) -> String {
+        if self.credential.is_empty() {
+            format!("calendar_{}.json", self.name)
+        } else {
+            self.credential.clone()
+        }
+    }
+
+    /// Whether every calendar the account lists is wanted.
+    pub fn all_calendars(&self) -> bool {
+        self.calendars.iter().any(|c| c == "all")
+    }
+
+    /// The API's base URL.
+    pub fn api_base(&self) -> &str {
+        self.api_base.as_ref().map_or(
+            match self.kind {
+                CalendarKind::Graph => "https://graph.microsoft.com/v1.0",
+                CalendarKind::Google => "https://www.googleapis.com/calendar/v3",
+            },
+            HttpUrl::as_str,
+        )
+    }
+
+    /// The OAuth token endpoint.
+    pub fn token_url(&self) -> &str {
+        self.token_url.as_ref().map_or(
+            match self.kind {
+                CalendarKind::Graph => "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+                CalendarKind::Google => "https://oauth2.googleapis.com/token",
+            },
+            HttpUrl::as_str,
+        )
+    }
+
+    /// The OAuth consent page.
+    pub fn auth_url(&self) -> &str {
+        self.auth_url.as_ref().map_or(
+            match self.kind {
+                CalendarKind::Graph => {
+                    "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
+                }
+                CalendarKind::Google => "https://accounts.google.com/o/oauth2/v2/auth",
+            },
+            HttpUrl::as_str,
+        )
     }
 }
 
@@ -1140,6 +1261,42 @@ impl<'de> Deserialize<'de> for Zone {
 }
 
 impl Config {
+    fn check_calendar(&self) -> Result<(), (String, String)> {
+        let calendar = &self.calendar;
+        if !(1..=366).contains(&calendar.horizon_days) {
+            return Err((
+                "calendar.horizon_days".into(),
+                "between 1 and 366 days".into(),
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for account in &calendar.accounts {
+            let key = format!("calendar.accounts {:?}", account.name);
+            if !is_secret_name(&account.name) {
+                return Err((
+                    key,
+                    "an account name is letters, digits, - and _ (at most 64)".into(),
+                ));
+            }
+            if !names.insert(account.name.as_str()) {
+                return Err((key, "two accounts have this name".into()));
+            }
+            if account.calendars.is_empty() {
+                return Err((key, "name its calendars, or calendars = [\"all\"]".into()));
+            }
+            if let Some(bad) = account
+                .calendars
+                .iter()
+                .find(|c| c.is_empty() || c.len() > 1024 || c.chars().any(char::is_control))
+            {
+                return Err((key, format!("{bad:?} is not a calendar id")));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
     /// Whether an operator is configured; if not, log one line saying so and what the job
     /// does meanwhile (a fresh install runs every job without failing any).
     pub fn has_operator(&self, meanwhile: &str) -> bool {
@@ -1269,6 +1426,8 @@ impl Config {
                 format!("{bad} is not a user id (user ids are positive numbers)"),
             ));
         }
+        self.check_calendar()
+            .map_err(|(key, message)| invalid(&key, message))?;
         if !self.notify.quiet_hours.is_empty()
             && crate::notify::quiet_window(&self.notify.quiet_hours).is_none()
         {

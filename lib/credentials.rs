@@ -64,6 +64,12 @@ impl std::fmt::Debug for Secret {
 /// Read the credential `name`, trailing newline removed.
 pub fn read(name: &str) -> Result<Secret, CredentialError> {
     let mut looked = Vec::new();
+    if name.is_empty() || name.contains('/') || name == ".." {
+        return Err(CredentialError::Missing {
+            name: name.to_string(),
+            looked,
+        });
+    }
     if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
         let path = Path::new(&dir).join(name);
         if path.exists() {
@@ -77,6 +83,21 @@ pub fn read(name: &str) -> Result<Secret, CredentialError> {
         return read_private(&path);
     }
     looked.push(path);
+    // systemd names a file FILE loaded from the directory given as `LoadCredential=ID:DIR`
+    // ID_FILE; outside a unit the same credential is DIR/FILE.
+    if let Some((id, file)) = name.split_once('_')
+        && !id.is_empty()
+        && !file.is_empty()
+        && !file.starts_with('.')
+    {
+        let path = Path::new(CREDSTORE)
+            .join(format!("clawdbot.{id}"))
+            .join(file);
+        if path.exists() {
+            return read_private(&path);
+        }
+        looked.push(path);
+    }
     Err(CredentialError::Missing {
         name: name.to_string(),
         looked,

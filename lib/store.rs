@@ -228,7 +228,38 @@ CREATE TABLE telegram_refusals (
     last_logged_at INTEGER NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE calendar_sources (
+    account      TEXT NOT NULL,
+    calendar     TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    events       TEXT NOT NULL,
+    fetched_at   INTEGER,
+    attempted_at INTEGER NOT NULL,
+    error        TEXT,
+    PRIMARY KEY (account, calendar)
+);
+"#,
 ];
+
+/// One calendar's last fetch: its events as of the last success (JSON), and the last error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarSource {
+    /// The configured account.
+    pub account: String,
+    /// The calendar's id at its service.
+    pub calendar: String,
+    /// Its name as the service shows it.
+    pub name: String,
+    /// The events of the last good fetch, as JSON.
+    pub events: String,
+    /// When that fetch was.
+    pub fetched_at: Option<UnixTime>,
+    /// When the last attempt was.
+    pub attempted_at: UnixTime,
+    /// Why the last attempt failed (none: it succeeded).
+    pub error: Option<String>,
+}
 
 /// A mail the operator is told of on Telegram.
 #[derive(Debug, Clone, Default)]
@@ -1595,6 +1626,46 @@ impl Tx<'_> {
             )
             .map_err(self.err("cannot record a Telegram refusal"))?;
         Ok(log)
+    }
+
+    /// Every calendar's last fetch, by account and calendar.
+    pub fn calendar_sources(&self) -> Result<Vec<CalendarSource>, StoreError> {
+        let err = self.err("cannot read calendar sources");
+        let mut stmt = self
+            .tx
+            .prepare("SELECT account, calendar, name, events, fetched_at, attempted_at, error FROM calendar_sources ORDER BY account, calendar")
+            .map_err(self.err("cannot read calendar sources"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(CalendarSource {
+                    account: r.get(0)?,
+                    calendar: r.get(1)?,
+                    name: r.get(2)?,
+                    events: r.get(3)?,
+                    fetched_at: r.get(4)?,
+                    attempted_at: r.get(5)?,
+                    error: r.get(6)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>());
+        rows.map_err(err)
+    }
+
+    /// Replace the calendar sources with `sources`: calendars and accounts not in it are
+    /// forgotten.
+    pub fn set_calendar_sources(&self, sources: &[CalendarSource]) -> Result<(), StoreError> {
+        self.tx
+            .execute("DELETE FROM calendar_sources", [])
+            .map_err(self.err("cannot replace calendar sources"))?;
+        for s in sources {
+            self.tx
+                .execute(
+                    "INSERT INTO calendar_sources (account, calendar, name, events, fetched_at, attempted_at, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![s.account, s.calendar, s.name, s.events, s.fetched_at, s.attempted_at, s.error],
+                )
+                .map_err(self.err(format!("cannot store calendar {} of {}", s.calendar, s.account)))?;
+        }
+        Ok(())
     }
 
     /// A stored setting (poller state: history id, cached token, backoff).

@@ -56,6 +56,7 @@ fn root(tag: &str, extra: &[(&str, &str)]) -> PathBuf {
         "clawdbot-secrets",
         "clawdbot-maint",
         "clawdbot-telegram",
+        "clawdbot-calendar",
     ] {
         std::fs::copy(common::bin(bin), root.join("usr/bin").join(bin)).unwrap();
     }
@@ -105,6 +106,7 @@ fn budget(service: &str) -> f64 {
         "clawdbot-broker.service"
         | "clawdbot-mailpoll.service"
         | "clawdbot-telegram.service"
+        | "clawdbot-calendar.service"
         | "clawdbot-secrets.service"
         | "clawdbot-bridge-keygen.service" => 2.0,
         "clawdbot-exec.service" | "clawdbot-watchdog.service" | "clawdbot-maint@.service" => 5.0,

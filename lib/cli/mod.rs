@@ -3,6 +3,7 @@
 
 pub mod bridge;
 pub mod broker;
+pub mod calendar;
 pub mod clawdbot;
 pub mod exec;
 pub mod mailpoll;

@@ -4,31 +4,19 @@
 use std::time::Duration;
 
 use base64::Engine;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::GmailError;
 use crate::config::Config;
 use crate::credentials;
+use crate::oauth::{Credential, TokenError, Tokens};
 use crate::store::Store;
-use crate::time;
-
-const TOKEN: &str = "gmail.access_token";
-const TOKEN_EXPIRES: &str = "gmail.access_token_expires";
-
-/// The OAuth client and its refresh token, as `clawdbot-mailpoll authorize` stores them.
-#[derive(Deserialize)]
-struct OAuthCredential {
-    client_id: String,
-    client_secret: String,
-    refresh_token: String,
-}
 
 /// A Gmail API client for one poll.
 pub struct Api<'a> {
     config: &'a Config,
     http: ureq::Agent,
-    credential: OAuthCredential,
+    credential: Credential,
     /// HTTP calls made, for the figures and the log.
     pub calls: usize,
 }
@@ -38,7 +26,7 @@ impl<'a> Api<'a> {
     pub fn new(config: &'a Config) -> Result<Api<'a>, GmailError> {
         let name = &config.gmail.credential;
         let secret = credentials::read_configured(name)?;
-        let credential: OAuthCredential = serde_json::from_str(secret.expose()).map_err(|e| {
+        let credential: Credential = serde_json::from_str(secret.expose()).map_err(|e| {
             GmailError::Credential(format!(
                 "credential {name:?} is not the JSON clawdbot-mailpoll authorize writes: {e}"
             ))
@@ -142,60 +130,28 @@ impl<'a> Api<'a> {
 
     /// The cached access token, or a fresh one (always fresh when `refresh`).
     fn token(&mut self, store: &mut Store, refresh: bool) -> Result<String, GmailError> {
-        if !refresh {
-            let cached = store.read(|tx| Ok((tx.setting(TOKEN)?, tx.setting(TOKEN_EXPIRES)?)))?;
-            if let (Some(token), Some(expires)) = cached
-                && expires.parse::<i64>().is_ok_and(|e| e > time::now() + 60)
-            {
-                return Ok(token);
-            }
-        }
-        let url = self.config.gmail.token_url.as_str().to_string();
-        self.calls += 1;
-        let form = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", self.credential.refresh_token.as_str()),
-            ("client_id", self.credential.client_id.as_str()),
-            ("client_secret", self.credential.client_secret.as_str()),
-        ];
-        let mut response = self
-            .http
-            .post(&url)
-            .send_form(form)
-            .map_err(|e| GmailError::Network(format!("POST {url}: {e}")))?;
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        match answer["error"].as_str() {
-            Some("invalid_grant") => return Err(GmailError::InvalidGrant),
-            Some("invalid_client") => {
-                return Err(GmailError::Credential("Google refused the OAuth client id or secret (invalid_client); check the credential, or run clawdbot-mailpoll authorize again".into()));
-            }
-            _ => {}
-        }
-        let (Some(token), Some(expires_in)) = (
-            answer["access_token"].as_str(),
-            answer["expires_in"].as_i64(),
-        ) else {
-            return Err(match status {
-                429 | 500..=599 => GmailError::Busy {
+        let tokens = Tokens {
+            prefix: "gmail".into(),
+            token_url: self.config.gmail.token_url.as_str(),
+            scope: None,
+            credential: &self.credential,
+        };
+        let (token, called) = tokens
+            .access_token(&self.http, store, refresh)
+            .map_err(|e| match e {
+                TokenError::InvalidGrant { .. } => GmailError::InvalidGrant,
+                TokenError::InvalidClient => GmailError::Credential("Google refused the OAuth client id or secret (invalid_client); check the credential, or run clawdbot-mailpoll authorize again".into()),
+                TokenError::Network(what) => GmailError::Network(what),
+                TokenError::Busy { url, status } => GmailError::Busy {
                     url,
                     status,
                     retry_after: None,
                 },
-                _ => GmailError::Http {
-                    url,
-                    status,
-                    detail: crate::request::excerpt(&text),
-                },
-            });
-        };
-        let expires = (time::now() + expires_in).to_string();
-        store.write(|tx| {
-            tx.set_setting(TOKEN, Some(token))?;
-            tx.set_setting(TOKEN_EXPIRES, Some(&expires))
-        })?;
-        Ok(token.to_string())
+                TokenError::Http { url, status, detail } => GmailError::Http { url, status, detail },
+                TokenError::Store(e) => GmailError::Store(e),
+            })?;
+        self.calls += usize::from(called);
+        Ok(token)
     }
 }
 

@@ -8,6 +8,7 @@ use super::GmailError;
 use super::api::{self, Api};
 use crate::atomic::{self, FileError};
 use crate::config::Config;
+use crate::oauth::urlencode;
 use crate::store::Store;
 use crate::{failpoint, notify, time};
 
@@ -396,16 +397,4 @@ fn history_id(answer: &Value) -> Result<u64, GmailError> {
 /// Gmail ids are hex; anything else is not put into a URL or a file name.
 fn is_gmail_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric())
-}
-
-/// Percent-encoding for a query value.
-pub fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

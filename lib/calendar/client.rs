@@ -1,0 +1,215 @@
+//! One account's HTTP client: GET JSON with its access token (refreshed once on a 401), and
+//! 429 / 5xx waited out while the run's allowance lasts.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::CalendarError;
+use crate::config::{CalendarAccount, CalendarKind, Config};
+use crate::credentials;
+use crate::oauth::{Credential, TokenError, Tokens};
+use crate::store::Store;
+
+/// The largest answer read (one page of events).
+const MAX_BODY: u64 = 32 * 1_048_576;
+/// Attempts of one call on 429 / 5xx.
+const ATTEMPTS: u32 = 3;
+
+/// The scope each service is asked for: read calendars, nothing else.
+pub fn scope(kind: CalendarKind) -> &'static str {
+    match kind {
+        CalendarKind::Graph => "offline_access Calendars.Read",
+        CalendarKind::Google => "https://www.googleapis.com/auth/calendar.readonly",
+    }
+}
+
+/// A client for one account in one run.
+pub struct Client<'a> {
+    /// The account.
+    pub account: &'a CalendarAccount,
+    http: ureq::Agent,
+    credential: Credential,
+    /// When the run's allowance for waiting out `Retry-After` ends.
+    wait_until: Instant,
+    /// HTTP calls made.
+    pub calls: usize,
+}
+
+impl<'a> Client<'a> {
+    /// Read the account's credential and set up HTTP.
+    pub fn new(config: &Config, account: &'a CalendarAccount) -> Result<Self, CalendarError> {
+        let name = account.credential();
+        let secret = credentials::read_configured(&name)?;
+        let credential: Credential =
+            serde_json::from_str(secret.expose()).map_err(|e| CalendarError::Credential {
+                name,
+                why: e.to_string(),
+            })?;
+        let timeout = config.calendar.timeout.get().max(Duration::from_secs(1));
+        let http = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .timeout_global(Some(timeout))
+                .http_status_as_error(false)
+                .build(),
+        );
+        Ok(Client {
+            account,
+            http,
+            credential,
+            wait_until: Instant::now() + config.calendar.max_wait.get(),
+            calls: 0,
+        })
+    }
+
+    /// GET `url` as JSON. Only URLs below the account's API base are fetched, so a link in an
+    /// answer cannot send the token elsewhere.
+    pub fn get(
+        &mut self,
+        store: &mut Store,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Value, CalendarError> {
+        let base = self.account.api_base().trim_end_matches('/');
+        if !url.starts_with(&format!("{base}/")) {
+            return Err(CalendarError::Malformed(format!(
+                "a link leads outside {base}: {}",
+                crate::request::excerpt(url)
+            )));
+        }
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let token = self.token(store, refreshed)?;
+            let (status, retry_after, text) = self.fetch(url, &token, headers)?;
+            match status {
+                200..=299 => {
+                    return serde_json::from_str(&text)
+                        .map_err(|e| CalendarError::Malformed(format!("GET {url}: {e}")));
+                }
+                401 if !refreshed => refreshed = true,
+                429 | 500..=599 => {
+                    let wait = Duration::from_secs(retry_after.unwrap_or(1 << attempt));
+                    if attempt >= ATTEMPTS || Instant::now() + wait > self.wait_until {
+                        return Err(CalendarError::Busy {
+                            url: url.to_string(),
+                            status,
+                            retry_after,
+                        });
+                    }
+                    log::info!(
+                        "account {}: {url} answered {status}; retrying in {}s",
+                        self.account.name,
+                        wait.as_secs()
+                    );
+                    std::thread::sleep(wait);
+                }
+                _ => {
+                    return Err(CalendarError::Http {
+                        url: url.to_string(),
+                        status,
+                        detail: crate::request::excerpt(&text),
+                    });
+                }
+            }
+        }
+    }
+
+    fn fetch(
+        &mut self,
+        url: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, Option<u64>, String), CalendarError> {
+        self.calls += 1;
+        let mut request = self
+            .http
+            .get(url)
+            .header("authorization", &format!("Bearer {token}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request
+            .call()
+            .map_err(|e| CalendarError::Network(format!("GET {url}: {e}")))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_string()
+            .map_err(|e| CalendarError::Malformed(format!("GET {url}: {e}")))?;
+        Ok((status, retry_after, text))
+    }
+
+    fn token(&mut self, store: &mut Store, refresh: bool) -> Result<String, CalendarError> {
+        let tokens = Tokens {
+            prefix: format!("calendar.{}", self.account.name),
+            token_url: self.account.token_url(),
+            scope: (self.account.kind == CalendarKind::Graph).then(|| scope(self.account.kind)),
+            credential: &self.credential,
+        };
+        let (token, called) =
+            tokens
+                .access_token(&self.http, store, refresh)
+                .map_err(|e| match e {
+                    TokenError::Network(what) => CalendarError::Network(what),
+                    TokenError::Busy { url, status } => CalendarError::Busy {
+                        url,
+                        status,
+                        retry_after: None,
+                    },
+                    TokenError::Store(e) => CalendarError::Store(e),
+                    why @ (TokenError::InvalidGrant { .. }
+                    | TokenError::InvalidClient
+                    | TokenError::Http { .. }) => CalendarError::Authorization {
+                        account: self.account.name.clone(),
+                        why: Box::new(why),
+                    },
+                })?;
+        self.calls += usize::from(called);
+        Ok(token)
+    }
+}
+
+/// A calendar an account lists.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// Its id at the service.
+    pub id: String,
+    /// Its name as the service shows it.
+    pub name: String,
+}
+
+/// One calendar's events in the window.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// The events (cancelled and declined ones left out).
+    pub events: Vec<super::event::Event>,
+    /// Items that could not be read, each with why.
+    pub skipped: Vec<String>,
+}
+
+impl Fetched {
+    /// Read one item with `parse`, keeping it or saying why not.
+    pub fn add(&mut self, item: &Value, parsed: super::event::Parsed) {
+        match parsed {
+            Ok(Some(event)) => self.events.push(event),
+            Ok(None) => {}
+            Err(why) => {
+                let id = item["id"].as_str().unwrap_or("?");
+                self.skipped
+                    .push(format!("event {}: {why}", crate::request::excerpt(id)));
+            }
+        }
+    }
+}
+
+/// Pages followed per listing before the answer is taken as broken.
+pub const MAX_PAGES: usize = 1000;

@@ -1,0 +1,339 @@
+//! One run: fetch every calendar of every account (one account's failure never stops the
+//! others), keep each calendar's last good events, merge, and write `availability.json`
+//! atomically.
+
+use std::io::Write;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use super::client::{Client, Fetched, Listed};
+use super::event::{Event, When};
+use super::merge::{self, Seen, Source};
+use super::output::{Availability, SourceState};
+use super::{CalendarError, google, graph};
+use crate::config::{CalendarAccount, CalendarKind, Config, DEFAULT_PATH};
+use crate::exit::{Exit, ExitStatus};
+use crate::store::{CalendarSource, Store};
+use crate::time::UnixTime;
+
+/// How the run is asked to go.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Print the result instead of writing it (and keep nothing).
+    pub dry_run: bool,
+    /// Compute the window from this time instead of now (only with `dry_run`).
+    pub at: Option<Timestamp>,
+}
+
+/// What the run did, for `--json` and the log.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// Calendars in the output.
+    pub calendars: usize,
+    /// Calendars whose fetch failed this run.
+    pub failed: usize,
+    /// Events after de-duplication.
+    pub events: usize,
+    /// HTTP calls made.
+    pub calls: usize,
+    /// Bytes of output.
+    pub bytes: usize,
+    /// The exit status the worst failure asks for (0 when all went well).
+    pub exit: u8,
+}
+
+/// The window: from `now` to the end of the day `days` days after today, in `tz`.
+pub fn window(now: Timestamp, tz: &TimeZone, days: u32) -> (Timestamp, Timestamp) {
+    let today = now.to_zoned(tz.clone()).date();
+    let end = today
+        .checked_add(jiff::Span::new().days(i64::from(days) + 1))
+        .ok()
+        .and_then(|day| day.to_zoned(tz.clone()).ok())
+        .and_then(|z| z.start_of_day().ok())
+        .map_or(now, |z| z.timestamp());
+    (now, end)
+}
+
+/// Fetch, merge, write. A calendar that fails keeps its last good events, marked stale.
+pub fn run(
+    config: &Config,
+    options: &Options,
+    out: &mut dyn Write,
+) -> Result<Report, CalendarError> {
+    let mut report = Report::default();
+    if config.calendar.accounts.is_empty() {
+        let file = config
+            .sources
+            .first()
+            .map_or_else(|| DEFAULT_PATH.to_string(), |p| p.display().to_string());
+        log::warn!(
+            "no calendar accounts are configured: add [[calendar.accounts]] to {file}; nothing is written"
+        );
+        return Ok(report);
+    }
+    let now = options.at.unwrap_or_else(Timestamp::now);
+    let zone = &config.operator.timezone;
+    let window = window(now, &zone.tz, config.calendar.horizon_days);
+    let mut store = Store::open(&config.paths.database())?;
+    let previous = store.read(|tx| tx.calendar_sources())?;
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    let mut worst: Option<Exit> = None;
+    for account in &config.calendar.accounts {
+        let before: Vec<&CalendarSource> = previous
+            .iter()
+            .filter(|r| r.account == account.name)
+            .collect();
+        let fetched = fetch_account(config, account, window, &mut store, &mut report);
+        for (row, skip, error) in account_rows(account, fetched, &before, now.as_second()) {
+            if let Some(e) = error {
+                worst = Some(match worst {
+                    Some(Exit::Config) => Exit::Config,
+                    _ => e,
+                });
+                report.failed += 1;
+            }
+            rows.push(row);
+            skipped.push(skip);
+        }
+    }
+    let (merged, states) = merge_rows(&rows, skipped, &zone.tz, window);
+    report.calendars = rows.len();
+    report.events = merged.len();
+    report.exit = worst.unwrap_or(Exit::Ok).code();
+    let document = Availability {
+        generated: now,
+        zone: (&zone.tz, &zone.name),
+        window,
+        merged: &merged,
+        sources: &states,
+    }
+    .to_json();
+    let mut text = document.to_string();
+    text.push('\n');
+    report.bytes = text.len();
+    if options.dry_run {
+        let _ = out.write_all(text.as_bytes());
+        return Ok(report);
+    }
+    store.write(|tx| tx.set_calendar_sources(&rows))?;
+    let path = config.calendar.output.path();
+    crate::atomic::write(path, text.as_bytes(), 0o644)?;
+    log::info!(
+        "wrote {}: {} events from {} calendars ({} failed), {} bytes",
+        path.display(),
+        report.events,
+        report.calendars,
+        report.failed,
+        report.bytes
+    );
+    Ok(report)
+}
+
+/// One account's calendars and how each fetch went; `Err` when the account failed as a whole.
+type AccountFetch = Result<Vec<(Listed, Result<Fetched, CalendarError>)>, CalendarError>;
+
+fn fetch_account(
+    config: &Config,
+    account: &CalendarAccount,
+    window: (Timestamp, Timestamp),
+    store: &mut Store,
+    report: &mut Report,
+) -> AccountFetch {
+    let backoff_key = format!("calendar.{}.backoff_until", account.name);
+    let until = store.read(|tx| tx.setting(&backoff_key))?;
+    if let Some(until) = until.and_then(|u| u.parse::<i64>().ok())
+        && until > crate::time::now()
+    {
+        return Err(CalendarError::BackingOff(crate::time::rfc3339(until)));
+    }
+    let mut client = Client::new(config, account)?;
+    let result = fetch_calendars(&mut client, store, window);
+    report.calls += client.calls;
+    let busy = match &result {
+        Err(CalendarError::Busy { retry_after, .. }) => *retry_after,
+        Ok(list) => list.iter().find_map(|(_, r)| match r {
+            Err(CalendarError::Busy { retry_after, .. }) => *retry_after,
+            _ => None,
+        }),
+        Err(_) => None,
+    };
+    if let Some(wait) = busy.filter(|&s| s > config.calendar.max_wait.get().as_secs()) {
+        let until = (crate::time::now() + i64::try_from(wait).unwrap_or(i64::MAX / 2)).to_string();
+        store.write(|tx| tx.set_setting(&backoff_key, Some(&until)))?;
+    }
+    result
+}
+
+fn fetch_calendars(
+    client: &mut Client<'_>,
+    store: &mut Store,
+    (start, end): (Timestamp, Timestamp),
+) -> AccountFetch {
+    let account = client.account;
+    let listed = if account.all_calendars() {
+        match account.kind {
+            CalendarKind::Graph => graph::calendars(client, store)?,
+            CalendarKind::Google => google::calendars(client, store)?,
+        }
+    } else {
+        account
+            .calendars
+            .iter()
+            .map(|id| Listed {
+                id: id.clone(),
+                name: id.clone(),
+            })
+            .collect()
+    };
+    let mut results = Vec::new();
+    let mut account_failure: Option<String> = None;
+    for calendar in listed {
+        if let Some(why) = &account_failure {
+            let error = CalendarError::Network(format!("not tried: {why}"));
+            results.push((calendar, Err(error)));
+            continue;
+        }
+        let fetched = match account.kind {
+            CalendarKind::Graph => graph::events(client, store, &calendar.id, start, end),
+            CalendarKind::Google => google::events(client, store, &calendar.id, start, end),
+        };
+        if let Err(e) = &fetched
+            && stops_account(e)
+        {
+            account_failure = Some(e.to_string());
+        }
+        results.push((calendar, fetched));
+    }
+    Ok(results)
+}
+
+/// Failures that would repeat for every calendar of the account.
+fn stops_account(e: &CalendarError) -> bool {
+    matches!(
+        e,
+        CalendarError::Authorization { .. }
+            | CalendarError::Busy { .. }
+            | CalendarError::Network(_)
+            | CalendarError::Store(_)
+    )
+}
+
+/// The stored rows of one account after this run, each with its unreadable items and the
+/// exit status of its failure.
+fn account_rows(
+    account: &CalendarAccount,
+    fetched: AccountFetch,
+    before: &[&CalendarSource],
+    now: UnixTime,
+) -> Vec<(CalendarSource, Vec<String>, Option<Exit>)> {
+    let kept = |calendar: &str, name: &str, error: &CalendarError| {
+        let old = before.iter().find(|r| r.calendar == calendar);
+        CalendarSource {
+            account: account.name.clone(),
+            calendar: calendar.to_string(),
+            name: name.to_string(),
+            events: old.map_or_else(|| "[]".into(), |r| r.events.clone()),
+            fetched_at: old.and_then(|r| r.fetched_at),
+            attempted_at: now,
+            error: Some(error.to_string()),
+        }
+    };
+    match fetched {
+        Err(error) => {
+            log::error!("calendar account {}: {error}", account.name);
+            let mut rows: Vec<_> = before
+                .iter()
+                .map(|r| {
+                    (
+                        kept(&r.calendar, &r.name, &error),
+                        Vec::new(),
+                        Some(error.exit()),
+                    )
+                })
+                .collect();
+            if rows.is_empty() {
+                rows.push((
+                    kept("*", "(calendars not listed yet)", &error),
+                    Vec::new(),
+                    Some(error.exit()),
+                ));
+            }
+            rows
+        }
+        Ok(list) => list
+            .into_iter()
+            .map(|(calendar, result)| match result {
+                Ok(fetched) => {
+                    for why in &fetched.skipped {
+                        log::warn!("calendar {} of {}: {why}", calendar.name, account.name);
+                    }
+                    let row = CalendarSource {
+                        account: account.name.clone(),
+                        calendar: calendar.id,
+                        name: calendar.name,
+                        events: serde_json::to_string(&fetched.events)
+                            .unwrap_or_else(|_| "[]".into()),
+                        fetched_at: Some(now),
+                        attempted_at: now,
+                        error: None,
+                    };
+                    (row, fetched.skipped, None)
+                }
+                Err(error) => {
+                    log::warn!("calendar {} of {}: {error}", calendar.name, account.name);
+                    (
+                        kept(&calendar.id, &calendar.name, &error),
+                        Vec::new(),
+                        Some(error.exit()),
+                    )
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Every row's events inside the window, merged; and each calendar's state.
+fn merge_rows(
+    rows: &[CalendarSource],
+    skipped: Vec<Vec<String>>,
+    tz: &TimeZone,
+    window: (Timestamp, Timestamp),
+) -> (Vec<merge::Merged>, Vec<SourceState>) {
+    let first_day = window.0.to_zoned(tz.clone()).date();
+    let last_day = window.1.to_zoned(tz.clone()).date();
+    let inside = |e: &Event| match e.when {
+        When::Timed { start, end } => end > window.0 && start < window.1,
+        When::AllDay { start, end } => {
+            end > first_day && start < last_day.max(first_day.tomorrow().unwrap_or(Date::MAX))
+        }
+    };
+    let mut seen = Vec::new();
+    let mut states = Vec::new();
+    for (row, skipped) in rows.iter().zip(skipped) {
+        let events: Vec<Event> = serde_json::from_str(&row.events).unwrap_or_default();
+        let events: Vec<Event> = events.into_iter().filter(|e| inside(e)).collect();
+        states.push(SourceState {
+            account: row.account.clone(),
+            calendar: row.calendar.clone(),
+            name: row.name.clone(),
+            fetched_at: row.fetched_at,
+            error: row.error.clone(),
+            events: events.len(),
+            skipped,
+        });
+        let stale = row.error.as_ref().and(row.fetched_at);
+        seen.extend(events.into_iter().map(|event| Seen {
+            event,
+            source: Source {
+                account: row.account.clone(),
+                calendar: row.name.clone(),
+            },
+            stale,
+        }));
+    }
+    (merge::dedupe(seen), states)
+}
