@@ -64,7 +64,7 @@ install: release assets
 	install -D -m 0644 packaging/tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/clawdbot.conf
 	install -D -m 0644 packaging/clawdbot.toml $(DESTDIR)/etc/clawdbot/clawdbot.toml
 	install -D -m 0644 packaging/clawdbot.catalog $(DESTDIR)$(PREFIX)/lib/systemd/catalog/clawdbot.catalog
-	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/clawdbot packaging/request.schema.json
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/clawdbot packaging/request.schema.json packaging/availability.schema.json
 	install -D -m 0644 packaging/SKILL.md $(DESTDIR)$(PREFIX)/share/clawdbot/skill/clawdbot/SKILL.md
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/clawdbot/wazuh packaging/wazuh/*
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man1 target/assets/man/*

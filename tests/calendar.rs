@@ -67,7 +67,44 @@ fn calendar(setup: &Setup, args: &[&str], tz: &str) -> Output {
 }
 
 fn written(setup: &Setup) -> Value {
-    serde_json::from_slice(&std::fs::read(&setup.output).unwrap()).unwrap()
+    let doc = serde_json::from_slice(&std::fs::read(&setup.output).unwrap()).unwrap();
+    assert_eq!(schema_errors(&doc), "", "{doc}");
+    doc
+}
+
+/// What the reference JSON Schema validator (Python's jsonschema) finds wrong with `doc`
+/// against packaging/availability.schema.json ("" when nothing).
+fn schema_errors(doc: &Value) -> String {
+    let schema = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/availability.schema.json"
+    );
+    let script = "import json, sys, jsonschema\n\
+        schema = json.load(open(sys.argv[1]))\n\
+        jsonschema.Draft202012Validator.check_schema(schema)\n\
+        v = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())\n\
+        for e in v.iter_errors(json.load(sys.stdin)): print(list(e.absolute_path), e.message)\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script, schema])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (with jsonschema; .ci/run installs it)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(doc.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the validator failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn graph_event(id: &str, subject: &str, start: &str, end: &str, zone: &str) -> Value {
@@ -111,6 +148,7 @@ fn dry_run(setup: &Setup, at: &str, tz: &str) -> (String, Value) {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let doc = serde_json::from_str(&text).unwrap();
+    assert_eq!(schema_errors(&doc), "", "{doc}");
     (text, doc)
 }
 
@@ -313,6 +351,14 @@ fn every_time_keeps_its_zone_whatever_the_machines_tz_and_across_both_dst_change
     assert_eq!(doc["window"]["start"], "2026-10-20T10:00:00+02:00");
     assert_eq!(doc["window"]["end"], "2026-11-04T00:00:00+01:00");
     assert!(!s.output.exists(), "a dry run wrote the file");
+
+    // The schema is strict enough to catch the classic bug: a time without its offset.
+    let mut broken = doc.clone();
+    broken["busy"][0]["start"] = json!("2026-10-21T09:00:00");
+    assert!(
+        schema_errors(&broken).contains("does not match"),
+        "the schema let a zoneless time through"
+    );
 }
 
 #[test]
@@ -667,6 +713,12 @@ fn hostile_answers_are_refused_or_skipped_with_a_reason() {
         graph_event("long", &long, &later(40).0, &later(41).0, "UTC"),
     );
     s.emu.add_event(cal, json!({"id": "junk", "start": 5}));
+    for n in 0..30 {
+        s.emu.add_event(
+            "me@example.org",
+            json!({"id": format!("junk{n}"), "start": {"dateTime": "soon"}}),
+        );
+    }
     let out = calendar(&s, &[], "UTC");
     assert!(
         out.status.success(),
@@ -695,6 +747,16 @@ fn hostile_answers_are_refused_or_skipped_with_a_reason() {
         .max()
         .unwrap();
     assert_eq!(longest, 200);
+    let home = doc["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["account"] == "home")
+        .unwrap()
+        .clone();
+    let reasons = home["skipped"].as_array().unwrap();
+    assert_eq!(reasons.len(), 21, "{reasons:#?}");
+    assert_eq!(reasons[20], "… and 10 more");
 }
 
 #[test]

@@ -187,27 +187,69 @@ pub struct Listed {
     pub name: String,
 }
 
+impl Listed {
+    /// A calendar as an answer names it: `None` for an id no one would use, the name cleaned
+    /// of control characters and capped.
+    pub fn new(id: &str, name: Option<&str>) -> Option<Listed> {
+        if id.is_empty() || id.len() > 1024 || id.chars().any(char::is_control) {
+            return None;
+        }
+        let name: String = name
+            .unwrap_or(id)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(200)
+            .collect();
+        Some(Listed {
+            id: id.to_string(),
+            name,
+        })
+    }
+}
+
+/// The most events one calendar may have in the window.
+pub const MAX_EVENTS: usize = 50_000;
+/// The most reasons kept for unreadable items of one calendar.
+const MAX_REASONS: usize = 20;
+
 /// One calendar's events in the window.
 #[derive(Debug, Default)]
 pub struct Fetched {
     /// The events (cancelled and declined ones left out).
     pub events: Vec<super::event::Event>,
-    /// Items that could not be read, each with why.
+    /// Items that could not be read, each with why (the first few, then how many more).
     pub skipped: Vec<String>,
+    /// How many items could not be read.
+    unreadable: usize,
 }
 
 impl Fetched {
-    /// Read one item with `parse`, keeping it or saying why not.
-    pub fn add(&mut self, item: &Value, parsed: super::event::Parsed) {
+    /// Keep one item as `parse` read it, or say why not; an error once the calendar holds
+    /// more than [`MAX_EVENTS`].
+    pub fn add(&mut self, item: &Value, parsed: super::event::Parsed) -> Result<(), CalendarError> {
         match parsed {
             Ok(Some(event)) => self.events.push(event),
             Ok(None) => {}
             Err(why) => {
+                self.unreadable += 1;
                 let id = item["id"].as_str().unwrap_or("?");
-                self.skipped
-                    .push(format!("event {}: {why}", crate::request::excerpt(id)));
+                let line = format!("event {}: {why}", crate::request::excerpt(id));
+                match self.skipped.len() {
+                    n if n < MAX_REASONS => self.skipped.push(line),
+                    _ => {
+                        let more = self.unreadable - MAX_REASONS;
+                        self.skipped.truncate(MAX_REASONS);
+                        self.skipped.push(format!("… and {more} more"));
+                    }
+                }
             }
         }
+        if self.events.len() + self.unreadable > MAX_EVENTS {
+            return Err(CalendarError::Malformed(format!(
+                "more than {MAX_EVENTS} events in the window"
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -16,15 +16,11 @@ pub fn calendars(client: &mut Client<'_>, store: &mut Store) -> Result<Vec<Liste
     let first = format!("{}/users/me/calendarList?maxResults=250", base(client));
     each_page(client, store, &first, |page| {
         for item in items(page) {
-            if let Some(id) = item["id"].as_str() {
-                let name = item["summaryOverride"]
-                    .as_str()
-                    .or(item["summary"].as_str())
-                    .unwrap_or(id);
-                listed.push(Listed {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                });
+            let name = item["summaryOverride"]
+                .as_str()
+                .or(item["summary"].as_str());
+            if let Some(calendar) = item["id"].as_str().and_then(|id| Listed::new(id, name)) {
+                listed.push(calendar);
             }
         }
         Ok(())
@@ -51,7 +47,7 @@ pub fn events(
     each_page(client, store, &first, |page| {
         let zone = page["timeZone"].as_str();
         for item in items(page) {
-            fetched.add(item, event::from_google(item, zone));
+            fetched.add(item, event::from_google(item, zone))?;
         }
         Ok(())
     })?;

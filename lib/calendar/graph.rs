@@ -21,12 +21,11 @@ pub fn calendars(client: &mut Client<'_>, store: &mut Store) -> Result<Vec<Liste
     let first = format!("{}/me/calendars?$select=id,name", base(client));
     each_page(client, store, first, &[], |page| {
         for item in items(page)? {
-            if let Some(id) = item["id"].as_str() {
-                let name = item["name"].as_str().unwrap_or(id);
-                listed.push(Listed {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                });
+            if let Some(calendar) = item["id"]
+                .as_str()
+                .and_then(|id| Listed::new(id, item["name"].as_str()))
+            {
+                listed.push(calendar);
             }
         }
         Ok(())
@@ -54,7 +53,7 @@ pub fn events(
     let prefer = [("prefer", PREFER_UTC)];
     each_page(client, store, first, &prefer, |page| {
         for item in items(page)? {
-            fetched.add(item, event::from_graph(item));
+            fetched.add(item, event::from_graph(item))?;
         }
         Ok(())
     })?;

@@ -74,7 +74,9 @@ pub fn run(
         );
         return Ok(report);
     }
+    // Whole seconds: Graph parses its query times as .NET does, with at most 7 decimals.
     let now = options.at.unwrap_or_else(Timestamp::now);
+    let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
     let zone = &config.operator.timezone;
     let window = window(now, &zone.tz, config.calendar.horizon_days);
     let mut store = Store::open(&config.paths.database())?;

@@ -2,6 +2,9 @@
 //! Microsoft Graph uses ("W. Europe Standard Time"), mapped to IANA zones by CLDR's
 //! `windowsZones.xml` (territory "001", the zone Windows means by the name).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use jiff::tz::TimeZone;
 
 /// Windows zone name → IANA zone, from CLDR's windowsZones.xml (territory 001).
@@ -150,6 +153,26 @@ const WINDOWS: &[(&str, &str)] = &[
 /// The zone a calendar service means by `name`: an IANA name, a Windows name, or `None` when
 /// it is neither (Graph's `tzone://Microsoft/Custom`, for one). Never the machine's zone.
 pub fn resolve(name: &str) -> Option<TimeZone> {
+    // Every event names its zone and a lookup reads the zone database: a run asks for the
+    // same few zones thousands of times.
+    thread_local! {
+        static SEEN: RefCell<HashMap<String, Option<TimeZone>>> = RefCell::new(HashMap::new());
+    }
+    SEEN.with(|seen| {
+        if let Some(found) = seen.borrow().get(name) {
+            return found.clone();
+        }
+        let found = lookup(name);
+        let mut seen = seen.borrow_mut();
+        // A hostile answer could name a new zone in every event.
+        if seen.len() < 512 {
+            seen.insert(name.to_string(), found.clone());
+        }
+        found
+    })
+}
+
+fn lookup(name: &str) -> Option<TimeZone> {
     let name = name.trim();
     if name.is_empty() {
         return None;

@@ -82,6 +82,8 @@ struct State {
     graph_scopes_ok: bool,
     /// The most items on one page, whatever the client asks for.
     page_limit: Option<usize>,
+    /// Where Graph's next links point instead of this emulator (a hostile answer).
+    foreign_links: Option<String>,
 }
 
 /// A running emulator; its thread lives for the process.
@@ -180,6 +182,12 @@ impl Calendars {
     /// Answer at most `n` items per page, to make clients page.
     pub fn limit_pages(&self, n: usize) {
         self.state().page_limit = Some(n);
+    }
+
+    /// Make Graph's `@odata.nextLink` point at `origin` (what a hostile or broken service
+    /// could answer, to have the client send its token elsewhere).
+    pub fn foreign_links(&self, origin: &str) {
+        self.state().foreign_links = Some(origin.into());
     }
 
     pub fn clear_faults(&self) {
@@ -592,7 +600,7 @@ fn google(state: &State, request: &Request) -> Response {
         let items: Vec<Value> = cal
             .events
             .iter()
-            .filter(|e| overlaps(google_instants(e, &zone), from, to))
+            .filter(|e| google_instants(e, &zone).is_none_or(|span| overlaps(span, from, to)))
             .cloned()
             .collect();
         paged(
@@ -629,20 +637,23 @@ fn paged(
     body
 }
 
-fn google_instants(event: &Value, calendar: &TimeZone) -> (Timestamp, Timestamp) {
-    let one = |v: &Value| {
+/// An event's span; `None` for junk a test planted, which is always answered.
+fn google_instants(event: &Value, calendar: &TimeZone) -> Option<(Timestamp, Timestamp)> {
+    let one = |v: &Value| -> Option<Timestamp> {
         if let Some(date) = v["date"].as_str() {
-            let civil: DateTime = format!("{date}T00:00:00").parse().unwrap();
-            return calendar.to_timestamp(civil).unwrap();
+            let civil: DateTime = format!("{date}T00:00:00").parse().ok()?;
+            return calendar.to_timestamp(civil).ok();
         }
-        let text = v["dateTime"].as_str().unwrap();
-        text.parse::<Timestamp>().unwrap_or_else(|_| {
-            let civil: DateTime = text.parse().unwrap();
-            let zone = v["timeZone"]
-                .as_str()
-                .map_or(calendar.clone(), |z| TimeZone::get(z).unwrap());
-            zone.to_timestamp(civil).unwrap()
-        })
+        let text = v["dateTime"].as_str()?;
+        if let Ok(exact) = text.parse::<Timestamp>() {
+            return Some(exact);
+        }
+        let civil: DateTime = text.parse().ok()?;
+        let zone = match v["timeZone"].as_str() {
+            Some(z) => TimeZone::get(z).ok()?,
+            None => calendar.clone(),
+        };
+        zone.to_timestamp(civil).ok()
     };
-    (one(&event["start"]), one(&event["end"]))
+    Some((one(&event["start"])?, one(&event["end"])?))
 }

@@ -10,6 +10,7 @@ through the real .path unit, package and binary sizes, exposure scores) are prin
 written to target/system-test.json.
 """
 
+import datetime
 import email
 import email.policy
 import json
@@ -23,10 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import zoneinfo
 from email.message import EmailMessage
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import calendar_api  # noqa: E402
 import hostile  # noqa: E402
 import wazuh  # noqa: E402
 
@@ -182,14 +185,7 @@ def smtp_sink(m, unit, port, maildir, user="root"):
           "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
           "-c", "aiosmtpd.handlers.Mailbox", maildir)
 
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    wait_for(f"aiosmtpd on port {port}", up, 30)
+    wait_for(f"aiosmtpd on port {port}", lambda: port_open(port), 30)
 
 
 def new_mails(m, maildir):
@@ -334,8 +330,13 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
                          lambda: [p for p in m.path("/srv/clawdbot/inbox").glob("*.json") if ident in p.read_text()], 60)
     for envelope in envelopes:
         verify_envelope(m, envelope)
+        check(envelope.stat().st_mode & 0o777 == 0o640, f"{envelope.name} is not 0640 (the agent's group reads it)")
+        m.run("cat", f"/srv/clawdbot/inbox/{envelope.name}", user="agent")
     # A late approval of a request that is already done counts for nothing.
     send_reply(in_port, approval, "ops@example.org", "Yes, approve.")
+
+    step("   the calendar: a Google account through the unit's credential directory")
+    calendar(m)
 
     step("4. the journal shows every transition; units, timers and their services")
     states = [e.get("CLAWDBOT_STATE") for e in m.journal(f"CLAWDBOT_REQUEST={ident}") if e.get("CLAWDBOT_STATE")]
@@ -388,7 +389,7 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
     check(late and min(late) >= 10, f"the refused approval is not level 10 or more in Wazuh: {late}")
     check(received and received[0] == 3, f"a received request is not level 3: {received}")
     figures["exposure"] = {}
-    for unit in ["clawdbot-broker.service", "clawdbot-exec.service", "clawdbot-mailpoll.service", "clawdbot-telegram.service",
+    for unit in ["clawdbot-broker.service", "clawdbot-exec.service", "clawdbot-mailpoll.service", "clawdbot-telegram.service", "clawdbot-calendar.service",
                  "clawdbot-watchdog.service", "clawdbot-secrets.service", "clawdbot-maint@daily.service",
                  "clawdbot-bridge-keygen.service"]:
         out = m.run("systemd-analyze", "security", "--no-pager", unit, check=False).stdout
@@ -411,6 +412,50 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
     check(all(p.startswith("srv/clawdbot/inbox/") or p == "srv/clawdbot/inbox" for p in left),
           f"more than the agent's own messages left in /srv/clawdbot: {left}")
     figures["left_after_purge"] = f"{len(left) - 1 if left else 0} bridge messages in /srv/clawdbot/inbox (the agent's)"
+
+
+def calendar(m):
+    """clawdbot-calendar.service with one Google account: its credential from the directory
+    /etc/credstore/clawdbot.calendar, availability.json written where the agent reads it,
+    the event's time with the offset Amsterdam has that day."""
+    port = free_port()
+    day = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).date().isoformat()
+    (m.path("/root") / "calendar_api.py").write_text(calendar_api.SCRIPT)
+    m.run("systemd-run", "--unit=test-calendar-api", "--", "/usr/bin/python3", "/root/calendar_api.py", str(port), day)
+    wait_for(f"the calendar API on port {port}", lambda: port_open(port), 30)
+    store = m.path("/etc/credstore/clawdbot.calendar")
+    store.mkdir(mode=0o700)
+    (store / "home.json").write_text(json.dumps({"client_id": "c", "client_secret": "s", "refresh_token": "1//system-test"}))
+    (store / "home.json").chmod(0o600)
+    (m.path("/etc/clawdbot/clawdbot.toml.d") / "60-calendar.toml").write_text(f"""
+[operator]
+timezone = "Europe/Amsterdam"
+[[calendar.accounts]]
+name = "home"
+kind = "google"
+api_base = "http://127.0.0.1:{port}/calendar/v3"
+token_url = "http://127.0.0.1:{port}/token"
+""")
+    m.run("systemctl", "start", "clawdbot-calendar.service", check=False)
+    result = m.run("systemctl", "show", "-P", "Result", "clawdbot-calendar.service").stdout.strip()
+    said = [e.get("MESSAGE") for e in m.journal("-u", "clawdbot-calendar.service")]
+    check(result == "success", f"clawdbot-calendar.service ended {result}: {said}")
+    output = m.path("/srv/clawdbot/shared/availability.json")
+    check(output.stat().st_mode & 0o777 == 0o644, "availability.json is not 0644")
+    doc = json.loads(m.run("cat", "/srv/clawdbot/shared/availability.json", user="agent").stdout)
+    offset = datetime.datetime.fromisoformat(f"{day}T09:00:00").replace(tzinfo=zoneinfo.ZoneInfo("Europe/Amsterdam")).strftime("%z")
+    want = f"{day}T09:00:00{offset[:3]}:{offset[3:]}"
+    got = [(e.get("subject"), e["start"]) for b in doc["busy"] for e in b["events"]]
+    check(got == [("Dentist", want)], f"availability.json has {got}, not the dentist at {want}")
+    check(doc["sources"][0]["ok"] is True, f"the source failed: {doc['sources']}")
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def verify_envelope(m, path):
