@@ -40,16 +40,27 @@ fn measure(program: &str, args: &[&str]) -> (f64, f64, i64, i32) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| die(&format!("{program}: {e} (build the release binaries first)")));
+        .unwrap_or_else(|e| {
+            die(&format!(
+                "{program}: {e} (build the release binaries first)"
+            ))
+        });
     let mut status = 0;
     // SAFETY: plain syscall on our own child; rusage is written by the kernel.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = i32::try_from(child.id()).unwrap_or_else(|_| die("pid"));
     unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = start.elapsed().as_secs_f64() * 1000.0;
-    let code = std::process::ExitStatus::from_raw(status).code().unwrap_or(-1);
+    let code = std::process::ExitStatus::from_raw(status)
+        .code()
+        .unwrap_or(-1);
     let ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
-    (wall, ms(usage.ru_utime) + ms(usage.ru_stime), usage.ru_maxrss, code)
+    (
+        wall,
+        ms(usage.ru_utime) + ms(usage.ru_stime),
+        usage.ru_maxrss,
+        code,
+    )
 }
 
 fn credential(dir: &Path, name: &str, service: Service) -> String {
@@ -80,14 +91,18 @@ fn fill(emu: &Calendars) -> Vec<String> {
             let subject = format!("Meeting {cal}-{n}");
             let at = |t: i64| jiff::Timestamp::from_second(t).unwrap_or_default();
             let event = match service {
-                Service::Graph => json!({"id": format!("ev{c}-{e}"), "iCalUId": uid, "subject": subject,
+                Service::Graph => {
+                    json!({"id": format!("ev{c}-{e}"), "iCalUId": uid, "subject": subject,
                     "isAllDay": false, "isCancelled": false, "showAs": if n % 7 == 0 { "tentative" } else { "busy" },
                     "sensitivity": "normal", "responseStatus": {"response": "accepted"},
                     "start": {"dateTime": at(start).strftime("%Y-%m-%dT%H:%M:%S.0000000").to_string(), "timeZone": "UTC"},
-                    "end": {"dateTime": at(end).strftime("%Y-%m-%dT%H:%M:%S.0000000").to_string(), "timeZone": "UTC"}}),
-                Service::Google => json!({"kind": "calendar#event", "id": format!("ev{c}-{e}"), "status": "confirmed",
+                    "end": {"dateTime": at(end).strftime("%Y-%m-%dT%H:%M:%S.0000000").to_string(), "timeZone": "UTC"}})
+                }
+                Service::Google => {
+                    json!({"kind": "calendar#event", "id": format!("ev{c}-{e}"), "status": "confirmed",
                     "summary": subject, "iCalUID": uid,
-                    "start": {"dateTime": at(start).to_string()}, "end": {"dateTime": at(end).to_string()}}),
+                    "start": {"dateTime": at(start).to_string()}, "end": {"dateTime": at(end).to_string()}})
+                }
             };
             emu.add_event(&id, event);
         }
@@ -119,9 +134,11 @@ fn series(config: &str, output: &Path, label: &str) {
     let bytes = std::fs::metadata(output).map_or(0, |m| m.len());
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(output).unwrap_or_default())
         .unwrap_or_else(|_| die("the output is not JSON"));
-    let events = doc["busy"]
-        .as_array()
-        .map_or(0, |b| b.iter().map(|b| b["events"].as_array().map_or(0, Vec::len)).sum::<usize>());
+    let events = doc["busy"].as_array().map_or(0, |b| {
+        b.iter()
+            .map(|b| b["events"].as_array().map_or(0, Vec::len))
+            .sum::<usize>()
+    });
     println!(
         "| {label} | {:.0} ms; {:.0} ms | {:.0} ms | {cold:.0} ms | {:.1} MiB | {:.0} KiB ({events} events in {} busy blocks) |",
         walls[2],
@@ -136,7 +153,9 @@ fn series(config: &str, output: &Path, label: &str) {
 fn main() {
     let dir = std::env::temp_dir().join(format!("clawdbot-bench-calendar-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let init = Command::new(release("clawdbot")).args(["init", dir.to_str().unwrap_or_default()]).output();
+    let init = Command::new(release("clawdbot"))
+        .args(["init", dir.to_str().unwrap_or_default()])
+        .output();
     if !init.is_ok_and(|o| o.status.success()) {
         die("clawdbot init failed (build the release binaries first)");
     }
@@ -145,7 +164,15 @@ fn main() {
     let graph = credential(&dir, "graph.json", Service::Graph);
     let google = credential(&dir, "google.json", Service::Google);
     let output = dir.join("availability.json");
-    let list = |ids: &[String]| format!("[{}]", ids.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>().join(", "));
+    let list = |ids: &[String]| {
+        format!(
+            "[{}]",
+            ids.iter()
+                .map(|i| format!("{i:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let base = std::fs::read_to_string(dir.join("clawdbot.toml")).unwrap_or_default();
     let text = format!(
         "{base}\n[calendar]\noutput = {:?}\n{}{}{}",
@@ -157,10 +184,16 @@ fn main() {
     let config = dir.join("bench.toml");
     let _ = std::fs::write(&config, text);
     let config = config.display().to_string();
-    println!("| 14 calendars × {EVENTS} events | wall, median; worst of 5 | its CPU, median | first run (tokens) | peak RSS | output |");
+    println!(
+        "| 14 calendars × {EVENTS} events | wall, median; worst of 5 | its CPU, median | first run (tokens) | peak RSS | output |"
+    );
     println!("|---|---|---|---|---|---|");
     series(&config, &output, "one page per calendar");
     emu.limit_pages(50);
-    series(&config, &output, "50 events per page (10 pages per calendar)");
+    series(
+        &config,
+        &output,
+        "50 events per page (10 pages per calendar)",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1242,9 +1242,18 @@ pub struct Zone {
 
 impl Zone {
     fn system() -> Self {
-        let tz = jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC);
-        let name = tz.iana_name().unwrap_or("UTC").to_string();
-        Zone { name, tz }
+        // A zone without an IANA name (TZ=CET-1CEST) would be written as one thing and named
+        // another: UTC then, as named.
+        match jiff::tz::TimeZone::try_system()
+            .ok()
+            .and_then(|tz| Some((tz.iana_name()?.to_string(), tz)))
+        {
+            Some((name, tz)) => Zone { name, tz },
+            None => Zone {
+                name: "UTC".into(),
+                tz: jiff::tz::TimeZone::UTC,
+            },
+        }
     }
 }
 
@@ -1280,6 +1289,10 @@ impl Config {
             }
             if !names.insert(account.name.as_str()) {
                 return Err((key, "two accounts have this name".into()));
+            }
+            let mut ids = std::collections::BTreeSet::new();
+            if let Some(twice) = account.calendars.iter().find(|c| !ids.insert(c.as_str())) {
+                return Err((key, format!("{twice:?} is named twice")));
             }
             if account.calendars.is_empty() {
                 return Err((key, "name its calendars, or calendars = [\"all\"]".into()));

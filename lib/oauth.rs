@@ -169,13 +169,14 @@ impl Tokens<'_> {
             }
             _ => {}
         }
-        match (
-            answer["access_token"].as_str(),
-            answer["expires_in"].as_i64(),
-        ) {
+        // Some endpoints send expires_in as a string.
+        let expires_in = answer["expires_in"]
+            .as_i64()
+            .or_else(|| answer["expires_in"].as_str()?.parse().ok());
+        match (answer["access_token"].as_str(), expires_in) {
             (Some(token), Some(expires_in)) if (200..300).contains(&status) => Ok(Fresh {
                 access_token: token.to_string(),
-                expires_in,
+                expires_in: expires_in.clamp(0, 86_400),
                 refresh_token: answer["refresh_token"]
                     .as_str()
                     .filter(|r| *r != refresh_token)
@@ -184,6 +185,12 @@ impl Tokens<'_> {
             _ if status == 429 || status >= 500 => Err(TokenError::Busy {
                 url: url.to_string(),
                 status,
+            }),
+            // A success without a usable token is not quoted: it may hold one.
+            _ if (200..300).contains(&status) => Err(TokenError::Http {
+                url: url.to_string(),
+                status,
+                detail: "no access_token and expires_in in the answer".into(),
             }),
             _ => Err(TokenError::Http {
                 url: url.to_string(),

@@ -671,8 +671,19 @@ fn pages_are_followed_tokens_cached_and_rotated_and_429_backed_off() {
     s.emu.fail("/graph/v1.0/me/calendars", 429, Some(1), 1);
     assert!(calendar(&s, &[], "UTC").status.success());
 
-    // A long one skips the account until then; the other account goes on.
-    s.emu.fail("/graph/v1.0/me/calendars", 429, Some(3600), 1);
+    // Google's 403 rateLimitExceeded is a request to slow down, like a 429.
+    s.emu.fail("/calendar/v3/calendars/", 403, Some(1), 1);
+    let out = calendar(&s, &[], "UTC");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A long one (here absurd: capped at a day) skips the account until then; the other
+    // account goes on.
+    s.emu
+        .fail("/graph/v1.0/me/calendars", 429, Some(u64::MAX), 1);
     assert_eq!(calendar(&s, &[], "UTC").status.code(), Some(75));
     s.emu.clear_log();
     assert_eq!(calendar(&s, &[], "UTC").status.code(), Some(75));
@@ -821,4 +832,14 @@ fn authorize_walks_a_person_through_consent_and_names_unknown_accounts() {
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("work, home"), "{err}");
+
+    // A calendar named twice is a configuration error, not a database one at run time.
+    s.inst.drop_in(
+        "80-twice.toml",
+        "[[calendar.accounts]]\nname = \"twice\"\nkind = \"google\"\ncalendars = [\"a@x\", \"a@x\"]\n",
+    );
+    let out = calendar(&s, &["--dry-run"], "UTC");
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("named twice"), "{err}");
 }

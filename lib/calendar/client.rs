@@ -15,11 +15,31 @@ use crate::store::Store;
 const MAX_BODY: u64 = 32 * 1_048_576;
 /// Attempts of one call on 429 / 5xx.
 const ATTEMPTS: u32 = 3;
+/// The longest `Retry-After` believed (a day).
+const MAX_RETRY_AFTER: u64 = 86_400;
+/// The most calendars one account may list.
+pub const MAX_CALENDARS: usize = 100;
+
+/// Google answers 403 with reason `rateLimitExceeded` or `userRateLimitExceeded` when a
+/// client should slow down (as it answers 429).
+fn rate_limited(status: u16, body: &str) -> bool {
+    status == 403
+        && serde_json::from_str::<Value>(body).is_ok_and(|v| {
+            v["error"]["errors"].as_array().is_some_and(|errors| {
+                errors.iter().any(|e| {
+                    matches!(
+                        e["reason"].as_str(),
+                        Some("rateLimitExceeded" | "userRateLimitExceeded")
+                    )
+                })
+            })
+        })
+}
 
 /// The scope each service is asked for: read calendars, nothing else.
 pub fn scope(kind: CalendarKind) -> &'static str {
     match kind {
-        CalendarKind::Graph => "offline_access Calendars.Read",
+        CalendarKind::Graph => "offline_access Calendars.Read Calendars.Read.Shared",
         CalendarKind::Google => "https://www.googleapis.com/auth/calendar.readonly",
     }
 }
@@ -89,9 +109,10 @@ impl<'a> Client<'a> {
                         .map_err(|e| CalendarError::Malformed(format!("GET {url}: {e}")));
                 }
                 401 if !refreshed => refreshed = true,
-                429 | 500..=599 => {
+                _ if status == 429 || status >= 500 || rate_limited(status, &text) => {
                     let wait = Duration::from_secs(retry_after.unwrap_or(1 << attempt));
-                    if attempt >= ATTEMPTS || Instant::now() + wait > self.wait_until {
+                    let left = self.wait_until.saturating_duration_since(Instant::now());
+                    if attempt >= ATTEMPTS || wait > left {
                         return Err(CalendarError::Busy {
                             url: url.to_string(),
                             status,
@@ -138,7 +159,8 @@ impl<'a> Client<'a> {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|secs| secs.min(MAX_RETRY_AFTER));
         let text = response
             .body_mut()
             .with_config()

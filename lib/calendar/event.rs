@@ -172,12 +172,18 @@ fn event(
     show: Show,
     private: bool,
 ) -> Parsed {
-    let ordered = match when {
-        When::Timed { start, end } => start <= end,
-        When::AllDay { start, end } => start < end,
+    let (ordered, years) = match when {
+        When::Timed { start, end } => (
+            start <= end,
+            [start, end].map(|t| t.to_zoned(TimeZone::UTC).year()),
+        ),
+        When::AllDay { start, end } => (start < end, [start.year(), end.year()]),
     };
     if !ordered {
         return Err("it ends before it starts".into());
+    }
+    if years.iter().any(|y| !(1900..=9999).contains(y)) {
+        return Err("it is dated outside the years 1900 to 9999".into());
     }
     let subject = if private {
         String::new()
@@ -406,5 +412,7 @@ mod tests {
         assert!(from_google(&back, None).is_err());
         assert!(from_google(&json!({"start": 1}), None).is_err());
         assert!(from_graph(&json!(null)).is_err());
+        let ancient = json!({"start": {"dateTime": "0005-01-01T00:00:00Z"}, "end": {"dateTime": "2027-01-01T00:00:00Z"}});
+        assert!(from_google(&ancient, None).unwrap_err().contains("1900"));
     }
 }

@@ -34,7 +34,9 @@ pub enum CalendarError {
         why: String,
     },
     /// The service refused the refresh token or the client.
-    #[error("{why}; run clawdbot-calendar authorize {account} to authorise it again")]
+    #[error(
+        "{why}; authorise account {account} again: remove its old credential, then run clawdbot-calendar authorize {account} --client-id ID --output FILE"
+    )]
     Authorization {
         /// The account.
         account: String,

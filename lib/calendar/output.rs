@@ -95,9 +95,12 @@ impl Availability<'_> {
     }
 
     fn time(&self, at: Timestamp) -> String {
-        at.to_zoned(self.zone.0.clone())
-            .strftime("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string()
+        let mut zoned = at.to_zoned(self.zone.0.clone());
+        // RFC 3339 offsets are whole minutes; a local mean time of old is not: UTC then.
+        if zoned.offset().seconds() % 60 != 0 {
+            zoned = at.to_zoned(TimeZone::UTC);
+        }
+        zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
     }
 
     fn event(&self, m: &Merged) -> Value {

@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use super::client::{Client, Fetched, Listed};
+use super::client::{Client, Fetched, Listed, MAX_CALENDARS};
 use super::event::{Event, When};
 use super::merge::{self, Seen, Source};
 use super::output::{Availability, SourceState};
@@ -92,10 +92,7 @@ pub fn run(
         let fetched = fetch_account(config, account, window, &mut store, &mut report);
         for (row, skip, error) in account_rows(account, fetched, &before, now.as_second()) {
             if let Some(e) = error {
-                worst = Some(match worst {
-                    Some(Exit::Config) => Exit::Config,
-                    _ => e,
-                });
+                worst = Some(worst.map_or(e, |w| graver(w, e)));
                 report.failed += 1;
             }
             rows.push(row);
@@ -108,7 +105,7 @@ pub fn run(
     report.exit = worst.unwrap_or(Exit::Ok).code();
     let document = Availability {
         generated: now,
-        zone: (&zone.tz, &zone.name),
+        zone: (&zone.tz, zone.tz.iana_name().unwrap_or(&zone.name)),
         window,
         merged: &merged,
         sources: &states,
@@ -133,6 +130,17 @@ pub fn run(
         report.bytes
     );
     Ok(report)
+}
+
+/// The exit status that says more: configuration, then a refusal, then retry later.
+fn graver(a: Exit, b: Exit) -> Exit {
+    let rank = |e: Exit| match e {
+        Exit::Config => 3,
+        Exit::Unavailable => 2,
+        Exit::TempFail => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
 }
 
 /// One account's calendars and how each fetch went; `Err` when the account failed as a whole.
@@ -164,7 +172,9 @@ fn fetch_account(
         Err(_) => None,
     };
     if let Some(wait) = busy.filter(|&s| s > config.calendar.max_wait.get().as_secs()) {
-        let until = (crate::time::now() + i64::try_from(wait).unwrap_or(i64::MAX / 2)).to_string();
+        let until = crate::time::now()
+            .saturating_add(i64::try_from(wait).unwrap_or(i64::MAX))
+            .to_string();
         store.write(|tx| tx.set_setting(&backoff_key, Some(&until)))?;
     }
     result
@@ -191,9 +201,16 @@ fn fetch_calendars(
             })
             .collect()
     };
+    if listed.len() > MAX_CALENDARS {
+        return Err(CalendarError::Malformed(format!(
+            "the account lists {} calendars, more than {MAX_CALENDARS}: name the ones wanted in calendars = [...]",
+            listed.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
     let mut results = Vec::new();
     let mut account_failure: Option<String> = None;
-    for calendar in listed {
+    for calendar in listed.into_iter().filter(|c| seen.insert(c.id.clone())) {
         if let Some(why) = &account_failure {
             let error = CalendarError::Network(format!("not tried: {why}"));
             results.push((calendar, Err(error)));

@@ -174,7 +174,12 @@ pub fn resolve(name: &str) -> Option<TimeZone> {
 
 fn lookup(name: &str) -> Option<TimeZone> {
     let name = name.trim();
-    if name.is_empty() {
+    // Names of the machine's own zone in the zoneinfo directory, not zones.
+    if name.is_empty()
+        || ["localtime", "posixrules", "factory"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+    {
         return None;
     }
     let iana = WINDOWS
@@ -211,5 +216,9 @@ mod tests {
         assert!(resolve("tzone://Microsoft/Custom").is_none());
         assert!(resolve("").is_none());
         assert!(resolve("Mars Standard Time").is_none());
+        assert!(
+            resolve("localtime").is_none(),
+            "the machine's zone by another name"
+        );
     }
 }

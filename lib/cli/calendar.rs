@@ -22,18 +22,19 @@ private events show as busy without a subject. A calendar that fails keeps its l
 events, marked stale with their age; one account's failure never stops the others.
 
 Examples:
-  clawdbot-calendar authorize work --client-id ID --output /etc/credstore/clawdbot.calendar-work.json
+  clawdbot-calendar authorize work --client-id ID --output /etc/credstore/clawdbot.calendar/work.json
   clawdbot-calendar --dry-run
   clawdbot-calendar --dry-run --at 2027-03-26T09:00:00+01:00
 
 Exit status: 0 every calendar fetched, 69 a service refused a call, 75 retry later (network,
 429, 5xx), 78 configuration or authorisation (the message names the account and the
-authorize command). The file is written in every case but a failed write (73).")]
+authorize command). The file is written even when calendars fail; only a database that
+cannot be opened or an output that cannot be written (73) stop it.")]
 pub struct Cli {
     /// Configuration file (drop-ins are read from FILE.d/).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Print the availability JSON instead of writing it; nothing is stored.
+    /// Print the availability JSON instead of writing it; the calendars' state is not stored.
     #[arg(long)]
     pub dry_run: bool,
     /// With --dry-run: compute the window as if it were TIME (RFC 3339 with an offset).

@@ -242,10 +242,17 @@ fn answer(state: &mut State, origin: &str, request: &Request) -> Response {
         .find(|f| f.left > 0 && request.path.contains(&f.path))
     {
         fault.left -= 1;
-        let mut response = Response::json(
-            fault.status,
-            json!({"error": {"code": fault.status, "message": "emulated failure", "status": "UNAVAILABLE"}}),
-        );
+        // Google's rate limit may also come as 403 with the reason in errors[].
+        let body = match fault.status {
+            403 => {
+                json!({"error": {"code": 403, "message": "Rate Limit Exceeded", "status": "PERMISSION_DENIED",
+                                    "errors": [{"domain": "usageLimits", "reason": "rateLimitExceeded", "message": "Rate Limit Exceeded"}]}})
+            }
+            status => {
+                json!({"error": {"code": status, "message": "emulated failure", "status": "UNAVAILABLE"}})
+            }
+        };
+        let mut response = Response::json(fault.status, body);
         if let Some(secs) = fault.retry_after {
             response
                 .headers
