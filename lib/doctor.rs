@@ -52,7 +52,43 @@ pub fn run(config: &Config) -> Vec<Check> {
     checks.extend(smtp_credential(config));
     checks.push(transport(config));
     checks.push(bridge(config));
+    checks.extend(calendars(config));
     checks
+}
+
+/// Each calendar account's credential, and the directory `availability.json` goes into.
+fn calendars(config: &Config) -> Vec<Check> {
+    let accounts = &config.calendar.accounts;
+    let mut checks: Vec<Check> = accounts.iter().map(calendar_account).collect();
+    if let Some(dir) = config.calendar.output.path().parent()
+        && !accounts.is_empty()
+    {
+        checks.push(directory(dir, "calendar output"));
+    }
+    checks
+}
+
+fn calendar_account(account: &crate::config::CalendarAccount) -> Check {
+    let name = format!("calendar account {}", account.name);
+    let credential = account.credential();
+    let read = credentials::read_configured(&credential)
+        .map_err(|e| e.to_string())
+        .and_then(|secret| {
+            serde_json::from_str::<crate::oauth::Credential>(secret.expose())
+                .map_err(|e| format!("credential {credential:?} is not what authorize writes: {e}"))
+        });
+    match read {
+        Ok(_) => pass(name, format!("credential {credential} present and private")),
+        Err(e) => fail(
+            name,
+            e,
+            format!(
+                "clawdbot-calendar authorize {} --client-id ID --output {}",
+                account.name,
+                crate::calendar::authorize::place(&credential)
+            ),
+        ),
+    }
 }
 
 fn bridge(config: &Config) -> Check {

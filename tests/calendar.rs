@@ -833,6 +833,51 @@ fn authorize_walks_a_person_through_consent_and_names_unknown_accounts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("work, home"), "{err}");
 
+    // The doctor names an account without its credential, and the command that mends it.
+    s.inst.drop_in(
+        "75-third.toml",
+        &format!(
+            "[calendar]\noutput = {:?}\n{}{}{}",
+            s.output.display().to_string(),
+            s.emu.account(
+                "work",
+                Service::Graph,
+                &s.inst.dir.join("work.json").display().to_string(),
+                "[\"all\"]"
+            ),
+            s.emu.account(
+                "home",
+                Service::Google,
+                &s.inst.dir.join("home.json").display().to_string(),
+                "[\"all\"]"
+            ),
+            "[[calendar.accounts]]\nname = \"third\"\nkind = \"graph\"\n",
+        ),
+    );
+    let out = s.inst.run("clawdbot", &["--json", "doctor"]);
+    assert_eq!(out.status.code(), Some(78));
+    let checks: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let named = |name: &str| {
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no check {name}: {checks}"))
+    };
+    let third = named("calendar account third");
+    assert_eq!(third["ok"], false);
+    assert!(third["fix"].as_str().unwrap().contains("clawdbot-calendar authorize third --client-id ID --output /etc/credstore/clawdbot.calendar/third.json"), "{third}");
+    assert_eq!(named("calendar account work")["ok"], true);
+    assert_eq!(
+        named(&format!(
+            "calendar output {}",
+            s.output.parent().unwrap().display()
+        ))["ok"],
+        true
+    );
+
     // A calendar named twice is a configuration error, not a database one at run time.
     s.inst.drop_in(
         "80-twice.toml",

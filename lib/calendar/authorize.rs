@@ -9,14 +9,14 @@ use super::client::scope;
 use crate::config::{CalendarKind, Config};
 use crate::oauth::{Consent, ConsentError};
 
-/// Where a credential of this name is kept, for the person.
-fn place(name: &str) -> String {
+/// The file a credential of this name is kept in, outside a unit.
+pub fn place(name: &str) -> String {
     if name.starts_with('/') {
         return name.to_string();
     }
     match name.split_once('_') {
-        Some((id, file)) => format!("/etc/credstore/clawdbot.{id}/{file} (mode 0600)"),
-        None => format!("/etc/credstore/clawdbot.{name} (mode 0600)"),
+        Some((id, file)) => format!("/etc/credstore/clawdbot.{id}/{file}"),
+        None => format!("/etc/credstore/clawdbot.{name}"),
     }
 }
 
@@ -78,7 +78,7 @@ pub fn run(
     })?;
     let _ = writeln!(
         out,
-        "   Install it where account {account} reads it: {}.",
+        "   Install it where account {account} reads it: {} (mode 0600).",
         place(&found.credential())
     );
     Ok(())
