@@ -75,11 +75,13 @@ pub enum Kind {
     SessionRepair,
     /// The Telegram bot ignored a message: not an operator, forwarded, in another chat.
     TelegramRefused,
+    /// A calendar could not be fetched; its last good events are kept, marked stale.
+    CalendarFailed,
 }
 
 impl Kind {
     /// Every kind, for the catalog's test.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Received,
         Kind::Rejected,
         Kind::Transition,
@@ -90,6 +92,7 @@ impl Kind {
         Kind::SessionProblem,
         Kind::SessionRepair,
         Kind::TelegramRefused,
+        Kind::CalendarFailed,
     ];
 
     /// `CLAWDBOT_EVENT`, also the audit log's event.
@@ -105,6 +108,7 @@ impl Kind {
             Kind::SessionProblem => "session-problem",
             Kind::SessionRepair => "session-repair",
             Kind::TelegramRefused => "telegram-refused",
+            Kind::CalendarFailed => "calendar-failed",
         }
     }
 
@@ -121,6 +125,7 @@ impl Kind {
             Kind::SessionProblem => "16c499f1fb9f4b3cba01bd33e3d2db70",
             Kind::SessionRepair => "6ee62d143db14f7b94bfb1c7d34be972",
             Kind::TelegramRefused => "31c88d6c3342471baf4d31f00af7e97d",
+            Kind::CalendarFailed => "35d17697f63f4bf9b5a203b652d8e67d",
         }
     }
 }

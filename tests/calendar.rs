@@ -567,6 +567,11 @@ fn a_failing_source_keeps_its_events_marked_stale_and_never_blocks_the_others() 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("calendar Personal of home") && said.contains("last good events are kept"),
+        "{said}"
+    );
     let doc = written(&s);
     let home = event(&doc, "Home thing");
     assert!(

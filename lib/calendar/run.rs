@@ -16,6 +16,7 @@ use super::output::{Availability, SourceState};
 use super::{CalendarError, google, graph};
 use crate::config::{CalendarAccount, CalendarKind, Config, DEFAULT_PATH};
 use crate::exit::{Exit, ExitStatus};
+use crate::journal::Kind;
 use crate::store::{CalendarSource, Store};
 use crate::time::UnixTime;
 
@@ -263,7 +264,7 @@ fn account_rows(
     };
     match fetched {
         Err(error) => {
-            log::error!("calendar account {}: {error}", account.name);
+            failed(account, "*", &error);
             let mut rows: Vec<_> = before
                 .iter()
                 .map(|r| {
@@ -303,7 +304,7 @@ fn account_rows(
                     (row, fetched.skipped, None)
                 }
                 Err(error) => {
-                    log::warn!("calendar {} of {}: {error}", calendar.name, account.name);
+                    failed(account, &calendar.name, &error);
                     (
                         kept(&calendar.id, &calendar.name, &error),
                         Vec::new(),
@@ -313,6 +314,27 @@ fn account_rows(
             })
             .collect(),
     }
+}
+
+/// Log a failed fetch with its own MESSAGE_ID (the catalog says what to do).
+fn failed(account: &CalendarAccount, calendar: &str, error: &CalendarError) {
+    let level = match error.exit() {
+        Exit::TempFail => log::Level::Warn,
+        _ => log::Level::Error,
+    };
+    let what = if calendar == "*" {
+        format!("calendar account {}", account.name)
+    } else {
+        format!("calendar {calendar} of {}", account.name)
+    };
+    log::log!(
+        level,
+        message_id = Kind::CalendarFailed.message_id(),
+        clawdbot_event = Kind::CalendarFailed.name(),
+        clawdbot_account = account.name.as_str(),
+        clawdbot_calendar = calendar;
+        "{what}: {error}; its last good events are kept, marked stale"
+    );
 }
 
 /// Every row's events inside the window, merged; and each calendar's state.
