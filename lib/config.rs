@@ -779,6 +779,8 @@ pub struct Maint {
     pub mailpoll_stale: ConfigDuration,
     /// The last watchdog pass older than this warns (once it has run).
     pub watchdog_stale: ConfigDuration,
+    /// A calendar whose last good fetch is older than this warns.
+    pub calendar_stale: ConfigDuration,
     /// Images, volumes and containers with one of these labels are never cleaned up.
     pub keep_labels: Vec<String>,
     /// Nor those whose name matches one of these patterns (`*` and `?`).
@@ -846,6 +848,7 @@ impl Default for Maint {
             stuck_after: ConfigDuration::from_secs(6 * 3600),
             mailpoll_stale: ConfigDuration::from_secs(600),
             watchdog_stale: ConfigDuration::from_secs(1800),
+            calendar_stale: ConfigDuration::from_secs(3600),
             keep_labels: vec!["clawdbot.keep".into()],
             keep_names: Vec::new(),
             sandbox_prefix: "openclaw-sbx-".into(),

@@ -237,6 +237,7 @@ CREATE TABLE calendar_sources (
     fetched_at   INTEGER,
     attempted_at INTEGER NOT NULL,
     error        TEXT,
+    needs_person INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (account, calendar)
 );
 "#,
@@ -259,6 +260,8 @@ pub struct CalendarSource {
     pub attempted_at: UnixTime,
     /// Why the last attempt failed (none: it succeeded).
     pub error: Option<String>,
+    /// The failure will not pass by itself (a refused grant, a missing credential).
+    pub needs_person: bool,
 }
 
 /// A mail the operator is told of on Telegram.
@@ -1633,7 +1636,7 @@ impl Tx<'_> {
         let err = self.err("cannot read calendar sources");
         let mut stmt = self
             .tx
-            .prepare("SELECT account, calendar, name, events, fetched_at, attempted_at, error FROM calendar_sources ORDER BY account, calendar")
+            .prepare("SELECT account, calendar, name, events, fetched_at, attempted_at, error, needs_person FROM calendar_sources ORDER BY account, calendar")
             .map_err(self.err("cannot read calendar sources"))?;
         let rows = stmt
             .query_map([], |r| {
@@ -1645,6 +1648,7 @@ impl Tx<'_> {
                     fetched_at: r.get(4)?,
                     attempted_at: r.get(5)?,
                     error: r.get(6)?,
+                    needs_person: r.get(7)?,
                 })
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>());
@@ -1660,8 +1664,8 @@ impl Tx<'_> {
         for s in sources {
             self.tx
                 .execute(
-                    "INSERT INTO calendar_sources (account, calendar, name, events, fetched_at, attempted_at, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![s.account, s.calendar, s.name, s.events, s.fetched_at, s.attempted_at, s.error],
+                    "INSERT INTO calendar_sources (account, calendar, name, events, fetched_at, attempted_at, error, needs_person) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![s.account, s.calendar, s.name, s.events, s.fetched_at, s.attempted_at, s.error, s.needs_person],
                 )
                 .map_err(self.err(format!("cannot store calendar {} of {}", s.calendar, s.account)))?;
         }

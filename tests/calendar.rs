@@ -609,6 +609,38 @@ fn a_failing_source_keeps_its_events_marked_stale_and_never_blocks_the_others() 
         "{error}"
     );
     assert!(event(&doc, "Work thing")["stale"].is_object());
+
+    // The daily maintenance report makes it the operator's business: crit, with the fix.
+    let out = s.inst.run(
+        "clawdbot-maint",
+        &["--json", "daily", "--dry-run", "--only", "suite"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let work = findings
+        .iter()
+        .find(|f| f["key"] == "calendar:work:AAMkAGI2TG93AAA=")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(work["level"], "crit", "{work}");
+    assert!(
+        work["summary"]
+            .as_str()
+            .unwrap()
+            .contains("clawdbot-calendar authorize work"),
+        "{work}"
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["key"].as_str().unwrap().starts_with("calendar:home")),
+        "{report}"
+    );
     assert!(
         event(&doc, "Home thing").get("stale").is_none(),
         "Google recovered"

@@ -260,6 +260,7 @@ fn account_rows(
             fetched_at: old.and_then(|r| r.fetched_at),
             attempted_at: now,
             error: Some(error.to_string()),
+            needs_person: error.exit() == Exit::Config,
         }
     };
     match fetched {
@@ -300,6 +301,7 @@ fn account_rows(
                         fetched_at: Some(now),
                         attempted_at: now,
                         error: None,
+                        needs_person: false,
                     };
                     (row, fetched.skipped, None)
                 }

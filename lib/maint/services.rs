@@ -139,6 +139,41 @@ pub fn suite(ctx: &Ctx) -> Vec<Finding> {
     }
 }
 
+/// Calendars that need a person (crit: a refused grant, a missing credential) or whose data
+/// is older than `stale` seconds (warn).
+fn calendars(
+    store: &mut Store,
+    now: i64,
+    stale: i64,
+) -> Result<Vec<Finding>, crate::store::StoreError> {
+    let rows = store.read(|tx| tx.calendar_sources())?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let error = row.error?;
+            let age = row.fetched_at.map(|at| now - at);
+            let level = match (row.needs_person, age) {
+                (true, _) => Level::Crit,
+                (false, Some(age)) if age <= stale => return None,
+                (false, _) => Level::Warn,
+            };
+            let since = age.map_or_else(
+                || "never fetched".to_string(),
+                |age| format!("data {} old", crate::time::age(age)),
+            );
+            Some(Finding::new(
+                "suite",
+                format!("calendar:{}:{}", row.account, row.calendar),
+                level,
+                format!(
+                    "calendar {} of {} ({since}): {error}",
+                    row.name, row.account
+                ),
+            ))
+        })
+        .collect())
+}
+
 fn suite_findings(ctx: &Ctx) -> Result<Vec<Finding>, crate::store::StoreError> {
     let m = &ctx.config.maint;
     let mut store = Store::open(&ctx.config.paths.database())?;
@@ -204,6 +239,7 @@ fn suite_findings(ctx: &Ctx) -> Result<Vec<Finding>, crate::store::StoreError> {
             ),
         ));
     }
+    out.extend(calendars(&mut store, ctx.now, m.calendar_stale.as_secs())?);
     if out.is_empty() {
         out.push(Finding::new(
             "suite",
