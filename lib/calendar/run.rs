@@ -90,7 +90,7 @@ pub fn run(
             .iter()
             .filter(|r| r.account == account.name)
             .collect();
-        let fetched = fetch_account(config, account, window, &mut store, &mut report);
+        let fetched = fetch_account(config, options, account, window, &mut store, &mut report);
         for (row, skip, error) in account_rows(account, fetched, &before, now.as_second()) {
             if let Some(e) = error {
                 worst = Some(worst.map_or(e, |w| graver(w, e)));
@@ -149,6 +149,7 @@ type AccountFetch = Result<Vec<(Listed, Result<Fetched, CalendarError>)>, Calend
 
 fn fetch_account(
     config: &Config,
+    options: &Options,
     account: &CalendarAccount,
     window: (Timestamp, Timestamp),
     store: &mut Store,
@@ -172,7 +173,8 @@ fn fetch_account(
         }),
         Err(_) => None,
     };
-    if let Some(wait) = busy.filter(|&s| s > config.calendar.max_wait.get().as_secs()) {
+    let long = busy.filter(|&s| s > config.calendar.max_wait.get().as_secs());
+    if let Some(wait) = long.filter(|_| !options.dry_run) {
         let until = crate::time::now()
             .saturating_add(i64::try_from(wait).unwrap_or(i64::MAX))
             .to_string();
