@@ -71,23 +71,43 @@ fn calendars(config: &Config) -> Vec<Check> {
 fn calendar_account(account: &crate::config::CalendarAccount) -> Check {
     let name = format!("calendar account {}", account.name);
     let credential = account.credential();
-    let read = credentials::read_configured(&credential)
-        .map_err(|e| e.to_string())
-        .and_then(|secret| {
-            serde_json::from_str::<crate::oauth::Credential>(secret.expose())
-                .map_err(|e| format!("credential {credential:?} is not what authorize writes: {e}"))
-        });
-    match read {
-        Ok(_) => pass(name, format!("credential {credential} present and private")),
-        Err(e) => fail(
+    let file = crate::calendar::authorize::place(&credential);
+    // Google's desktop clients have a secret; Microsoft's public clients none.
+    let secret = match account.kind {
+        crate::config::CalendarKind::Google => " --client-secret SECRET",
+        crate::config::CalendarKind::Graph => "",
+    };
+    let authorize = format!(
+        "clawdbot-calendar authorize {} --client-id ID{secret} --output {file}",
+        account.name
+    );
+    // The unit loads /etc/credstore/clawdbot.calendar/ only: other names work by hand, not
+    // under systemd.
+    if !credential.starts_with('/') && !credential.starts_with("calendar_") {
+        return fail(
             name,
-            e,
             format!(
-                "clawdbot-calendar authorize {} --client-id ID --output {}",
-                account.name,
-                crate::calendar::authorize::place(&credential)
+                "credential {credential:?} is not in /etc/credstore/clawdbot.calendar/, the only place clawdbot-calendar.service reads"
             ),
-        ),
+            "leave credential unset (calendar_NAME.json: /etc/credstore/clawdbot.calendar/NAME.json), or add its LoadCredential= in a drop-in",
+        );
+    }
+    match credentials::read_configured(&credential) {
+        Err(e @ credentials::CredentialError::Missing { .. }) => {
+            fail(name, e.to_string(), authorize)
+        }
+        Err(e @ credentials::CredentialError::TooOpen { .. }) => {
+            fail(name, e.to_string(), format!("chmod 600 {file}"))
+        }
+        Err(e) => fail(name, e.to_string(), format!("check {file}")),
+        Ok(secret) => match serde_json::from_str::<crate::oauth::Credential>(secret.expose()) {
+            Ok(_) => pass(name, format!("credential {credential} present and private")),
+            Err(e) => fail(
+                name,
+                format!("{file} is not what authorize writes: {e}"),
+                format!("rm {file}; then {authorize}"),
+            ),
+        },
     }
 }
 

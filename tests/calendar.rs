@@ -641,6 +641,45 @@ fn a_failing_source_keeps_its_events_marked_stale_and_never_blocks_the_others() 
             .any(|f| f["key"].as_str().unwrap().starts_with("calendar:home")),
         "{report}"
     );
+
+    // Data that grows old without an error (no run came) warns; an account taken out of the
+    // configuration is forgotten by the report.
+    let conn = rusqlite::Connection::open(s.inst.database()).unwrap();
+    conn.execute(
+        "UPDATE calendar_sources SET fetched_at = fetched_at - 7200 WHERE account = 'home'",
+        [],
+    )
+    .unwrap();
+    let suite = |s: &Setup| -> Vec<Value> {
+        let out = s.inst.run(
+            "clawdbot-maint",
+            &["--json", "daily", "--dry-run", "--only", "suite"],
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["findings"].as_array().unwrap().clone()
+    };
+    let home = suite(&s)
+        .into_iter()
+        .find(|f| f["key"] == "calendar:home:me@example.org")
+        .unwrap();
+    assert_eq!(home["level"], "warn", "{home}");
+    assert!(
+        home["summary"].as_str().unwrap().contains("no run since"),
+        "{home}"
+    );
+    let home_only = s.emu.account(
+        "home",
+        Service::Google,
+        &s.inst.dir.join("home.json").display().to_string(),
+        "[\"all\"]",
+    );
+    s.inst
+        .drop_in("90-only-home.toml", &format!("[calendar]\n{home_only}"));
+    assert!(
+        !suite(&s)
+            .iter()
+            .any(|f| f["key"].as_str().unwrap().starts_with("calendar:work"))
+    );
     assert!(
         event(&doc, "Home thing").get("stale").is_none(),
         "Google recovered"

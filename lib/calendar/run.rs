@@ -262,7 +262,9 @@ fn account_rows(
             fetched_at: old.and_then(|r| r.fetched_at),
             attempted_at: now,
             error: Some(error.to_string()),
-            needs_person: error.exit() == Exit::Config,
+            // A network blip after a refused grant does not make the grant good again.
+            needs_person: error.exit() == Exit::Config
+                || (error.exit() == Exit::TempFail && old.is_some_and(|r| r.needs_person)),
         }
     };
     match fetched {

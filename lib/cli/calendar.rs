@@ -34,7 +34,7 @@ pub struct Cli {
     /// Configuration file (drop-ins are read from FILE.d/).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Print the availability JSON instead of writing it; only access tokens are kept.
+    /// Print the availability JSON instead of writing it; only tokens are kept.
     #[arg(long)]
     pub dry_run: bool,
     /// With --dry-run: compute the window as if it were TIME (RFC 3339 with an offset).

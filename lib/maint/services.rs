@@ -141,17 +141,24 @@ pub fn suite(ctx: &Ctx) -> Vec<Finding> {
 
 /// Calendars that need a person (crit: a refused grant, a missing credential) or whose data
 /// is older than `stale` seconds (warn).
-fn calendars(
-    store: &mut Store,
-    now: i64,
-    stale: i64,
-) -> Result<Vec<Finding>, crate::store::StoreError> {
+/// Calendars of configured accounts that need a person (crit: a refused grant, a missing
+/// credential) or whose data is older than `[maint] calendar_stale` (warn), whether the last
+/// run failed or no run came.
+fn calendars(store: &mut Store, ctx: &Ctx) -> Result<Vec<Finding>, crate::store::StoreError> {
+    let stale = ctx.config.maint.calendar_stale.as_secs();
+    let configured = |account: &str| {
+        ctx.config
+            .calendar
+            .accounts
+            .iter()
+            .any(|a| a.name == account)
+    };
     let rows = store.read(|tx| tx.calendar_sources())?;
     Ok(rows
         .into_iter()
+        .filter(|row| configured(&row.account))
         .filter_map(|row| {
-            let error = row.error?;
-            let age = row.fetched_at.map(|at| now - at);
+            let age = row.fetched_at.map(|at| ctx.now - at);
             let level = match (row.needs_person, age) {
                 (true, _) => Level::Crit,
                 (false, Some(age)) if age <= stale => return None,
@@ -161,14 +168,14 @@ fn calendars(
                 || "never fetched".to_string(),
                 |age| format!("data {} old", crate::time::age(age)),
             );
+            let why = row.error.unwrap_or_else(|| {
+                "no run since; is clawdbot-calendar.timer active, and its credential directory filled?".into()
+            });
             Some(Finding::new(
                 "suite",
                 format!("calendar:{}:{}", row.account, row.calendar),
                 level,
-                format!(
-                    "calendar {} of {} ({since}): {error}",
-                    row.name, row.account
-                ),
+                format!("calendar {} of {} ({since}): {why}", row.name, row.account),
             ))
         })
         .collect())
@@ -239,7 +246,7 @@ fn suite_findings(ctx: &Ctx) -> Result<Vec<Finding>, crate::store::StoreError> {
             ),
         ));
     }
-    out.extend(calendars(&mut store, ctx.now, m.calendar_stale.as_secs())?);
+    out.extend(calendars(&mut store, ctx)?);
     if out.is_empty() {
         out.push(Finding::new(
             "suite",
