@@ -1319,14 +1319,18 @@ impl Config {
         if !self.operator.emails.is_empty() {
             return true;
         }
-        let file = self
-            .sources
-            .first()
-            .map_or_else(|| DEFAULT_PATH.to_string(), |p| p.display().to_string());
         log::warn!(
-            "no operator is configured: set emails = [\"you@example.org\"] under [operator] in {file}; {meanwhile}"
+            "no operator is configured: set emails = [\"you@example.org\"] under [operator] in {}; {meanwhile}",
+            self.file()
         );
         false
+    }
+
+    /// The file a person edits to change this configuration (the first one read).
+    pub fn file(&self) -> String {
+        self.sources
+            .first()
+            .map_or_else(|| DEFAULT_PATH.to_string(), |p| p.display().to_string())
     }
 
     /// Read the configuration: `explicit` (from `--config`), else `$CLAWDBOT_CONFIG`, else

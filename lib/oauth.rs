@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::atomic::FileError;
+use crate::request::hex;
 use crate::store::{Store, StoreError};
 use crate::time;
 
@@ -205,10 +206,6 @@ struct Fresh {
     access_token: String,
     expires_in: i64,
     refresh_token: Option<String>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The consent flow for one service and scope.

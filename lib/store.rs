@@ -1571,7 +1571,7 @@ impl Tx<'_> {
     pub fn hold_notifications(&self) -> Result<(), StoreError> {
         self.tx
             .execute(
-                "UPDATE notifications SET held = 1 WHERE queued_at IS NULL",
+                "UPDATE notifications SET held = 1 WHERE queued_at IS NULL AND held = 0",
                 [],
             )
             .map(drop)

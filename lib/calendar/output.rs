@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::event::{Show, When};
 use super::merge::{self, Merged};
+use crate::store::CalendarSource;
 use crate::time::UnixTime;
 
 /// The format's version, raised on any incompatible change.
@@ -15,21 +16,13 @@ pub const VERSION: u32 = 1;
 
 /// How one calendar fared, for the `sources` section.
 #[derive(Debug, Clone)]
-pub struct SourceState {
-    /// The account.
-    pub account: String,
-    /// The calendar's id.
-    pub calendar: String,
-    /// Its name.
-    pub name: String,
-    /// When its events were last fetched successfully.
-    pub fetched_at: Option<UnixTime>,
-    /// Why this run's fetch failed.
-    pub error: Option<String>,
-    /// Events it contributed (after cancelled and declined ones are left out).
+pub struct SourceState<'a> {
+    /// What is stored for it: account, id, name, last good fetch, this run's error.
+    pub row: &'a CalendarSource,
+    /// Events it contributed inside the window.
     pub events: usize,
     /// Items of its answer that could not be read, each with why.
-    pub skipped: Vec<String>,
+    pub skipped: &'a [String],
 }
 
 /// Everything the file is made from.
@@ -43,7 +36,7 @@ pub struct Availability<'a> {
     /// The de-duplicated events.
     pub merged: &'a [Merged],
     /// Each calendar's state.
-    pub sources: &'a [SourceState],
+    pub sources: &'a [SourceState<'a>],
 }
 
 impl Availability<'_> {
@@ -128,17 +121,18 @@ impl Availability<'_> {
     }
 
     fn source_state(&self, s: &SourceState) -> Value {
+        let row = s.row;
         let mut out = json!({
-            "account": s.account,
-            "calendar": s.name,
-            "id": s.calendar,
-            "ok": s.error.is_none(),
-            "last_success": s.fetched_at.and_then(|at| Timestamp::from_second(at).ok()).map(|at| self.time(at)),
+            "account": row.account,
+            "calendar": row.name,
+            "id": row.calendar,
+            "ok": row.error.is_none(),
+            "last_success": row.fetched_at.and_then(|at| Timestamp::from_second(at).ok()).map(|at| self.time(at)),
             "events": s.events,
         });
-        if let Some(error) = &s.error {
+        if let Some(error) = &row.error {
             out["error"] = json!(error);
-            if let Some(as_of) = s.fetched_at {
+            if let Some(as_of) = row.fetched_at {
                 out["stale"] = self.stale(as_of);
             }
         }

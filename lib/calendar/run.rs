@@ -14,7 +14,7 @@ use super::event::{Event, When};
 use super::merge::{self, Seen, Source};
 use super::output::{Availability, SourceState};
 use super::{CalendarError, google, graph};
-use crate::config::{CalendarAccount, CalendarKind, Config, DEFAULT_PATH};
+use crate::config::{CalendarAccount, CalendarKind, Config};
 use crate::exit::{Exit, ExitStatus};
 use crate::journal::Kind;
 use crate::store::{CalendarSource, Store};
@@ -66,12 +66,9 @@ pub fn run(
 ) -> Result<Report, CalendarError> {
     let mut report = Report::default();
     if config.calendar.accounts.is_empty() {
-        let file = config
-            .sources
-            .first()
-            .map_or_else(|| DEFAULT_PATH.to_string(), |p| p.display().to_string());
         log::warn!(
-            "no calendar accounts are configured: add [[calendar.accounts]] to {file}; nothing is written"
+            "no calendar accounts are configured: add [[calendar.accounts]] to {}; nothing is written",
+            config.file()
         );
         return Ok(report);
     }
@@ -82,8 +79,7 @@ pub fn run(
     let window = window(now, &zone.tz, config.calendar.horizon_days);
     let mut store = Store::open(&config.paths.database())?;
     let previous = store.read(|tx| tx.calendar_sources())?;
-    let mut rows = Vec::new();
-    let mut skipped = Vec::new();
+    let mut outcomes = Vec::new();
     let mut worst: Option<Exit> = None;
     for account in &config.calendar.accounts {
         let before: Vec<&CalendarSource> = previous
@@ -91,17 +87,16 @@ pub fn run(
             .filter(|r| r.account == account.name)
             .collect();
         let fetched = fetch_account(config, options, account, window, &mut store, &mut report);
-        for (row, skip, error) in account_rows(account, fetched, &before, now.as_second()) {
-            if let Some(e) = error {
+        for outcome in account_rows(account, fetched, &before, now.as_second()) {
+            if let Some(e) = outcome.exit {
                 worst = Some(worst.map_or(e, |w| graver(w, e)));
                 report.failed += 1;
             }
-            rows.push(row);
-            skipped.push(skip);
+            outcomes.push(outcome);
         }
     }
-    let (merged, states) = merge_rows(&rows, skipped, &zone.tz, window);
-    report.calendars = rows.len();
+    let (merged, states) = merge_rows(&outcomes, &zone.tz, window);
+    report.calendars = outcomes.len();
     report.events = merged.len();
     report.exit = worst.unwrap_or(Exit::Ok).code();
     let document = Availability {
@@ -119,6 +114,7 @@ pub fn run(
         let _ = out.write_all(text.as_bytes());
         return Ok(report);
     }
+    let rows: Vec<CalendarSource> = outcomes.into_iter().map(|o| o.row).collect();
     store.write(|tx| tx.set_calendar_sources(&rows))?;
     let path = config.calendar.output.path();
     crate::atomic::write(path, text.as_bytes(), 0o644)?;
@@ -244,17 +240,28 @@ fn stops_account(e: &CalendarError) -> bool {
     )
 }
 
-/// The stored rows of one account after this run, each with its unreadable items and the
-/// exit status of its failure.
+/// One calendar after this run.
+struct Outcome {
+    /// What is stored for it.
+    row: CalendarSource,
+    /// Its events: this run's, or the last good ones.
+    events: Vec<Event>,
+    /// Items of this run's answer that could not be read.
+    skipped: Vec<String>,
+    /// The exit status its failure asks for.
+    exit: Option<Exit>,
+}
+
+/// Every calendar of one account after this run.
 fn account_rows(
     account: &CalendarAccount,
     fetched: AccountFetch,
     before: &[&CalendarSource],
     now: UnixTime,
-) -> Vec<(CalendarSource, Vec<String>, Option<Exit>)> {
+) -> Vec<Outcome> {
     let kept = |calendar: &str, name: &str, error: &CalendarError| {
         let old = before.iter().find(|r| r.calendar == calendar);
-        CalendarSource {
+        let row = CalendarSource {
             account: account.name.clone(),
             calendar: calendar.to_string(),
             name: name.to_string(),
@@ -265,6 +272,12 @@ fn account_rows(
             // A network blip after a refused grant does not make the grant good again.
             needs_person: error.exit() == Exit::Config
                 || (error.exit() == Exit::TempFail && old.is_some_and(|r| r.needs_person)),
+        };
+        Outcome {
+            events: serde_json::from_str(&row.events).unwrap_or_default(),
+            row,
+            skipped: Vec::new(),
+            exit: Some(error.exit()),
         }
     };
     match fetched {
@@ -272,20 +285,10 @@ fn account_rows(
             failed(account, "*", &error);
             let mut rows: Vec<_> = before
                 .iter()
-                .map(|r| {
-                    (
-                        kept(&r.calendar, &r.name, &error),
-                        Vec::new(),
-                        Some(error.exit()),
-                    )
-                })
+                .map(|r| kept(&r.calendar, &r.name, &error))
                 .collect();
             if rows.is_empty() {
-                rows.push((
-                    kept("*", "(calendars not listed yet)", &error),
-                    Vec::new(),
-                    Some(error.exit()),
-                ));
+                rows.push(kept("*", "(calendars not listed yet)", &error));
             }
             rows
         }
@@ -307,15 +310,16 @@ fn account_rows(
                         error: None,
                         needs_person: false,
                     };
-                    (row, fetched.skipped, None)
+                    Outcome {
+                        row,
+                        events: fetched.events,
+                        skipped: fetched.skipped,
+                        exit: None,
+                    }
                 }
                 Err(error) => {
                     failed(account, &calendar.name, &error);
-                    (
-                        kept(&calendar.id, &calendar.name, &error),
-                        Vec::new(),
-                        Some(error.exit()),
-                    )
+                    kept(&calendar.id, &calendar.name, &error)
                 }
             })
             .collect(),
@@ -343,13 +347,12 @@ fn failed(account: &CalendarAccount, calendar: &str, error: &CalendarError) {
     );
 }
 
-/// Every row's events inside the window, merged; and each calendar's state.
-fn merge_rows(
-    rows: &[CalendarSource],
-    skipped: Vec<Vec<String>>,
+/// Every calendar's events inside the window, merged; and each calendar's state.
+fn merge_rows<'a>(
+    outcomes: &'a [Outcome],
     tz: &TimeZone,
     window: (Timestamp, Timestamp),
-) -> (Vec<merge::Merged>, Vec<SourceState>) {
+) -> (Vec<merge::Merged>, Vec<SourceState<'a>>) {
     let first_day = window.0.to_zoned(tz.clone()).date();
     let last_day = window.1.to_zoned(tz.clone()).date();
     let inside = |e: &Event| match e.when {
@@ -360,21 +363,22 @@ fn merge_rows(
     };
     let mut seen = Vec::new();
     let mut states = Vec::new();
-    for (row, skipped) in rows.iter().zip(skipped) {
-        let events: Vec<Event> = serde_json::from_str(&row.events).unwrap_or_default();
-        let events: Vec<Event> = events.into_iter().filter(|e| inside(e)).collect();
+    for Outcome {
+        row,
+        events,
+        skipped,
+        ..
+    } in outcomes
+    {
+        let events: Vec<&Event> = events.iter().filter(|e| inside(e)).collect();
         states.push(SourceState {
-            account: row.account.clone(),
-            calendar: row.calendar.clone(),
-            name: row.name.clone(),
-            fetched_at: row.fetched_at,
-            error: row.error.clone(),
+            row,
             events: events.len(),
             skipped,
         });
         let stale = row.error.as_ref().and(row.fetched_at);
         seen.extend(events.into_iter().map(|event| Seen {
-            event,
+            event: event.clone(),
             source: Source {
                 account: row.account.clone(),
                 calendar: row.name.clone(),

@@ -53,6 +53,7 @@ pub fn run(config: &Config) -> Result<RunReport, TelegramError> {
     let mut store = Store::open(&config.paths.database())?;
     let now = time::now();
     let until = store.read(|tx| tx.setting(BACKOFF_UNTIL))?;
+    let backing_off = until.is_some();
     if until
         .and_then(|u| u.parse::<i64>().ok())
         .is_some_and(|u| u > now)
@@ -82,11 +83,14 @@ pub fn run(config: &Config) -> Result<RunReport, TelegramError> {
         Err(TelegramError::Store(_)) => None,
         Err(_) => Some(BACKOFF_MAX),
     };
-    store.write(|tx| {
-        let until = wait.map(|w| (now.saturating_add(w)).to_string());
-        tx.set_setting(BACKOFF_UNTIL, until.as_deref())?;
-        tx.set_setting(BACKOFF_SECS, wait.map(|w| w.to_string()).as_deref())
-    })?;
+    // Nothing to store after a good run without a backoff: the idle loop writes nothing.
+    if wait.is_some() || backing_off {
+        store.write(|tx| {
+            let until = wait.map(|w| (now.saturating_add(w)).to_string());
+            tx.set_setting(BACKOFF_UNTIL, until.as_deref())?;
+            tx.set_setting(BACKOFF_SECS, wait.map(|w| w.to_string()).as_deref())
+        })?;
+    }
     result
 }
 

@@ -389,9 +389,7 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
     check(late and min(late) >= 10, f"the refused approval is not level 10 or more in Wazuh: {late}")
     check(received and received[0] == 3, f"a received request is not level 3: {received}")
     figures["exposure"] = {}
-    for unit in ["clawdbot-broker.service", "clawdbot-exec.service", "clawdbot-mailpoll.service", "clawdbot-telegram.service", "clawdbot-calendar.service",
-                 "clawdbot-watchdog.service", "clawdbot-secrets.service", "clawdbot-maint@daily.service",
-                 "clawdbot-bridge-keygen.service"]:
+    for unit in SERVICES + ["clawdbot-bridge-keygen.service"]:
         out = m.run("systemd-analyze", "security", "--no-pager", unit, check=False).stdout
         score = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
         figures["exposure"][unit] = float(score.group(1)) if score else None
