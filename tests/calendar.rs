@@ -844,6 +844,31 @@ fn hostile_answers_are_refused_or_skipped_with_a_reason() {
     let reasons = home["skipped"].as_array().unwrap();
     assert_eq!(reasons.len(), 21, "{reasons:#?}");
     assert_eq!(reasons[20], "… and 10 more");
+
+    // A next link to another host is not followed (it would carry the token there).
+    s.emu.limit_pages(2);
+    s.emu.foreign_links("http://192.0.2.1:9");
+    let out = calendar(&s, &[], "UTC");
+    assert_eq!(out.status.code(), Some(75));
+    let doc = written(&s);
+    let work = doc["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["account"] == "work")
+        .unwrap()
+        .clone();
+    assert!(
+        work["error"]
+            .as_str()
+            .unwrap()
+            .contains("a link leads outside"),
+        "{work}"
+    );
+    assert!(
+        event(&doc, "Fine")["stale"].is_object(),
+        "the last good copy is kept"
+    );
 }
 
 #[test]

@@ -464,6 +464,7 @@ fn graph(state: &State, origin: &str, request: &Request) -> Response {
             .filter(|(k, _)| k != "$skip")
             .map(|(k, v)| format!("{k}={}", encode(v)))
             .collect();
+        let origin = state.foreign_links.as_deref().unwrap_or(origin);
         body["@odata.nextLink"] = json!(format!(
             "{origin}{}?{}&$skip={next}",
             request.path,
