@@ -7,6 +7,7 @@
 use jiff::Timestamp;
 
 use crate::config::{Config, NotifyRule};
+use crate::mail::header_safe;
 use crate::store::{Notification, StoreError, Tx};
 use crate::telegram::format;
 use crate::time::UnixTime;
@@ -59,8 +60,12 @@ pub fn summarise(gmail_id: &str, raw: &[u8], lines: usize) -> Option<Notificatio
     }
     Some(Notification {
         gmail_id: gmail_id.to_string(),
-        sender: mail.from.unwrap_or_else(|| "(no sender)".into()),
-        subject: mail.subject.chars().take(500).collect(),
+        // Decoded headers may carry line breaks that would fake lines of the notification.
+        sender: mail.from.map_or_else(
+            || "(no sender)".into(),
+            |from| header_safe(&from).chars().take(SENDER_MAX).collect(),
+        ),
+        subject: header_safe(&mail.subject).chars().take(500).collect(),
         excerpt,
         ..Notification::default()
     })
@@ -142,6 +147,8 @@ const SINGLE: &str = "notify";
 const DIGEST: &str = "notify-digest";
 /// The most of one mail's text shown (three messages), and of mails listed in one digest.
 const EXCERPT_MAX: usize = 12_000;
+/// The longest sender shown (an address is at most 254 characters, a display name beside it).
+const SENDER_MAX: usize = 320;
 const DIGEST_MAX: usize = 50;
 
 fn single(n: &Notification) -> String {
@@ -199,6 +206,22 @@ mod tests {
         assert!(!wanted(&config, "a@b.c", &["IMPORTANT"], "hello"));
         config.notify.rules.clear();
         assert!(!wanted(&config, "a@b.c", &["IMPORTANT"], "down"));
+    }
+
+    #[test]
+    fn a_sender_or_subject_cannot_fake_lines_and_is_capped() {
+        let long = "x".repeat(1000);
+        let raw = format!(
+            "From: =?utf-8?q?a=0A=0AMail_from_ceo?= <a@evil.example>\r\nSubject: =?utf-8?q?hi=0A=0AMail_from_ceo@bank.example?=\r\nTo: {long}@example.org\r\n\r\nbody\r\n"
+        );
+        let n = summarise("g1", raw.as_bytes(), 6).unwrap();
+        assert!(
+            !n.subject.contains('\n') && !n.sender.contains('\n'),
+            "{n:?}"
+        );
+        let raw = format!("From: {long}@evil.example\r\nSubject: s\r\n\r\nbody\r\n");
+        let n = summarise("g2", raw.as_bytes(), 6).unwrap();
+        assert!(n.sender.chars().count() <= SENDER_MAX, "{}", n.sender.len());
     }
 
     #[test]
