@@ -1508,6 +1508,13 @@ impl Tx<'_> {
     /// Remember a handled update; false when it was handled before (delivered again because
     /// the offset was not stored).
     pub fn telegram_update_new(&self, update_id: i64, now: UnixTime) -> Result<bool, StoreError> {
+        // Telegram keeps an update for 24 hours at most: older ids cannot come again.
+        self.tx
+            .execute(
+                "DELETE FROM telegram_updates WHERE handled_at < ?1",
+                [now.saturating_sub(2 * 86_400)],
+            )
+            .map_err(self.err("cannot prune Telegram updates"))?;
         self.tx
             .execute(
                 "INSERT OR IGNORE INTO telegram_updates (update_id, handled_at) VALUES (?1, ?2)",
@@ -1612,6 +1619,14 @@ impl Tx<'_> {
         quiet: i64,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
+        // Anyone can write to the bot: a sender quiet for longer than `quiet` is forgotten
+        // (it would be logged again either way), so strangers do not grow the table.
+        self.tx
+            .execute(
+                "DELETE FROM telegram_refusals WHERE last_logged_at < ?1",
+                [now.saturating_sub(quiet)],
+            )
+            .map_err(self.err("cannot prune Telegram refusals"))?;
         let last: Option<i64> = self
             .tx
             .query_row(
@@ -2007,6 +2022,41 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn strangers_and_old_updates_do_not_grow_the_telegram_tables() {
+        let mut s = store("telegram-prune");
+        let count = |s: &mut Store, table: &str| -> i64 {
+            s.read(|tx| {
+                Ok(tx
+                    .tx
+                    .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                    .unwrap())
+            })
+            .unwrap()
+        };
+        s.write(|tx| {
+            for sender in 1..=100 {
+                assert!(tx.telegram_refusal(sender, 600, 1_000)?);
+            }
+            assert!(!tx.telegram_refusal(7, 600, 1_100)?, "quiet: logged once");
+            assert!(tx.telegram_update_new(1, 1_000)?);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(count(&mut s, "telegram_refusals"), 100);
+        s.write(|tx| {
+            assert!(
+                tx.telegram_refusal(7, 600, 1_700)?,
+                "logged again after the quiet time"
+            );
+            assert!(tx.telegram_update_new(2, 1_000 + 3 * 86_400)?);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(count(&mut s, "telegram_refusals"), 1);
+        assert_eq!(count(&mut s, "telegram_updates"), 1);
     }
 
     #[test]
