@@ -2,49 +2,49 @@
 //! accounts (6 and 4 on Microsoft Graph, 4 on Google), 500 events each in the 14-day window,
 //! one in ten of them also on another calendar. Wall time and peak memory of a run (median
 //! and worst of 5, after one that fetches the tokens), the output's size; and the same with
-//! answers of 50 events per page (Graph's and Google's paging followed). Needs the release
-//! binaries: `cargo build --release && cargo bench --bench calendar`.
+//! answers of 50 events per page (Graph's and Google's paging followed). Each run goes through
+//! bench/peakrss.c, so that its peak memory is its own and not this process's (which holds
+//! the emulator). Needs the release binaries and gcc:
+//! `cargo build --release && cargo bench --bench calendar`.
 
 #[path = "../tests/emulator/calendar.rs"]
 mod calendar;
+mod support;
 
+use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use calendar::{Calendars, Service};
 use serde_json::json;
+use support::release;
 
 const EVENTS: i64 = 500;
-
-fn release(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/release")
-        .join(name)
-}
 
 fn die(why: &str) -> ! {
     eprintln!("{why}");
     std::process::exit(70)
 }
 
-/// Run a release binary; its wall time (ms), CPU time (ms), peak resident memory (KiB) and
-/// exit status.
-// wait4 reaps the child: it is how its own rusage is had.
+/// Run a release binary under `launcher` (bench/peakrss.c); its wall time (ms), CPU time
+/// (ms), peak resident memory (KiB) and exit status.
+// wait4 reaps the child: it is how its rusage (with the reaped command's CPU) is had.
 #[allow(clippy::zombie_processes)]
-fn measure(program: &str, args: &[&str]) -> (f64, f64, i64, i32) {
+fn measure(launcher: &Path, program: &str, args: &[&str]) -> (f64, f64, f64, i32) {
     let start = Instant::now();
-    let child = Command::new(release(program))
+    let mut child = Command::new(launcher)
+        .arg(release(program))
         .args(args)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| {
-            die(&format!(
-                "{program}: {e} (build the release binaries first)"
-            ))
-        });
+        .unwrap_or_else(|e| die(&format!("{}: {e}", launcher.display())));
+    let mut said = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_string(&mut said);
+    }
     let mut status = 0;
     // SAFETY: plain syscall on our own child; rusage is written by the kernel.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -58,7 +58,7 @@ fn measure(program: &str, args: &[&str]) -> (f64, f64, i64, i32) {
     (
         wall,
         ms(usage.ru_utime) + ms(usage.ru_stime),
-        usage.ru_maxrss,
+        support::peak_kib(&said),
         code,
     )
 }
@@ -111,9 +111,9 @@ fn fill(emu: &Calendars) -> Vec<String> {
     ids
 }
 
-fn series(config: &str, output: &Path, label: &str) {
+fn series(launcher: &Path, config: &str, output: &Path, label: &str) {
     let args = ["--config", config];
-    let (cold, _, _, code) = measure("clawdbot-calendar", &args);
+    let (cold, _, _, code) = measure(launcher, "clawdbot-calendar", &args);
     if code != 0 {
         die(&format!("clawdbot-calendar exited {code}"));
     }
@@ -121,7 +121,7 @@ fn series(config: &str, output: &Path, label: &str) {
     let mut cpus = Vec::new();
     let mut peaks = Vec::new();
     for _ in 0..5 {
-        let (wall, cpu, peak, code) = measure("clawdbot-calendar", &args);
+        let (wall, cpu, peak, code) = measure(launcher, "clawdbot-calendar", &args);
         if code != 0 {
             die(&format!("clawdbot-calendar exited {code}"));
         }
@@ -144,7 +144,7 @@ fn series(config: &str, output: &Path, label: &str) {
         walls[2],
         walls[4],
         cpus[2],
-        peaks.iter().max().copied().unwrap_or(0) as f64 / 1024.0,
+        peaks.iter().copied().fold(0.0, f64::max) / 1024.0,
         bytes as f64 / 1024.0,
         doc["busy"].as_array().map_or(0, Vec::len),
     );
@@ -159,6 +159,8 @@ fn main() {
     if !init.is_ok_and(|o| o.status.success()) {
         die("clawdbot init failed (build the release binaries first)");
     }
+    let launcher =
+        support::launcher(&dir).unwrap_or_else(|| die("gcc is needed to build bench/peakrss.c"));
     let emu = Calendars::start();
     let ids = fill(&emu);
     let graph = credential(&dir, "graph.json", Service::Graph);
@@ -188,9 +190,10 @@ fn main() {
         "| 14 calendars × {EVENTS} events | wall, median; worst of 5 | its CPU, median | first run (tokens) | peak RSS | output |"
     );
     println!("|---|---|---|---|---|---|");
-    series(&config, &output, "one page per calendar");
+    series(&launcher, &config, &output, "one page per calendar");
     emu.limit_pages(50);
     series(
+        &launcher,
         &config,
         &output,
         "50 events per page (10 pages per calendar)",

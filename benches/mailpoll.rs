@@ -6,10 +6,13 @@
 
 #[path = "../tests/emulator/gmail.rs"]
 mod gmail;
+mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
+
+use support::{release, run};
 
 /// Quota units per method, from Google's Gmail API usage limits table.
 fn units(call: &str) -> u64 {
@@ -27,37 +30,12 @@ fn units(call: &str) -> u64 {
     }
 }
 
-fn release(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/release")
-        .join(name)
-}
-
-fn run(program: &str, args: &[&str]) {
-    let status = Command::new(release(program))
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    if !status.is_ok_and(|s| s.success()) {
-        eprintln!("{program} {args:?} failed (build the release binaries first)");
-        std::process::exit(70);
-    }
-}
-
 /// Peak RSS of one idle poll, under bench/peakrss.c (a tiny launcher: a child's peak RSS is
 /// charged with its parent's at exec, so the launcher must not be this process).
 fn peak_rss(dir: &Path, cfg: &str) -> String {
-    let launcher = dir.join("peakrss");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/peakrss.c");
-    let built = Command::new("gcc")
-        .args(["-O2", "-static", "-o"])
-        .arg(&launcher)
-        .arg(source)
-        .status();
-    if !built.is_ok_and(|s| s.success()) {
+    let Some(launcher) = support::launcher(dir) else {
         return "(no gcc)".into();
-    }
+    };
     let out = Command::new(&launcher)
         .arg(release("clawdbot-mailpoll"))
         .args(["--config", cfg])
@@ -65,13 +43,7 @@ fn peak_rss(dir: &Path, cfg: &str) -> String {
     let text = out
         .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
         .unwrap_or_default();
-    let kib: f64 = text
-        .lines()
-        .last()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|k| k.parse().ok())
-        .unwrap_or(0.0);
-    format!("{:.1} MiB", kib / 1024.0)
+    format!("{:.1} MiB", support::peak_kib(&text) / 1024.0)
 }
 
 fn main() {

@@ -4,32 +4,17 @@
 //! run (one long poll of 1 s that times out, the second subtracted). Needs the release
 //! binaries: `cargo build --release && cargo bench --bench telegram`.
 
+mod support;
 #[path = "../tests/emulator/telegram.rs"]
 mod telegram;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use support::{release, run};
+
 const OPERATOR: i64 = 111;
-
-fn release(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/release")
-        .join(name)
-}
-
-fn run(program: &str, args: &[&str]) {
-    let status = Command::new(release(program))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !status.is_ok_and(|s| s.success()) {
-        eprintln!("{program} {args:?} failed (build the release binaries first)");
-        std::process::exit(70);
-    }
-}
 
 fn unix_now() -> f64 {
     SystemTime::now()
