@@ -616,34 +616,7 @@ fn expire(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
     for chunk in stale.chunks(BATCH) {
         store.write(|tx| {
             for row in chunk {
-                let detail = format!(
-                    "no decision before the deadline {}",
-                    time::rfc3339(row.deadline_at)
-                );
-                tx.transition(&row.id, row.state, State::Expired, ACTOR, &detail, now)?;
-                let text = format!(
-                    "no decision before the deadline {}; nothing was run",
-                    time::rfc3339(row.deadline_at)
-                );
-                let outcome = bridge::Outcome {
-                    request: row.id.as_str(),
-                    state: State::Expired.as_str(),
-                    text: &text,
-                    reply_session: row.reply_session.as_deref(),
-                    ..bridge::Outcome::default()
-                };
-                let body = bridge::outcome_body(&outcome, now);
-                bridge::queue(tx, config, &body, Some(row.id.as_str()), now)?;
-                decide::queue_mail(
-                    tx,
-                    config,
-                    row,
-                    "Expired",
-                    &format!("Expired: {text}; the agent is told."),
-                    None,
-                    false,
-                    now,
-                )?;
+                decide::expire(tx, config, row, None, now)?;
             }
             Ok(())
         })?;

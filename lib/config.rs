@@ -200,6 +200,12 @@ pub struct Operator {
     pub emails: Vec<Address>,
     /// The time zone deadlines are shown in.
     pub timezone: Zone,
+    /// The operators' names as they sign their mail: in a reply they are fillers, never
+    /// words of their own ("Approved, Anna"). The From display name counts too.
+    pub names: Vec<String>,
+    /// Blocks of text the operators' mail clients add to every mail (a legal disclaimer, a
+    /// fixed signature): below the reply they neither approve nor veto.
+    pub boilerplate: Vec<String>,
 }
 
 impl Default for Operator {
@@ -207,6 +213,8 @@ impl Default for Operator {
         Operator {
             emails: Vec::new(),
             timezone: Zone::system(),
+            names: Vec::new(),
+            boilerplate: Vec::new(),
         }
     }
 }

@@ -35,9 +35,104 @@ pub struct Decider<'a> {
     pub answer: Option<&'a str>,
 }
 
+/// What became of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// It was taken.
+    Decided,
+    /// It came at or after the deadline: refused, and the request expired instead.
+    Late,
+}
+
 /// Apply a decision to a request waiting for one (`PendingReply`, or `EmailSent` while a
-/// follow-up is still in the outbox).
+/// follow-up is still in the outbox). The deadline is checked here, in the transaction that
+/// would record the decision, whichever channel it came from: a decision at or after the
+/// deadline is refused and the request expires (see [`late`]).
 pub fn apply(
+    tx: &mut Tx<'_>,
+    config: &Config,
+    row: &RequestRow,
+    decision: Decision,
+    by: &Decider<'_>,
+    now: UnixTime,
+) -> Result<Applied, StoreError> {
+    if now >= row.deadline_at {
+        late(tx, config, row, by, now)?;
+        return Ok(Applied::Late);
+    }
+    decided(tx, config, row, decision, by, now)?;
+    Ok(Applied::Decided)
+}
+
+/// A decision that came at or after the deadline: recorded with its reason, never taken. The
+/// request expires now, the agent is told, and the operator's mail thread says why.
+pub fn late(
+    tx: &mut Tx<'_>,
+    config: &Config,
+    row: &RequestRow,
+    by: &Decider<'_>,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let deadline = time::rfc3339(row.deadline_at);
+    tx.note(
+        &row.id,
+        crate::journal::Kind::ReplyRefused,
+        by.actor,
+        &format!(
+            "a decision from {} came after the deadline {deadline} and was refused: {}",
+            by.actor,
+            crate::request::excerpt(by.words)
+        ),
+        now,
+    )?;
+    let said = format!(
+        "Too late: your answer came after the deadline {}. Nothing was run; the request expired \
+         and the agent is told. It can file the request again.",
+        time::local(row.deadline_at, &config.operator.timezone.tz)
+    );
+    expire(tx, config, row, Some((by, &said)), now)
+}
+
+/// Expire a request still waiting for a decision: `Expired`, the agent told, the operator
+/// mailed (with `late`, the decision that came too late and what to tell its author).
+pub fn expire(
+    tx: &mut Tx<'_>,
+    config: &Config,
+    row: &RequestRow,
+    late: Option<(&Decider<'_>, &str)>,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let deadline = time::rfc3339(row.deadline_at);
+    let actor = late.map_or("broker", |(by, _)| by.actor);
+    tx.transition(
+        &row.id,
+        row.state,
+        State::Expired,
+        actor,
+        &format!("no decision before the deadline {deadline}"),
+        now,
+    )?;
+    let text = format!("no decision before the deadline {deadline}; nothing was run");
+    notify_agent(tx, config, row, State::Expired, &text, None, None, now)?;
+    match late {
+        Some((by, said)) => {
+            queue_mail(tx, config, row, "Too late", said, by.message_id, false, now)
+        }
+        None => queue_mail(
+            tx,
+            config,
+            row,
+            "Expired",
+            &format!("Expired: {text}; the agent is told."),
+            None,
+            false,
+            now,
+        ),
+    }
+}
+
+/// Take a decision made in time.
+fn decided(
     tx: &mut Tx<'_>,
     config: &Config,
     row: &RequestRow,
@@ -378,6 +473,16 @@ pub enum ShellError {
         /// Its state.
         state: State,
     },
+    /// The deadline had passed: the decision was refused and the request expired.
+    #[error(
+        "request {id}: the deadline {deadline} has passed; the decision was refused, nothing ran, and the request expired"
+    )]
+    Late {
+        /// The request.
+        id: String,
+        /// Its deadline, RFC 3339.
+        deadline: String,
+    },
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -388,7 +493,9 @@ impl crate::exit::ExitStatus for ShellError {
         use crate::exit::Exit;
         match self {
             ShellError::BadId(_) => Exit::Usage,
-            ShellError::NotFound(_) | ShellError::NotOpen { .. } => Exit::DataErr,
+            ShellError::NotFound(_) | ShellError::NotOpen { .. } | ShellError::Late { .. } => {
+                Exit::DataErr
+            }
             ShellError::Store(e) => e.exit(),
         }
     }
@@ -404,15 +511,6 @@ pub fn from_shell(
     let parsed =
         crate::ids::RequestId::parse(id).ok_or_else(|| ShellError::BadId(id.to_string()))?;
     let mut store = crate::store::Store::open(&config.paths.database())?;
-    let row = store
-        .request(&parsed)?
-        .ok_or_else(|| ShellError::NotFound(parsed.to_string()))?;
-    if row.state != State::PendingReply {
-        return Err(ShellError::NotOpen {
-            id: parsed.to_string(),
-            state: row.state,
-        });
-    }
     let actor = unix_actor();
     let words = note.unwrap_or(match decision {
         Decision::Approve => "approved from the shell",
@@ -424,8 +522,29 @@ pub fn from_shell(
         message_id: None,
         answer: None,
     };
-    store.write(|tx| apply(tx, config, &row, decision, &by, time::now()))?;
-    Ok(parsed)
+    // The state and the deadline are checked in the transaction that records the decision.
+    let refused = store.write(|tx| {
+        let Some(row) = tx.request(&parsed)? else {
+            return Ok(Some(ShellError::NotFound(parsed.to_string())));
+        };
+        if row.state != State::PendingReply {
+            return Ok(Some(ShellError::NotOpen {
+                id: parsed.to_string(),
+                state: row.state,
+            }));
+        }
+        Ok(match apply(tx, config, &row, decision, &by, time::now())? {
+            Applied::Decided => None,
+            Applied::Late => Some(ShellError::Late {
+                id: parsed.to_string(),
+                deadline: time::rfc3339(row.deadline_at),
+            }),
+        })
+    })?;
+    match refused {
+        Some(error) => Err(error),
+        None => Ok(parsed),
+    }
 }
 
 /// `unix:NAME (uid N)`: the name from the environment, the uid from the kernel.

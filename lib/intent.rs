@@ -1,39 +1,42 @@
-//! Reply interpretation: what did the operator mean?
+//! Reading an operator's reply: approve only what says nothing but yes.
 //!
-//! The broker trims quotes and signatures from a reply ([`crate::trim`]) and hands the rest to
-//! [`interpret`]. The rules are deterministic word rules for English and Dutch, written for one
-//! purpose: only an unambiguous approval approves. Anything doubtful becomes `unclear`, `modify`
-//! or `question`, and the broker then asks again for an explicit APPROVE or DENY.
+//! The reader is closed, not a search. A reply approves only when all three hold:
 //!
-//! How a reply is read:
+//! 1. **The decisive text is nothing but yes.** The decisive text is the operator's first
+//!    block of own words, up to a signature delimiter, a separator line, a sign-off, the
+//!    operator's name, a mobile footer or the quoted mail. Every word in it must belong to an
+//!    approval phrase ([`APPROVE`]) or a filler ([`FILLERS`]: greetings, please and thanks,
+//!    sign-offs), be one of the operator's own names, or be this request's id; at least one
+//!    approval phrase must be there. Any other word, an emoji alone, or nothing at all is not
+//!    an approval.
+//! 2. **No veto anywhere the operator wrote.** Every line the operator wrote is scanned, not
+//!    only the decisive text: below separators, in the signature, after "Sent from…", in the
+//!    HTML part and in HTML nobody sees. A veto is a refusal, a negation, a question, a
+//!    condition, an exclusion, a delay, a hedge, a retraction, an addition, a change, sarcasm
+//!    or another request's id ([`VETOES`]). Exempt are only the quoted mail (`>` lines, and
+//!    everything below a quote header such as "On … wrote:", an Outlook header block or the
+//!    broker's reply marker) and recognised boilerplate: a legal disclaimer of the usual
+//!    shape, a "do not print" footer, or a block the operator configured in
+//!    `[operator] boilerplate`. Boilerplate approves nothing either.
+//! 3. **Every body agrees.** A mail with a text part and an HTML part approves only when both
+//!    do; an approval counts only in visible HTML text.
 //!
-//! 1. Lines that are not the operator's own are left out: quoted lines (`>`), quote headers
-//!    ("On … wrote:", "Op … schreef …:"), clawdbot's template lines ("Will run, …", "Hash:",
-//!    "How to answer: …", any line holding both APPROVE and DENY in capitals), and everything from
-//!    the reply marker, a signature delimiter (`-- `) or an Outlook separator on.
-//! 2. Each line is cut into sentences and clauses and matched, free of case, accents and
-//!    punctuation, against the word lists below, longest phrase first ("niet doen" is one
-//!    refusal, "no problem" one approval). Everyday words ("ok", "fine", "no", "stop") count only
-//!    when they open their clause, so "it answered fine" approves nothing. A negation in front of
-//!    an approval turns it into a refusal ("not ok", "do not approve"); in front of a refusal it
-//!    makes a double negative ("don't cancel"), which is unclear. In a question (a sentence
-//!    ending in "?", or a clause opening with a question word) verdict words do not count.
-//! 3. The first line that approves or refuses, among the first four lines, decides:
-//!    approval and refusal together → unclear; a refusal → deny; an approval with a hedge or a
-//!    retraction → unclear, with a condition or change → modify, else approve. Other lines can
-//!    only take an approval away: a refusal or retraction there makes it unclear, a condition
-//!    makes it modify ("Yes." then "But only after 18:00" is not an approval). "Not yet" alone
-//!    denies; beside an approval it is a condition.
-//! 4. Without such a line: a question → question; a hedge → unclear; a condition → modify;
-//!    anything else (empty text included) → unclear.
+//! Anything else is asked again. What kind of non-approval it is (deny, question, modify,
+//! unclear) only chooses the answer the operator gets: a refusal with no approval phrase
+//! denies, a question gets the request in full, the rest is asked again.
+//!
+//! Words are compared free of case, accents and apostrophes ("Oké" is "oke", "don't" is
+//! "dont"), and phrases longest first ("no problem" is an approval, "of course not" a refusal).
 
 use serde::Serialize;
+
+use crate::mail::REPLY_MARKER;
 
 /// What the operator meant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Intent {
-    /// An unambiguous approval: the request may run.
+    /// Nothing but an approval: the request may run.
     Approve,
     /// A refusal, a negated approval, or "not yet".
     Deny,
@@ -41,7 +44,7 @@ pub enum Intent {
     Question,
     /// An approval with a condition or a change: not an approval of the request as it stands.
     Modify,
-    /// Empty, contradictory or hesitant.
+    /// Empty, contradictory, hesitant, or not in the approval grammar.
     Unclear,
 }
 
@@ -58,371 +61,358 @@ impl Intent {
     }
 }
 
-/// The intent with the reasons that led to it (one short sentence each, naming the words found).
+/// What kind of word stops an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VetoKind {
+    /// "no", "deny", "niet doen".
+    Refusal,
+    /// "not", "don't", "niet".
+    Negation,
+    /// "?", "why", "waarom".
+    Question,
+    /// "if", "only", "but", "mits".
+    Condition,
+    /// "except", "without", "behalve".
+    Exclusion,
+    /// "later", "tomorrow", "not yet", a time of day.
+    Delay,
+    /// "maybe", "I guess", "misschien".
+    Hedge,
+    /// "actually", "wait", "scratch that".
+    Retraction,
+    /// "also", "too", "ook".
+    Addition,
+    /// "instead", "change", "anders".
+    Change,
+    /// "when pigs fly", "yeah right", "fired".
+    Sarcasm,
+    /// The id of a request other than this one.
+    OtherRequest,
+}
+
+/// Where the operator wrote a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Place {
+    /// The decisive text.
+    Decisive,
+    /// Below it: after a separator, in the signature, after a footer, below the quote.
+    Below,
+    /// In HTML that a person does not see.
+    Hidden,
+}
+
+/// One word or phrase that keeps a reply from approving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Veto {
+    /// What it does.
+    pub kind: VetoKind,
+    /// The words, normalised.
+    pub words: String,
+    /// Where they stand.
+    pub place: Place,
+    /// `text` or `html`.
+    pub part: &'static str,
+}
+
+/// The intent, the rule that decided it, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
     /// What the operator meant.
     pub intent: Intent,
+    /// The rule that decided, in a few words.
+    pub rule: String,
+    /// The approval phrases of the decisive text.
+    pub approvals: Vec<String>,
+    /// Every word that kept it from approving, with where it stands.
+    pub vetoes: Vec<Veto>,
+    /// Words of the decisive text outside the approval grammar.
+    pub unknown: Vec<String>,
     /// Why, one short sentence each.
     pub reasons: Vec<String>,
 }
 
-impl Verdict {
-    fn new(intent: Intent, reason: String) -> Verdict {
-        Verdict {
-            intent,
-            reasons: vec![reason],
-        }
-    }
+/// What a reply is read against.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The id of the request it answers; any other id vetoes. Without it, the first id named
+    /// is taken for it.
+    pub request: Option<String>,
+    /// The operator's own names (the From display name, `[operator] names`): fillers.
+    pub names: Vec<String>,
+    /// Blocks the operator's mail client adds to every mail (`[operator] boilerplate`).
+    pub boilerplate: Vec<String>,
 }
 
-/// Interpret the trimmed text of a reply.
-pub fn interpret(trimmed: &str) -> Verdict {
-    let (lines, left_out) = operator_lines(trimmed);
-    let size: usize = lines.iter().map(|(_, text)| text.len()).sum();
-    if size > MAX_OWN_BYTES {
-        // Also bounds the work done on a hostile mail.
-        return Verdict::new(
-            Intent::Unclear,
-            format!("The reply's own text ({size} bytes) is too long to be a plain verdict."),
-        );
-    }
-    let cues: Vec<LineCues> = lines
+/// One body of a reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Body {
+    /// An HTML part (converted), else a text part.
+    pub html: bool,
+    /// The text a person sees; quoted mail as `>` lines.
+    pub visible: String,
+    /// Text in the markup that a person does not see.
+    pub hidden: String,
+}
+
+/// The most text of the operator's own that is read; a longer reply is unclear. Also bounds
+/// the work done on a hostile mail.
+const MAX_OWN_BYTES: usize = 64 * 1024;
+
+/// Interpret plain text with no context (tests, benchmarks, `interpret` without a request).
+pub fn interpret(text: &str) -> Verdict {
+    read(
+        &[Body {
+            html: false,
+            visible: text.to_string(),
+            hidden: String::new(),
+        }],
+        &Context::default(),
+    )
+}
+
+/// Read every body of a reply.
+pub fn read(bodies: &[Body], context: &Context) -> Verdict {
+    let names = name_words(&context.names);
+    let boilerplate: Vec<String> = context
+        .boilerplate
         .iter()
-        .map(|(number, text)| line_cues(*number, text))
+        .map(|b| normalised_words(b).join(" "))
+        .filter(|b| !b.is_empty())
         .collect();
-    let mut verdict = decide(&cues);
-    if left_out > 0 {
-        let s = if left_out == 1 { "" } else { "s" };
-        verdict
-            .reasons
-            .push(format!("Left out {left_out} quoted or template line{s}."));
-    }
-    verdict
+    let mut ids = Ids::new(context.request.as_deref());
+    let readings: Vec<BodyReading> = bodies
+        .iter()
+        .map(|body| read_body(body, &names, &boilerplate, &mut ids))
+        .collect();
+    combine(&readings)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Word lists. Entries are normalised: lower case, no accents, no apostrophes ("dont", "oke"),
-// words separated by one space; a test checks this. The lists do not overlap (also tested).
-
-/// How many of the operator's lines may hold the verdict: greetings come first, chatter later.
-const LOOKAHEAD: usize = 4;
-
-/// The most text of the operator's own that is read; a longer reply is unclear.
-const MAX_OWN_BYTES: usize = 20_000;
-
-/// How many words after "not" an approval is still negated ("not really ok").
-const NEGATION_REACH: usize = 3;
+// words separated by one space; a test checks this, and that no phrase is in two lists.
 
 /// The longest phrase in the lists, in words.
-const MAX_PHRASE_WORDS: usize = 5;
+const MAX_PHRASE_WORDS: usize = 6;
 
-/// Approvals that count wherever they stand (outside a question).
+/// Approval phrases: the decisive text needs one, and may hold nothing else but fillers.
 #[rustfmt::skip]
-const APPROVE: &[&str] = &[
-    "approve", "approved", "i approve", "approval granted", "yes", "yeah", "yep", "yup", "yea",
-    "aye", "affirmative", "go ahead", "go for it", "good to go", "green light", "do it",
-    "just do it", "please do", "proceed", "lgtm", "confirmed", "i confirm", "granted",
-    "sounds good", "of course", "agreed", "accepted", "no problem", "no objection",
-    "no objections", "👍", "✅", "✔", "☑", "👌",
+pub const APPROVE: &[&str] = &[
+    "yes", "yes please", "yeah", "yep", "yup", "yea", "aye", "ok", "okay", "okey", "oke", "okie",
+    "k", "alright", "all right", "sure", "sure thing", "approve", "approved", "i approve",
+    "approve it", "approve this", "approved it", "approval granted", "you have my approval",
+    "go ahead", "go for it", "good to go", "green light", "do it", "just do it", "please do",
+    "proceed", "please proceed", "you may proceed", "you can proceed", "you may go ahead",
+    "you can go ahead", "feel free", "lgtm", "looks good", "looks good to me", "looks fine",
+    "looks ok", "sounds good", "sounds fine", "fine", "fine by me", "fine with me", "ok by me",
+    "ok with me", "ok for me", "works for me", "thats fine", "that is fine", "thats ok",
+    "that is ok", "all good", "confirmed", "i confirm", "confirm", "agreed", "granted",
+    "accepted", "of course", "certainly", "absolutely", "definitely", "by all means",
+    "no problem", "no objection", "no objections", "ship it", "make it so", "yes go ahead",
+    "approved from my side", "run it", "restart it", "install it", "reboot it", "start it",
+    "deploy it", "apply it", "execute it", "update it", "upgrade it", "run that", "do that",
+    "restart that", "install that", "go ahead and run it", "go ahead and do it",
     // Dutch from here
-    "ja", "jazeker", "jawel", "jep", "akkoord", "goedgekeurd", "goedkeuring gegeven",
-    "goedkeuring verleend", "ik keur het goed", "doe maar", "doe het maar", "doe het",
-    "doe dat maar", "ga je gang", "ga uw gang", "ga maar", "ga door", "ga maar door", "ga verder",
-    "geen bezwaar", "geen probleem", "voer maar uit", "voer het uit", "zeker weten",
+    "ja", "jazeker", "jawel", "jep", "ja hoor", "ja graag", "graag", "akkoord", "goedgekeurd",
+    "goedkeuring gegeven", "goedkeuring verleend", "ik keur het goed", "keur ik goed",
+    "doe maar", "doe het maar", "doe het", "doe dat maar", "doe dat", "ga je gang",
+    "ga uw gang", "ga je gang maar", "ga maar", "ga door", "ga maar door", "ga verder",
+    "geen bezwaar", "geen probleem", "voer maar uit", "voer het uit", "voer het maar uit",
+    "zeker", "zeker weten", "natuurlijk", "uiteraard", "prima", "is goed", "is prima",
+    "dat is goed", "dat is prima", "dat is oke", "is oke", "kan prima", "in orde", "akkoord hoor",
+    "helemaal goed", "mag", "dat mag", "mag doorgaan", "mag uitgevoerd worden", "doen",
+    "uitvoeren", "goed", "prima zo", "lijkt me goed", "lijkt me prima", "klinkt goed",
+    "start maar", "akkoord van mij",
 ];
 
-/// Approvals that are also everyday words ("it answered fine", "make sure"): they count only
-/// when they open their clause ("Fine.", "That's fine by me", "Dat is prima").
+/// Words that may stand around an approval in the decisive text and say nothing of their own.
 #[rustfmt::skip]
-const APPROVE_OPENING: &[&str] = &[
-    "ok", "okay", "oke", "okey", "oki", "okidoki", "fine", "sure", "alright", "confirm",
-    "certainly", "absolutely", "prima", "is goed", "kan prima", "graag", "zeker", "natuurlijk",
-    "uiteraard", "doen", "uitvoeren",
-];
-
-/// Refusals that count wherever they stand (outside a question).
-#[rustfmt::skip]
-const REFUSE: &[&str] = &[
-    "deny", "denied", "i deny", "nope", "nah", "dont", "do not", "dont do it", "do not do it",
-    "dont do that", "reject", "rejected", "refuse", "refused", "decline", "declined", "cancel",
-    "canceled", "cancelled", "abort", "never", "never mind", "nevermind", "no way", "no go",
-    "no thanks", "no thank you", "hell no", "absolutely not", "certainly not", "of course not",
-    "do it myself", "👎", "❌", "✖", "⛔", "🛑", "🚫",
+pub const FILLERS: &[&str] = &[
+    "hi", "hello", "hey", "dear", "hi there", "hello there", "good morning", "good afternoon",
+    "good evening", "morning", "please", "pls", "plz", "thanks", "thank you", "thx", "ty",
+    "thanks a lot", "many thanks", "thank you very much", "thanks very much", "much appreciated",
+    "appreciated", "cheers", "regards", "best", "best regards", "kind regards", "warm regards",
+    "best wishes", "all the best", "sincerely", "have a nice day", "have a good day",
+    "thanks for asking", "thanks for checking", "thanks for the heads up", "and", "so", "then",
+    "well", "just", "it", "this", "that", "the", "request", "this request", "that request",
+    "is", "its", "me", "for me", "by me", "from me", "from my side", "on my side", "here",
+    "clawdbot", "bot", "team", "all", "sir", "no rush", "no hurry", "oh", "ah", "right",
+    "really", "very", "totally", "fully", "indeed", "now", "right away", "asap", "thanks again",
+    "good", "great", "perfect", "excellent", "super", "awesome", "nice", "cool", "top",
+    // A reaction beside words; alone it approves nothing, since a filler is no approval.
+    "👍", "✅", "👌", "✔", "☑", "🙂", "😊", "🙏", "💪", "👏", "🚀", "😀", "😃", "😉", "👆",
     // Dutch from here
-    "niet doen", "niet uitvoeren", "liever niet", "niet akkoord", "geen akkoord",
-    "geen goedkeuring", "geen toestemming", "geweigerd", "weiger", "ik weiger", "weigeren",
-    "afgewezen", "afgekeurd", "afwijzen", "annuleer", "annuleren", "geannuleerd", "stoppen",
-    "nooit", "laat maar", "zeker niet", "absoluut niet", "natuurlijk niet", "toch niet",
-    "doe ik zelf", "ik doe het zelf", "nee hoor", "nee dank je",
+    "hoi", "hai", "hallo", "dag", "beste", "bedankt voor het checken", "dank voor het checken", "goedemorgen", "goedemiddag", "goedenavond", "hee",
+    "bedankt", "dank", "dank je", "dank je wel", "dank u", "dank u wel", "dankjewel",
+    "dankuwel", "alvast bedankt", "groet", "groeten", "gr", "grt", "mvg",
+    "met vriendelijke groet", "met vriendelijke groeten", "vriendelijke groet",
+    "vriendelijke groeten", "hartelijke groet", "hartelijke groeten", "fijne dag", "fijne dag nog",
+    "en", "dan", "nou", "hoor", "het", "dit", "dat", "deze", "verzoek", "aanvraag", "van mij",
+    "van mijn kant", "wat mij betreft", "voor mij", "gewoon", "maar gewoon", "echt", "helemaal",
+    "geen haast", "nu", "direct", "meteen", "groetjes", "gr en dank", "tot ziens",
+    "bedankt voor het vragen", "dank voor het vragen", "mooi", "fijn",
 ];
 
-/// Refusals that are also everyday words ("there is no backup", "the stop button"): they count
-/// only when they open their clause, and on a line after the deciding one only standing alone.
-const REFUSE_OPENING: &[&str] = &["no", "nee", "neen", "stop"];
-
-/// Refusals that also negate what follows: "don't approve", "never ok".
-const NEGATING_REFUSALS: &[&str] = &["dont", "do not", "never", "nooit"];
-
-/// Negations: an approval shortly after one of these is a refusal ("not ok", "niet prima").
-/// The two-word forms keep "is not ok" from reading as a question opening with "is".
+/// Vetoes: wherever the operator wrote one of these, the reply does not approve.
 #[rustfmt::skip]
-const NEGATE: &[&str] = &[
-    "not", "doesnt", "does not", "didnt", "did not", "isnt", "is not", "arent", "are not", "wasnt",
-    "was not", "cant", "cannot", "can not", "wont", "will not", "wouldnt", "would not", "shouldnt",
-    "should not", "havent", "have not", "hasnt", "niet", "geen",
+pub const VETOES: &[(VetoKind, &[&str])] = &[
+    (VetoKind::Refusal, &[
+        "no", "nope", "nah", "nay", "deny", "denied", "i deny", "reject", "rejected", "refuse",
+        "refused", "decline", "declined", "cancel", "canceled", "cancelled", "abort", "stop",
+        "halt", "veto", "vetoed", "disapprove", "disapproved", "forbid", "forbidden", "never",
+        "never mind", "nevermind", "no way", "no go", "no thanks", "no thank you", "hell no",
+        "absolutely not", "certainly not", "of course not", "definitely not", "over my dead body",
+        "negative", "dont", "do not", "do it myself", "denial", "refusal", "rejection",
+        "nee", "neen", "nee hoor", "nee dank je", "niet doen", "niet uitvoeren", "liever niet",
+        "niet akkoord", "geen akkoord", "geen goedkeuring", "geen toestemming", "geweigerd",
+        "weiger", "ik weiger", "weigeren", "afgewezen", "afgekeurd", "afwijzen", "annuleer",
+        "annuleren", "geannuleerd", "stoppen", "nooit", "laat maar", "zeker niet",
+        "absoluut niet", "natuurlijk niet", "toch niet", "doe ik zelf", "ik doe het zelf",
+        "👎", "❌", "✖", "⛔", "🛑", "🚫",
+    ]),
+    (VetoKind::Negation, &[
+        "not", "doesnt", "does not", "didnt", "did not", "isnt", "arent", "wasnt", "werent",
+        "cant", "cannot", "wont", "wouldnt", "shouldnt", "couldnt", "havent", "hasnt", "hadnt",
+        "aint", "nothing", "nobody", "none", "neither", "nor", "niet", "geen", "niets", "niks",
+        "dont do it", "do not do it", "dont do that", "dont approve", "do not approve",
+        "not approved", "not ok", "not okay", "not fine", "niet goedgekeurd", "keur ik niet goed",
+        "noch", "nimmer",
+    ]),
+    (VetoKind::Question, &[
+        "why", "what", "how", "which", "who", "whom", "whose", "where", "does", "did",
+        "should", "could", "would", "shall", "might", "whats", "hows", "waarom", "wat", "hoe",
+        "welke", "welk", "wie", "waar", "waarvoor", "waarmee", "waardoor", "hoezo", "kun je",
+        "kunt u", "kan je", "kan dat", "moet", "moeten", "zou", "zouden",
+    ]),
+    (VetoKind::Condition, &[
+        "if", "only", "unless", "but", "provided", "providing", "as long as", "on condition",
+        "assuming", "when", "whenever", "once", "however", "though", "although", "condition",
+        "conditions", "require", "requires", "required", "make sure", "ensure", "check",
+        "als", "indien", "mits", "tenzij", "alleen", "maar", "zolang", "wanneer", "zodra",
+        "echter", "voorwaarde", "op voorwaarde", "zorg", "controleer",
+    ]),
+    (VetoKind::Exclusion, &[
+        "except", "excluding", "exclude", "without", "skip", "apart from", "other than",
+        "all but", "behalve", "zonder", "uitgezonderd", "overslaan", "buiten",
+    ]),
+    (VetoKind::Delay, &[
+        "later", "tomorrow", "tonight", "yet", "soon", "after", "afterwards", "before", "until",
+        "till", "first", "wait", "hold", "hold off", "on hold", "pause", "postpone", "delay",
+        "next week", "next month", "weekend", "monday", "tuesday", "wednesday", "thursday",
+        "friday", "saturday", "sunday", "evening", "tonite", "moment", "hour", "hours",
+        "minutes", "schedule", "scheduled", "straks", "morgen", "vanavond", "vannacht",
+        "vanmiddag", "nog", "pas", "na", "nadat", "voordat", "tot", "totdat", "eerst", "wacht",
+        "wachten", "even niet", "wacht even", "uitstellen", "volgende week", "maandag", "dinsdag",
+        "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag", "uur", "minuten", "avond",
+        "nacht", "ochtend",
+    ]),
+    (VetoKind::Hedge, &[
+        "not sure", "not certain", "let me think", "im not sure", "no idea", "dont know",
+        "do not know", "geen idee", "niet zeker", "weet niet", "weet ik niet", "maybe", "perhaps", "possibly", "probably", "unsure", "guess", "suppose", "think",
+        "believe", "hope", "doubt", "idk", "dunno", "misschien", "wellicht",
+        "mogelijk", "waarschijnlijk", "denk", "twijfel", "weet", "hoop", "geloof", "hmm", "hm",
+        "uh", "um", "eh", "euh",
+    ]),
+    (VetoKind::Retraction, &[
+        "actually", "scratch that", "second thought", "second thoughts", "hang on", "oops",
+        "sorry", "mistake", "wrong", "ignore", "disregard", "undo", "revert", "retract",
+        "bij nader inzien", "toch", "vergeet", "vergissing", "fout", "negeer", "terugdraaien",
+    ]),
+    (VetoKind::Addition, &[
+        "also", "too", "as well", "additionally", "plus", "and then", "extra", "another",
+        "more", "ook", "daarna", "erna", "eveneens", "bovendien", "tevens", "nog een",
+    ]),
+    (VetoKind::Change, &[
+        "instead", "instead of", "rather", "rather than", "change", "changed", "modify",
+        "modified", "different", "differently", "other", "alternative", "replace", "use",
+        "prefer", "but use", "anders", "ander", "andere", "wijzig", "wijzigen", "verander",
+        "veranderen", "aanpassen", "liever", "in plaats van", "ipv", "gebruik",
+    ]),
+    (VetoKind::Sarcasm, &[
+        "yeah right", "when pigs fly", "fired", "kidding", "joking", "joke", "jk", "lol",
+        "haha", "hahaha", "lmao", "rofl", "sarcasm", "as if", "dream on", "in your dreams",
+        "you wish", "grapje", "geintje", "ontslagen", "dacht het niet", "mooi niet",
+        "ammehoela", "echt niet", "sure sure", "good luck", "nice try",
+    ]),
 ];
 
-/// "Not yet": a refusal of now. Alone it denies; beside an approval it is a condition (modify).
+/// Sign-off lines: the decisive text ends there, and what follows is the signature.
 #[rustfmt::skip]
-const POSTPONE: &[&str] = &[
-    "not yet", "not now", "not today", "not right now", "not at the moment", "hold off", "on hold",
-    "nog niet", "niet nu", "nu niet", "niet vandaag", "vandaag niet", "even niet",
-    "voorlopig niet", "nog even niet",
+const SIGN_OFFS: &[&str] = &[
+    "thanks", "thank you", "thx", "cheers", "regards", "best", "best regards", "kind regards",
+    "warm regards", "many thanks", "all the best", "sincerely", "yours", "br", "rgds",
+    "groet", "groeten", "groetjes", "gr", "grt", "mvg", "met vriendelijke groet",
+    "met vriendelijke groeten", "vriendelijke groet", "vriendelijke groeten",
+    "hartelijke groet", "hartelijke groeten", "bedankt", "dank", "dank je", "dank je wel",
+    "dank u", "dank u wel", "groet en dank",
 ];
 
-/// Doubt: voids an approval on the same line.
+/// Mobile and webmail footers, matched at the start of a line, lower case.
 #[rustfmt::skip]
-const HEDGE: &[&str] = &[
-    "maybe", "perhaps", "possibly", "probably", "not sure", "unsure", "no idea", "dont know",
-    "do not know", "i guess", "i suppose", "not certain", "misschien", "wellicht", "mogelijk",
-    "waarschijnlijk", "weet niet", "weet ik niet", "geen idee", "niet zeker", "twijfel",
-    "ik twijfel",
+const FOOTERS: &[&str] = &[
+    "sent from my ", "sent from outlook", "sent from mail for", "sent from yahoo",
+    "sent from proton", "sent with proton", "sent via ", "sent using ", "get outlook for ",
+    "verzonden vanaf mijn ", "verstuurd vanaf mijn ", "verzonden met ", "verstuurd met ",
+    "verzonden vanuit ", "verstuurd vanuit ", "outlook voor ", "von meinem ",
+    "gesendet von ", "envoyé de mon ", "download outlook for ",
 ];
 
-/// Taking back what was just said: voids an approval anywhere in the reply.
+/// Words that mark a paragraph as a legal disclaimer (two different ones are needed).
 #[rustfmt::skip]
-const RETRACT: &[&str] = &[
-    "actually", "on second thought", "on second thoughts", "scratch that", "wait", "hold on",
-    "hang on", "bij nader inzien", "wacht", "wacht even",
+const DISCLAIMER_MARKERS: &[&str] = &[
+    "confidential", "privileged", "intended recipient", "intended only", "intended solely",
+    "addressee", "notify the sender", "disclaimer", "unauthorised", "unauthorized",
+    "liability", "legally", "vertrouwelijk", "geadresseerde", "uitsluitend bestemd",
+    "afzender", "aansprakelijk", "aansprakelijkheid", "onbevoegd", "bestemd voor",
 ];
 
-/// Conditions and changes that count wherever they stand: an approval with one is `modify`.
+/// Footers that ask not to print the mail.
 #[rustfmt::skip]
-const CONDITION: &[&str] = &[
-    "but", "however", "except", "unless", "only", "instead", "instead of", "rather than",
-    "provided", "providing", "as long as", "on condition", "on the condition", "wait until",
-    "wait till", "wait for", "echter", "behalve", "tenzij", "alleen", "in plaats van",
-    "in plaats daarvan", "ipv", "mits", "zolang", "op voorwaarde", "wacht tot", "wacht op",
-];
-
-/// Conditions that are also everyday words: they count except inside a question about
-/// something else ("why did it hang after the update?").
-#[rustfmt::skip]
-const CONDITION_SOFT: &[&str] = &[
-    "if", "after", "before", "until", "till", "first", "tomorrow", "tonight", "this evening",
-    "though", "rather", "prefer", "als", "indien", "na", "nadat", "voordat", "eerst", "tot", "pas",
-    "morgen", "vanavond", "vannacht", "vanmiddag", "liever",
-];
-
-/// "Maar" is Dutch for "but", and also a softener after a verb ("start maar opnieuw" is a plain
-/// yes): it is a condition only when it opens its clause ("ja, maar …", "ja maar …").
-const CONDITION_OPENING: &[&str] = &["maar"];
-
-/// Phrases that hold a verdict word but say nothing about the request ("no worries", "tot
-/// straks"): matched first so that their words do not count.
-#[rustfmt::skip]
-const NEUTRAL: &[&str] = &[
-    "no worries", "no rush", "no hurry", "no need to ask", "dont worry", "do not worry",
-    "dont forget", "do not forget", "dont hesitate", "thank you", "as soon as possible", "asap",
-    "in the first place", "first of all", "geen haast", "geen zorgen", "maak je geen zorgen",
-    "vergeet niet", "niet vergeten", "zo snel mogelijk", "zsm", "tot straks", "tot later",
-    "tot zo", "tot morgen",
-];
-
-/// Words that may stand before an everyday verdict word in its clause: "that's fine", "looks ok
-/// to me", "dat is prima", "vind ik prima".
-#[rustfmt::skip]
-const LEAD_INS: &[&str] = &[
-    "and", "so", "also", "then", "well", "oh", "ah", "hi", "hello", "hey", "please", "thats",
-    "that", "this", "its", "it", "is", "looks", "look", "sounds", "seems", "all", "totally",
-    "perfectly", "quite", "really", "just", "i", "im", "am", "me", "for", "en", "dus", "ook",
-    "dan", "nou", "hoi", "hallo", "dat", "het", "lijkt", "mij", "vind", "ik", "klinkt", "helemaal",
-    "echt", "wel", "hoor", "voor", "gewoon",
-];
-
-/// Words that make a clause a question when they open it ("will it lose data", "kun je …").
-#[rustfmt::skip]
-const QUESTION_OPENERS: &[&str] = &[
-    "what", "why", "how", "which", "when", "where", "who", "whom", "whose", "will", "would",
-    "does", "do", "did", "can", "could", "is", "are", "was", "were", "should", "shall", "has",
-    "have", "may", "might", "wat", "waarom", "hoe", "welke", "welk", "wanneer", "wie", "waarvoor",
-    "waarmee", "wordt", "worden", "word", "kun", "kan", "kunt", "kunnen", "zijn", "gaat", "gaan",
-    "moet", "moeten", "heeft", "hebben", "mag", "zal", "zou", "zullen", "doet",
-];
-
-/// Words that may stand before the question word: "and why did it hang".
-#[rustfmt::skip]
-const QUESTION_LEAD_INS: &[&str] = &[
-    "and", "so", "but", "also", "then", "btw", "oh", "en", "dus", "maar", "ook", "dan", "nou",
-];
-
-/// Words that, before a number, name a time: "ok at 18:00" is a change of plan.
-const TIME_WORDS: &[&str] = &["at", "around", "from", "om", "rond", "vanaf"];
-
-/// Emoji that carry a verdict; each is a word of its own.
-const EMOJI: &[char] = &[
-    '👍', '👎', '✅', '❌', '✔', '☑', '👌', '✖', '⛔', '🛑', '🚫',
-];
-
-/// Lines of clawdbot's own approval mail, lower case. A letter-ending entry must be followed by
-/// a non-letter ("Reason (the agent's words)", not "Reasonable, go ahead").
-const TEMPLATE_PREFIXES: &[&str] = &[
-    "will run,",
-    "will run:",
-    "hash:",
-    "risk:",
-    "deadline:",
-    "reply key:",
-    "summary:",
-    "reason",
-    "how to answer",
-    "only a reply from an operator address",
-    "the agent asks for approval of request",
-    "subject:",
-    "onderwerp:",
-];
-
-/// What a word or phrase of the lists does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cue {
-    Approve,
-    Refuse,
-    Negate,
-    Postpone,
-    Hedge,
-    Retract,
-    Condition,
-    Neutral,
-}
-
-/// Where a listed word counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Weight {
-    /// Wherever it stands.
-    Strong,
-    /// Only when it opens its clause (after lead-ins and other cues).
-    Opening,
-    /// A condition that does not count inside a question about something else.
-    Soft,
-}
-
-/// All lists, in matching order (a phrase is in one list only).
-const LEXICON: &[(Cue, Weight, &[&str])] = &[
-    (Cue::Neutral, Weight::Strong, NEUTRAL),
-    (Cue::Approve, Weight::Strong, APPROVE),
-    (Cue::Approve, Weight::Opening, APPROVE_OPENING),
-    (Cue::Refuse, Weight::Strong, REFUSE),
-    (Cue::Refuse, Weight::Opening, REFUSE_OPENING),
-    (Cue::Negate, Weight::Strong, NEGATE),
-    (Cue::Postpone, Weight::Strong, POSTPONE),
-    (Cue::Hedge, Weight::Strong, HEDGE),
-    (Cue::Retract, Weight::Strong, RETRACT),
-    (Cue::Condition, Weight::Strong, CONDITION),
-    (Cue::Condition, Weight::Soft, CONDITION_SOFT),
-    (Cue::Condition, Weight::Opening, CONDITION_OPENING),
+const PRINT_FOOTERS: &[&str] = &[
+    "please do not print", "please consider the environment", "think before you print",
+    "think of the environment", "denk aan het milieu", "print deze e mail niet",
+    "print deze email niet", "print dit bericht niet", "please dont print",
 ];
 
 // ---------------------------------------------------------------------------------------------
-// Which lines are the operator's.
+// Words.
 
-/// The operator's own non-empty lines with their 1-based numbers in `text`, and how many lines
-/// were left out as quoted or template text.
-fn operator_lines(text: &str) -> (Vec<(usize, &str)>, usize) {
-    let mut lines = Vec::new();
-    let mut left_out = 0;
-    for (index, raw) in text.lines().enumerate() {
-        // A byte order mark is no text (iPhone Mail puts one before the quoted mail).
-        let line = raw.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
-        if ends_reply(line) {
-            break;
-        }
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with('>') || is_quote_header(line) || is_template(line) {
-            left_out += 1;
-            continue;
-        }
-        lines.push((index + 1, line));
-    }
-    (lines, left_out)
-}
-
-/// A line after which nothing is the operator's answer: clawdbot's reply marker (everything
-/// below it is clawdbot's mail), a signature delimiter, an Outlook separator.
-fn ends_reply(line: &str) -> bool {
-    let lower = line.to_lowercase();
-    let outlook_rule = line.chars().count() >= 10 && line.chars().all(|c| c == '_');
-    (lower.starts_with("--") && lower.contains("reply above this line"))
-        || line == "--"
-        || outlook_rule
-        || (lower.starts_with("---") && lower.contains("original message"))
-        || (lower.starts_with("---") && lower.contains("oorspronkelijk bericht"))
-        || (lower.starts_with("---") && lower.contains("forwarded message"))
-        || lower.starts_with("begin forwarded message")
-}
-
-/// "On Thu, 26 Nov 2026 at 10:15, clawdbot <…> wrote:", "Op do 26 nov 2026 om 10:15 schreef
-/// clawdbot <…>:", "Op 26 nov. 2026 om 10:15 heeft clawdbot <…> het volgende geschreven:".
-fn is_quote_header(line: &str) -> bool {
-    let lower = line.to_lowercase();
-    lower.ends_with("wrote:")
-        || lower.ends_with("geschreven:")
-        || (lower.starts_with("op ") && lower.contains("schreef") && lower.ends_with(':'))
-}
-
-/// A line of clawdbot's own mail. "Reply APPROVE or DENY" copied back must never approve, so
-/// any line holding both capitalised words is the template, whatever surrounds it.
-fn is_template(line: &str) -> bool {
-    let lower = line.to_lowercase();
-    let prefixed = TEMPLATE_PREFIXES.iter().any(|prefix| {
-        lower.strip_prefix(prefix).is_some_and(|rest| {
-            !prefix.ends_with(char::is_alphabetic) || !rest.starts_with(char::is_alphabetic)
-        })
-    });
-    let mut words = line.split(|c: char| !c.is_alphanumeric());
-    let both = words.clone().any(|w| w == "APPROVE") && words.any(|w| w == "DENY");
-    prefixed || both
-}
-
-// ---------------------------------------------------------------------------------------------
-// Words, clauses, sentences.
-
-/// A sentence: its clauses (lists of normalised words), and whether it ends with "?".
-#[derive(Debug, Default)]
-struct Sentence {
-    clauses: Vec<Vec<String>>,
-    asks: bool,
-}
-
-/// What a character does to the word, clause and sentence around it.
+/// What a character does to the word and clause around it.
 enum CharClass {
     Letter,
     Emoji,
     Ignore,
     Space,
     ClauseEnd,
-    SentenceEnd { asks: bool },
+    Question,
+}
+
+/// Emoji: each is a word of its own.
+fn is_emoji(c: char) -> bool {
+    matches!(c,
+        '\u{1F300}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}' | '\u{2B00}'..='\u{2BFF}'
+        | '\u{1F000}'..='\u{1F2FF}')
 }
 
 fn char_class(c: char) -> CharClass {
     match c {
-        // Skin tones, variation selectors, joiners, combining accents: part of what precedes.
+        // Skin tones, variation selectors, joiners, combining accents, soft hyphens and
+        // zero-width spaces: part of what precedes.
         '\u{1F3FB}'..='\u{1F3FF}'
-        | '\u{FE0E}'
-        | '\u{FE0F}'
-        | '\u{200D}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{200B}'..='\u{200D}'
+        | '\u{2060}'
+        | '\u{00AD}'
         | '\u{0300}'..='\u{036F}' => CharClass::Ignore,
         // "don't" is one word, "dont".
         '\'' | '’' | '‘' | '`' | '´' => CharClass::Ignore,
-        _ if EMOJI.contains(&c) => CharClass::Emoji,
+        '?' | '？' | '¿' | '⁇' | '❓' | '❔' | '⸮' => CharClass::Question,
+        _ if is_emoji(c) => CharClass::Emoji,
         _ if c.is_alphanumeric() => CharClass::Letter,
-        '?' | '？' => CharClass::SentenceEnd { asks: true },
-        '.' | '!' | '…' | '！' | '。' => CharClass::SentenceEnd { asks: false },
-        ',' | ';' | ':' | '(' | ')' | '[' | ']' | '{' | '}' | '/' | '\\' | '|' | '–' | '—'
-        | '"' | '“' | '”' | '„' | '«' | '»' => CharClass::ClauseEnd,
-        _ => CharClass::Space,
+        _ if c.is_whitespace() => CharClass::Space,
+        '-' | '_' | '&' | '+' | '*' | '~' | '#' => CharClass::Space,
+        _ => CharClass::ClauseEnd,
     }
 }
 
@@ -441,484 +431,895 @@ fn fold(c: char) -> char {
     }
 }
 
-/// Collects words into clauses and clauses into sentences.
-#[derive(Default)]
-struct Splitter {
-    sentences: Vec<Sentence>,
-    sentence: Sentence,
-    clause: Vec<String>,
-    word: String,
+/// A line cut into clauses of normalised words, and whether it asks something ("?").
+#[derive(Debug, Default)]
+struct Words {
+    clauses: Vec<Vec<String>>,
+    asks: bool,
 }
 
-impl Splitter {
-    fn end_word(&mut self) {
-        if !self.word.is_empty() {
-            self.clause.push(std::mem::take(&mut self.word));
+fn words(line: &str) -> Words {
+    let mut out = Words::default();
+    let mut clause: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let end_word = |word: &mut String, clause: &mut Vec<String>| {
+        if !word.is_empty() {
+            clause.push(std::mem::take(word));
         }
-    }
-
-    fn end_clause(&mut self) {
-        self.end_word();
-        if !self.clause.is_empty() {
-            self.sentence.clauses.push(std::mem::take(&mut self.clause));
-        }
-    }
-
-    fn end_sentence(&mut self, asks: bool) {
-        self.end_clause();
-        self.sentence.asks |= asks;
-        if !self.sentence.clauses.is_empty() {
-            self.sentences.push(std::mem::take(&mut self.sentence));
-        }
-        // A "?" with no words before it ("Yes. ?") still asks nothing.
-        self.sentence.asks = false;
-    }
-}
-
-/// Cut one line into sentences of clauses of normalised words.
-fn sentences(line: &str) -> Vec<Sentence> {
-    let mut split = Splitter::default();
+    };
     for c in line.chars() {
         match char_class(c) {
-            CharClass::Letter => split.word.extend(c.to_lowercase().map(fold)),
+            CharClass::Letter => word.extend(c.to_lowercase().map(fold)),
             CharClass::Emoji => {
-                split.end_word();
-                split.clause.push(c.to_string());
+                end_word(&mut word, &mut clause);
+                clause.push(c.to_string());
             }
             CharClass::Ignore => {}
-            CharClass::Space => split.end_word(),
-            CharClass::ClauseEnd => split.end_clause(),
-            CharClass::SentenceEnd { asks } => split.end_sentence(asks),
+            CharClass::Space => end_word(&mut word, &mut clause),
+            CharClass::ClauseEnd | CharClass::Question => {
+                if matches!(char_class(c), CharClass::Question) {
+                    out.asks = true;
+                }
+                end_word(&mut word, &mut clause);
+                if !clause.is_empty() {
+                    out.clauses.push(std::mem::take(&mut clause));
+                }
+            }
         }
     }
-    split.end_sentence(false);
-    split.sentences
+    end_word(&mut word, &mut clause);
+    if !clause.is_empty() {
+        out.clauses.push(clause);
+    }
+    out
 }
 
-// ---------------------------------------------------------------------------------------------
-// Cues found in a clause.
-
-/// A phrase of the lists found at some place in a clause.
-struct Match {
-    cue: Cue,
-    weight: Weight,
-    words: usize,
-    text: String,
+/// All normalised words of a text, in order.
+fn normalised_words(text: &str) -> Vec<String> {
+    words(text).clauses.into_iter().flatten().collect()
 }
 
-/// The cue a normalised phrase stands for, if it is in a list.
-fn lookup(phrase: &str) -> Option<(Cue, Weight)> {
-    LEXICON
+fn name_words(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        for word in normalised_words(name) {
+            // Initials and particles ("A.", "de") are names too; one letter is not enough
+            // to hide a word, and none is a veto.
+            if !out.contains(&word) && lookup_veto(&word).is_none() {
+                out.push(word);
+            }
+        }
+    }
+    out
+}
+
+/// A listed phrase found in a clause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    Approve,
+    Filler,
+    Veto(VetoKind),
+}
+
+fn lookup_veto(phrase: &str) -> Option<VetoKind> {
+    VETOES
         .iter()
-        .find(|(_, _, list)| list.contains(&phrase))
-        .map(|(cue, weight, _)| (*cue, *weight))
+        .find(|(_, list)| list.contains(&phrase))
+        .map(|(kind, _)| *kind)
 }
 
-/// The longest listed phrase starting at word `at`.
-fn longest_match(words: &[String], at: usize) -> Option<Match> {
+fn lookup(phrase: &str) -> Option<Cue> {
+    if APPROVE.contains(&phrase) {
+        return Some(Cue::Approve);
+    }
+    if let Some(kind) = lookup_veto(phrase) {
+        return Some(Cue::Veto(kind));
+    }
+    FILLERS.contains(&phrase).then_some(Cue::Filler)
+}
+
+/// The longest listed phrase starting at word `at`, with its length in words.
+fn longest(words: &[String], at: usize) -> Option<(Cue, usize)> {
     let most = MAX_PHRASE_WORDS.min(words.len().saturating_sub(at));
     (1..=most).rev().find_map(|len| {
-        let text = words.get(at..at + len)?.join(" ");
-        lookup(&text).map(|(cue, weight)| Match {
-            cue,
-            weight,
-            words: len,
-            text,
-        })
+        let phrase = words.get(at..at + len)?.join(" ");
+        lookup(&phrase).map(|cue| (cue, len))
     })
 }
 
-/// What a hit says about the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Approval,
-    /// A refusal, or a negated approval ("not ok").
-    Refusal,
-    /// A negated refusal ("don't cancel"): no clear verdict either way.
-    DoubleNegative,
-    Postponement,
-    Hedge,
-    Retraction,
-    Condition,
+/// The words that stand for this request's id and for another's, after [`Ids::mark`].
+const SELF_ID: &str = "thisrequestid";
+const OTHER_ID: &str = "otherrequestid";
+
+/// Request ids named in the reply.
+struct Ids {
+    this: Option<String>,
 }
 
-impl Kind {
-    fn is_verdict(self) -> bool {
-        matches!(
-            self,
-            Kind::Approval | Kind::Refusal | Kind::DoubleNegative | Kind::Postponement
-        )
+impl Ids {
+    fn new(request: Option<&str>) -> Ids {
+        Ids {
+            this: request.map(str::to_ascii_uppercase),
+        }
+    }
+
+    /// Replace each request id in `line` by [`SELF_ID`] or [`OTHER_ID`]. Without a known
+    /// request, the first id named is taken for it.
+    fn mark(&mut self, line: &str) -> String {
+        let bytes = line.as_bytes();
+        let mut out = String::with_capacity(line.len());
+        let mut i = 0;
+        let mut copied = 0;
+        while i + 15 <= bytes.len() {
+            let candidate = line.get(i..i + 15);
+            let boundary = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+            let after = bytes.get(i + 15).is_none_or(|b| !b.is_ascii_alphanumeric());
+            match candidate.and_then(crate::ids::RequestId::parse) {
+                Some(id) if boundary && after && matches!(bytes[i], b'R' | b'r') => {
+                    let id = id.as_str().to_string();
+                    let this = self.this.get_or_insert_with(|| id.clone());
+                    let word = if *this == id { SELF_ID } else { OTHER_ID };
+                    out.push_str(&line[copied..i]);
+                    out.push(' ');
+                    out.push_str(word);
+                    out.push(' ');
+                    i += 15;
+                    copied = i;
+                }
+                _ => i += 1,
+            }
+        }
+        out.push_str(&line[copied..]);
+        out
     }
 }
 
-/// A cue found in a clause.
-#[derive(Debug, Clone)]
-struct Hit {
-    kind: Kind,
-    text: String,
-    /// A refusal that is also an everyday word ("no"), or a condition that is ("after").
-    everyday: bool,
-    /// The hit is the whole clause ("No.").
-    alone: bool,
+/// A line without its links and addresses: `?` in a URL asks nothing.
+fn without_links(line: &str) -> String {
+    line.split_whitespace()
+        .filter(|token| {
+            let lower = token.to_ascii_lowercase();
+            !(lower.contains("://")
+                || lower.starts_with("www.")
+                || lower.starts_with("<www.")
+                || lower.starts_with("mailto:")
+                || lower.starts_with("<mailto:")
+                || (lower.contains('@') && lower.contains('.')))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-/// A negation waiting for an approval to negate.
-struct Negation {
-    /// Index of its first word in the clause.
-    start: usize,
-    /// Index of the first word it no longer reaches.
-    until: usize,
-    /// The refusal hit it is part of ("don't"), to merge with what it negates.
-    hit: Option<usize>,
-}
-
-/// The cues of one clause.
-fn clause_hits(words: &[String]) -> Vec<Hit> {
-    let mut hits: Vec<Hit> = Vec::new();
-    // Still at the opening of the clause: only lead-ins and cues so far.
-    let mut opening = true;
-    let mut negation: Option<Negation> = None;
-    let mut at = 0;
-    while at < words.len() {
-        let Some(found) = longest_match(words, at) else {
-            if let Some(time) = time_condition(words, at) {
-                hits.push(hit(Kind::Condition, time, true, false));
-            }
-            opening &= LEAD_INS.contains(&words[at].as_str());
-            at += 1;
+/// "18:00", "6pm", "9.30u", "10h": a time of day is a delay.
+fn time_of_day(line: &str) -> Option<String> {
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() || (i > 0 && chars[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
             continue;
-        };
-        let end = at + found.words;
-        let alone = found.words == words.len();
-        let everyday = found.weight != Weight::Strong;
-        let negated = negation.take_if(|n| at < n.until);
-        match found.cue {
-            // An everyday word in the middle of a sentence ("it answered fine") is no verdict.
-            _ if found.weight == Weight::Opening && !opening => {}
-            Cue::Neutral => opening = false,
-            Cue::Negate => {
-                negation = Some(Negation {
-                    start: at,
-                    until: end + NEGATION_REACH,
-                    hit: None,
-                });
-            }
-            Cue::Approve => match negated {
-                Some(n) => {
-                    let text = words[n.start..end].join(" ");
-                    match n.hit.and_then(|index| hits.get_mut(index)) {
-                        Some(refusal) => refusal.text = text,
-                        None => hits.push(hit(Kind::Refusal, text, false, alone)),
-                    }
-                }
-                None => hits.push(hit(Kind::Approval, found.text, everyday, alone)),
-            },
-            Cue::Refuse => match negated {
-                Some(n) => {
-                    let text = words[n.start..end].join(" ");
-                    match n.hit.and_then(|index| hits.get_mut(index)) {
-                        Some(earlier) => *earlier = hit(Kind::DoubleNegative, text, false, false),
-                        None => hits.push(hit(Kind::DoubleNegative, text, false, false)),
-                    }
-                }
-                None => {
-                    if NEGATING_REFUSALS.contains(&found.text.as_str()) {
-                        negation = Some(Negation {
-                            start: at,
-                            until: end + NEGATION_REACH,
-                            hit: Some(hits.len()),
-                        });
-                    }
-                    hits.push(hit(Kind::Refusal, found.text, everyday, alone));
-                }
-            },
-            Cue::Postpone => hits.push(hit(Kind::Postponement, found.text, false, alone)),
-            Cue::Hedge => hits.push(hit(Kind::Hedge, found.text, false, alone)),
-            Cue::Retract => hits.push(hit(Kind::Retraction, found.text, false, alone)),
-            Cue::Condition => hits.push(hit(Kind::Condition, found.text, everyday, alone)),
         }
-        at = end;
-    }
-    hits
-}
-
-fn hit(kind: Kind, text: String, everyday: bool, alone: bool) -> Hit {
-    Hit {
-        kind,
-        text,
-        everyday,
-        alone,
-    }
-}
-
-/// "at 18", "om 18": a time named for the action is a change of plan.
-fn time_condition(words: &[String], at: usize) -> Option<String> {
-    let next = words.get(at + 1)?;
-    let is_time = TIME_WORDS.contains(&words[at].as_str())
-        && !next.is_empty()
-        && next.chars().all(|c| c.is_ascii_digit());
-    is_time.then(|| format!("{} {next}", words[at]))
-}
-
-/// The question word a clause opens with, if it does. A question word that begins a longer
-/// listed phrase is that phrase instead ("do it", "is goed", "does not").
-fn question_opener(words: &[String]) -> Option<&str> {
-    let start = words
-        .iter()
-        .position(|w| !QUESTION_LEAD_INS.contains(&w.as_str()))?;
-    let first = words[start].as_str();
-    if !QUESTION_OPENERS.contains(&first) {
-        return None;
-    }
-    match longest_match(words, start) {
-        Some(found) if found.words > 1 => None,
-        _ => Some(first),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cues of a line.
-
-/// What one line of the reply says.
-#[derive(Debug, Default)]
-struct LineCues {
-    /// 1-based, in the trimmed text.
-    number: usize,
-    hits: Vec<Hit>,
-    /// "?" or the question word, for each question on the line.
-    questions: Vec<String>,
-}
-
-impl LineCues {
-    /// The texts of the hits of one kind, each once.
-    fn texts(&self, kinds: &[Kind]) -> Vec<&str> {
-        let mut texts: Vec<&str> = Vec::new();
-        for hit in self.hits.iter().filter(|h| kinds.contains(&h.kind)) {
-            if !texts.contains(&hit.text.as_str()) {
-                texts.push(&hit.text);
-            }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
         }
-        texts
-    }
-
-    fn has_verdict(&self) -> bool {
-        self.hits.iter().any(|h| h.kind.is_verdict())
-    }
-
-    /// On a line other than the deciding one: what takes an approval back. An everyday refusal
-    /// counts there only alone ("No."), not in chatter ("No need to tell me when it is done").
-    fn contradictions(&self) -> Vec<&str> {
-        let mut texts: Vec<&str> = Vec::new();
-        for hit in &self.hits {
-            let counts = match hit.kind {
-                Kind::Refusal => !hit.everyday || hit.alone,
-                Kind::DoubleNegative | Kind::Retraction => true,
-                _ => false,
-            };
-            if counts && !texts.contains(&hit.text.as_str()) {
-                texts.push(&hit.text);
-            }
+        if i - start > 2 {
+            continue;
         }
-        texts
-    }
-}
-
-/// Find the cues of one line. Verdict words inside a question do not count (the operator asks
-/// "is it ok?", he does not say it is); conditions do when the question is about the verdict
-/// ("can you do it after 18:00?") or when they are strong ("but", "instead").
-fn line_cues(number: usize, line: &str) -> LineCues {
-    let mut cues = LineCues {
-        number,
-        ..LineCues::default()
-    };
-    for sentence in sentences(line) {
-        for words in &sentence.clauses {
-            let hits = clause_hits(words);
-            let opener = question_opener(words);
-            if !sentence.asks && opener.is_none() {
-                cues.hits.extend(hits);
-                continue;
-            }
-            let asked = opener.unwrap_or("?").to_string();
-            if !cues.questions.contains(&asked) {
-                cues.questions.push(asked);
-            }
-            let about_verdict = hits.iter().any(|h| h.kind.is_verdict());
-            cues.hits.extend(
-                hits.into_iter()
-                    .filter(|h| h.kind == Kind::Condition && (!h.everyday || about_verdict)),
+        let rest: String = chars[i..].iter().take(5).collect::<String>().to_lowercase();
+        let clock = rest.len() >= 3
+            && matches!(rest.chars().next(), Some(':' | '.'))
+            && rest.chars().skip(1).take(2).all(|c| c.is_ascii_digit())
+            && rest.chars().nth(3).is_none_or(|c| !c.is_ascii_digit());
+        let suffix = ["am", "pm", " am", " pm", "u ", "uur", " uur", "h "]
+            .iter()
+            .any(|s| rest.starts_with(s))
+            || rest == "u"
+            || rest == "h";
+        if clock || suffix {
+            let end = (i + 3).min(chars.len());
+            return Some(
+                chars[start..end]
+                    .iter()
+                    .collect::<String>()
+                    .trim()
+                    .to_string(),
             );
         }
     }
-    cues
+    None
 }
 
 // ---------------------------------------------------------------------------------------------
-// The decision.
+// Which lines are the operator's.
 
-/// Decide from the cues of the operator's lines.
-fn decide(lines: &[LineCues]) -> Verdict {
-    if lines.is_empty() {
-        return Verdict::new(
-            Intent::Unclear,
-            "The reply has no text of the operator's own.".to_string(),
-        );
-    }
-    let window = &lines[..lines.len().min(LOOKAHEAD)];
-    match window.iter().position(LineCues::has_verdict) {
-        Some(at) => {
-            let decided = line_verdict(&lines[at]);
-            if decided.intent == Intent::Approve {
-                challenge(decided, lines, at)
-            } else {
-                decided
-            }
-        }
-        None => without_verdict(window),
-    }
+/// What a line of a body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Region {
+    /// The operator's first block of own words.
+    Decisive,
+    /// The operator's other words: scanned for vetoes only.
+    Below,
+    /// Quoted mail, quote headers, separators, footers, boilerplate: neither.
+    Exempt,
 }
 
-/// The verdict of the deciding line on its own.
-fn line_verdict(line: &LineCues) -> Verdict {
-    let n = line.number;
-    let approvals = line.texts(&[Kind::Approval]);
-    let refusals = line.texts(&[Kind::Refusal]);
-    if !approvals.is_empty() && !refusals.is_empty() {
-        return Verdict::new(
-            Intent::Unclear,
-            format!(
-                "Line {n} both approves ({}) and refuses ({}).",
-                quoted(&approvals),
-                quoted(&refusals)
-            ),
-        );
-    }
-    if !refusals.is_empty() {
-        return Verdict::new(
-            Intent::Deny,
-            format!("Line {n} refuses: {}.", quoted(&refusals)),
-        );
-    }
-    let doubles = line.texts(&[Kind::DoubleNegative]);
-    if !doubles.is_empty() {
-        return Verdict::new(
-            Intent::Unclear,
-            format!("Line {n} has a double negative ({}).", quoted(&doubles)),
-        );
-    }
-    let postponed = line.texts(&[Kind::Postponement]);
-    if approvals.is_empty() {
-        // Only a postponement is left: "not yet" is a no for now.
-        return Verdict::new(
-            Intent::Deny,
-            format!("Line {n} postpones: {}.", quoted(&postponed)),
-        );
-    }
-    let doubts = line.texts(&[Kind::Hedge, Kind::Retraction]);
-    if !doubts.is_empty() {
-        return Verdict::new(
-            Intent::Unclear,
-            format!(
-                "Line {n} approves ({}) but hesitates ({}).",
-                quoted(&approvals),
-                quoted(&doubts)
-            ),
-        );
-    }
-    let changes = line.texts(&[Kind::Condition, Kind::Postponement]);
-    if !changes.is_empty() {
-        return Verdict::new(
-            Intent::Modify,
-            format!(
-                "Line {n} approves ({}) with a condition or change ({}).",
-                quoted(&approvals),
-                quoted(&changes)
-            ),
-        );
-    }
-    Verdict::new(
-        Intent::Approve,
-        format!("Line {n} approves: {}.", quoted(&approvals)),
-    )
+/// Where the reader is in a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// No own words yet.
+    Before,
+    /// In the decisive text.
+    Deciding,
+    /// Past it.
+    After,
+    /// In an unquoted original below a quote header: the rest is not the operator's.
+    Original,
 }
 
-/// The other lines may take an approval away, never give one: a refusal or retraction makes
-/// it unclear, a condition or change makes it modify.
-fn challenge(mut verdict: Verdict, lines: &[LineCues], deciding: usize) -> Verdict {
-    for (index, line) in lines.iter().enumerate() {
-        if index == deciding {
+fn clean(line: &str) -> &str {
+    line.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}' || c == '\u{200b}')
+}
+
+/// The lines of a body with their regions.
+fn regions<'t>(text: &'t str, names: &[String]) -> Vec<(Region, &'t str)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::with_capacity(lines.len());
+    let mut stage = Stage::Before;
+    let mut after_blank = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = clean(lines[i]);
+        let raw = lines[i];
+        i += 1;
+        if stage == Stage::Original {
+            out.push((Region::Exempt, raw));
             continue;
         }
-        let against = line.contradictions();
-        if !against.is_empty() {
-            verdict.intent = Intent::Unclear;
-            verdict.reasons.push(format!(
-                "Line {} goes against the approval: {}.",
-                line.number,
-                quoted(&against)
-            ));
+        if line.is_empty() {
+            after_blank = true;
+            out.push((Region::Exempt, raw));
+            continue;
         }
-        let changes = line.texts(&[Kind::Condition, Kind::Postponement]);
-        if !changes.is_empty() {
-            if verdict.intent == Intent::Approve {
-                verdict.intent = Intent::Modify;
+        let blank_before = std::mem::take(&mut after_blank);
+        if line.starts_with('>') {
+            if stage == Stage::Deciding {
+                stage = Stage::After;
             }
-            verdict.reasons.push(format!(
-                "Line {} adds a condition or change: {}.",
-                line.number,
-                quoted(&changes)
-            ));
+            out.push((Region::Exempt, raw));
+            continue;
         }
+        if let Some(header_lines) = quote_header(&lines[i - 1..]) {
+            for header in &lines[i - 1..i - 1 + header_lines] {
+                out.push((Region::Exempt, *header));
+            }
+            i += header_lines - 1;
+            let next = lines[i..].iter().map(|l| clean(l)).find(|l| !l.is_empty());
+            if next.is_some_and(|l| l.starts_with('>')) {
+                if stage == Stage::Deciding {
+                    stage = Stage::After;
+                }
+            } else {
+                stage = Stage::Original;
+            }
+            continue;
+        }
+        if is_separator(line) {
+            if stage == Stage::Deciding {
+                stage = Stage::After;
+            }
+            out.push((Region::Exempt, raw));
+            continue;
+        }
+        if is_footer(line) {
+            // Read like a signature: "Sent from my iPhone" says nothing, words after it do.
+            if stage == Stage::Deciding {
+                stage = Stage::After;
+            }
+            out.push((Region::Below, raw));
+            continue;
+        }
+        if stage == Stage::Deciding
+            && (is_sign_off(line) || is_name_line(line, names, blank_before))
+        {
+            stage = Stage::After;
+            out.push((Region::Below, raw));
+            continue;
+        }
+        match stage {
+            Stage::Before | Stage::Deciding => {
+                stage = Stage::Deciding;
+                out.push((Region::Decisive, raw));
+            }
+            _ => out.push((Region::Below, raw)),
+        }
+    }
+    out
+}
+
+/// A quote header starting at `lines[0]`: how many lines it spans. "On … wrote:" (also broken
+/// over two or three lines), "Op … schreef …:", an Outlook header block (From/Sent/To/Subject,
+/// also in Dutch and German), "-----Original Message-----", a forwarded-message line, or the
+/// broker's own reply marker.
+fn quote_header(lines: &[&str]) -> Option<usize> {
+    let first = clean(lines.first()?);
+    let lower = first.to_lowercase();
+    if first == REPLY_MARKER {
+        return Some(1);
+    }
+    let dashed = lower.trim_matches(|c: char| c == '-' || c == '_' || c == ' ' || c == '*');
+    if [
+        "original message",
+        "oorspronkelijk bericht",
+        "origineel bericht",
+        "forwarded message",
+        "doorgestuurd bericht",
+        "ursprüngliche nachricht",
+        "message d'origine",
+    ]
+    .contains(&dashed)
+        || lower.starts_with("begin forwarded message")
+    {
+        return Some(1);
+    }
+    if ends_quote_header(&lower) && looks_like_attribution(&lower) {
+        return Some(1);
+    }
+    let opens = ["on ", "op ", "am ", "le ", "em ", "el "]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    if opens && lower.chars().any(|c| c.is_ascii_digit()) {
+        for span in 2..=3 {
+            let joined = lines
+                .get(..span)?
+                .iter()
+                .map(|l| clean(l).to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if ends_quote_header(&joined) && looks_like_attribution(&joined) {
+                return Some(span);
+            }
+        }
+    }
+    // An Outlook header block: From, then Sent/Date and To/Subject within the next lines.
+    let field = |line: &str| -> Option<String> {
+        let line = clean(line).trim_start_matches('*').to_lowercase();
+        let (name, _) = line.split_once(':')?;
+        Some(name.trim_end_matches('*').trim().to_string())
+    };
+    if matches!(field(first).as_deref(), Some("from" | "van" | "von" | "de")) {
+        let following: Vec<String> = lines
+            .iter()
+            .skip(1)
+            .take(5)
+            .filter_map(|l| field(l))
+            .collect();
+        let dated = following.iter().any(|f| {
+            matches!(
+                f.as_str(),
+                "sent" | "date" | "verzonden" | "datum" | "gesendet" | "envoyé"
+            )
+        });
+        let addressed = following.iter().any(|f| {
+            matches!(
+                f.as_str(),
+                "to" | "subject" | "aan" | "onderwerp" | "an" | "betreff" | "à" | "objet"
+            )
+        });
+        if dated && addressed {
+            return Some(1);
+        }
+    }
+    None
+}
+
+/// An attribution line names a date or an address ("On Tue, 1 Dec 2026 at 10:15, clawdbot
+/// <…> wrote:"), so that "But as I wrote:" in the operator's own text starts no quote.
+fn looks_like_attribution(lower: &str) -> bool {
+    let opens = ["on ", "op ", "am ", "le ", "em ", "el "]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    let dated = lower.chars().any(|c| c.is_ascii_digit());
+    let addressed = lower.contains('@') || lower.contains('<');
+    (opens && (dated || addressed)) || (dated && addressed) || lower.len() > 200 && addressed
+}
+
+fn ends_quote_header(lower: &str) -> bool {
+    let lower = lower.trim_end();
+    lower.ends_with("wrote:")
+        || lower.ends_with("geschreven:")
+        || lower.ends_with("schrieb:")
+        || lower.ends_with("a écrit :")
+        || lower.ends_with("a écrit:")
+        || lower.ends_with("escreveu:")
+        || lower.ends_with("escribió:")
+        || (lower.starts_with("op ") && lower.contains("schreef") && lower.ends_with(':'))
+}
+
+/// `-- `, `--`, `---`, `___`, `===`, `***`, `~~~`, `. . .`: a line of one repeated mark.
+fn is_separator(line: &str) -> bool {
+    let marks: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+    let Some(first) = marks.chars().next() else {
+        return false;
+    };
+    marks.chars().count() >= 2
+        && matches!(
+            first,
+            '-' | '_' | '=' | '*' | '~' | '.' | '#' | '+' | '–' | '—'
+        )
+        && marks.chars().all(|c| c == first)
+}
+
+fn is_footer(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    FOOTERS.iter().any(|f| lower.starts_with(f))
+}
+
+/// "Thanks,", "Best regards", "Groet, Anna": a sign-off, optionally with names after it.
+fn is_sign_off(line: &str) -> bool {
+    let words = words(line);
+    let Some(first) = words.clauses.first() else {
+        return false;
+    };
+    let phrase = first.join(" ");
+    SIGN_OFFS.contains(&phrase.as_str()) && words.clauses.len() <= 2 && !words.asks
+}
+
+/// A line that is only the operator's name, or has the shape of a name after a blank line:
+/// two to four capitalised words (particles such as "de", "van" allowed), no digits.
+fn is_name_line(line: &str, names: &[String], blank_before: bool) -> bool {
+    let normal = normalised_words(line);
+    if !normal.is_empty() && normal.iter().all(|w| names.contains(w)) {
+        return true;
+    }
+    if !blank_before || line.chars().count() > 40 {
+        return false;
+    }
+    const PARTICLES: &[&str] = &[
+        "de", "van", "der", "den", "ter", "ten", "het", "von", "da", "di", "du", "le", "la", "|",
+    ];
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    (2..=4).contains(&tokens.len())
+        && tokens.iter().all(|t| {
+            PARTICLES.contains(t)
+                || (t.chars().next().is_some_and(char::is_uppercase)
+                    && t.chars()
+                        .all(|c| c.is_alphabetic() || matches!(c, '.' | '-' | '\'')))
+        })
+}
+
+/// A paragraph that the operator's client adds to every mail.
+fn is_boilerplate(paragraph: &str, configured: &[String]) -> bool {
+    let normal = normalised_words(paragraph).join(" ");
+    if normal.is_empty() {
+        return false;
+    }
+    if configured
+        .iter()
+        .any(|block| contains_phrase(block, &normal))
+    {
+        return true;
+    }
+    let markers = DISCLAIMER_MARKERS
+        .iter()
+        .filter(|m| contains_phrase(&normal, m))
+        .count();
+    markers >= 2 && normal.split(' ').count() >= 15
+}
+
+fn contains_phrase(text: &str, phrase: &str) -> bool {
+    let padded = format!(" {text} ");
+    padded.contains(&format!(" {phrase} "))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading one body.
+
+/// What one body says.
+#[derive(Debug, Default)]
+struct BodyReading {
+    html: bool,
+    approvals: Vec<String>,
+    unknown: Vec<String>,
+    vetoes: Vec<Veto>,
+    /// A refusal in the operator's own visible words (for deny).
+    refused: bool,
+    /// Approval phrases that come after a refusal or negation on their line ("I will not
+    /// approve this"): they approve nothing.
+    negated: Vec<String>,
+    /// The decisive text opens with a refusal ("No. OK, I see why you ask, but…").
+    opens_with_refusal: bool,
+    /// Whether any cue of the decisive text was seen yet.
+    decisive_cue: bool,
+    too_long: Option<usize>,
+}
+
+fn read_body(body: &Body, names: &[String], boilerplate: &[String], ids: &mut Ids) -> BodyReading {
+    let part = if body.html { "html" } else { "text" };
+    let mut reading = BodyReading {
+        html: body.html,
+        ..BodyReading::default()
+    };
+    let lines = exempt_boilerplate(regions(&body.visible, names), boilerplate);
+    let own: usize = lines
+        .iter()
+        .filter(|(r, _)| *r != Region::Exempt)
+        .map(|(_, l)| l.len())
+        .sum::<usize>()
+        + body.hidden.len();
+    if own > MAX_OWN_BYTES {
+        reading.too_long = Some(own);
+        return reading;
+    }
+    for (region, line) in &lines {
+        let place = match region {
+            Region::Decisive => Place::Decisive,
+            Region::Below => Place::Below,
+            Region::Exempt => continue,
+        };
+        scan(line, place, part, names, ids, &mut reading);
+    }
+    for line in body.hidden.lines() {
+        scan(line, Place::Hidden, part, names, ids, &mut reading);
+    }
+    reading
+}
+
+/// Boilerplate is exempt, sentence by sentence, so that words added to it are still read:
+/// past the decisive text, a "do not print" sentence; past the first paragraph, a configured
+/// block (the whole paragraph, unchanged) or a disclaimer, from the line where it starts to the
+/// end of its paragraph, each of its sentences that names a disclaimer marker or is long.
+fn exempt_boilerplate(lines: Vec<(Region, &str)>, configured: &[String]) -> Vec<(Region, String)> {
+    let mut out: Vec<(Region, String)> = Vec::with_capacity(lines.len());
+    let mut first = true;
+    let mut at = 0;
+    while at < lines.len() {
+        let (region, line) = lines[at];
+        if region == Region::Exempt || clean(line).is_empty() {
+            out.push((region, line.to_string()));
+            at += 1;
+            continue;
+        }
+        let end = lines[at..]
+            .iter()
+            .position(|(r, l)| *r == Region::Exempt || clean(l).is_empty())
+            .map_or(lines.len(), |n| at + n);
+        let block_start = if first {
+            None
+        } else {
+            // It starts at its first line naming a marker (or at a configured block's first
+            // line), so that lines above it, in the same paragraph, are still read.
+            (at..end).find(|&from| {
+                let normal = normalised_words(lines[from].1).join(" ");
+                let starts = DISCLAIMER_MARKERS
+                    .iter()
+                    .any(|m| contains_phrase(&normal, m))
+                    || configured.iter().any(|c| contains_phrase(c, &normal));
+                let block: Vec<&str> = lines[from..end].iter().map(|(_, l)| *l).collect();
+                starts && is_boilerplate(&block.join("\n"), configured)
+            })
+        };
+        let stop = block_start.unwrap_or(end);
+        for &(region, line) in &lines[at..stop] {
+            if region == Region::Below {
+                out.push((region, without_sentences(line, is_print_footer)));
+            } else {
+                out.push((region, line.to_string()));
+            }
+        }
+        if let Some(from) = block_start {
+            let block: Vec<&str> = lines[from..end].iter().map(|(_, l)| *l).collect();
+            let block = block.join(" ");
+            let normal = normalised_words(&block).join(" ");
+            let rest = if configured.iter().any(|c| contains_phrase(c, &normal)) {
+                String::new()
+            } else {
+                without_sentences(&block, |sentence| {
+                    let normal = normalised_words(sentence).join(" ");
+                    is_print_footer(sentence)
+                        || normal.split(' ').count() >= 8
+                        || DISCLAIMER_MARKERS
+                            .iter()
+                            .any(|m| contains_phrase(&normal, m))
+                })
+            };
+            out.push((Region::Exempt, block));
+            if !rest.trim().is_empty() {
+                out.push((lines[from].0, rest));
+            }
+        }
+        first = false;
+        at = end;
+    }
+    out
+}
+
+/// `text` without the sentences `exempt` picks; the others keep their punctuation.
+fn without_sentences(text: &str, exempt: impl Fn(&str) -> bool) -> String {
+    text.split_inclusive(['.', '!', '?'])
+        .filter(|sentence| !exempt(sentence))
+        .collect()
+}
+
+fn is_print_footer(sentence: &str) -> bool {
+    let normal = normalised_words(sentence).join(" ");
+    PRINT_FOOTERS.iter().any(|f| normal.starts_with(f)) && normal.split(' ').count() <= 20
+}
+
+/// Scan one line: vetoes anywhere; in the decisive text, also the grammar.
+fn scan(
+    line: &str,
+    place: Place,
+    part: &'static str,
+    names: &[String],
+    ids: &mut Ids,
+    reading: &mut BodyReading,
+) {
+    let line = ids.mark(&without_links(line));
+    let veto = |kind: VetoKind, words: String, reading: &mut BodyReading| {
+        if !reading
+            .vetoes
+            .iter()
+            .any(|v| v.kind == kind && v.words == words && v.place == place)
+        {
+            reading.vetoes.push(Veto {
+                kind,
+                words,
+                place,
+                part,
+            });
+        }
+    };
+    if let Some(time) = time_of_day(&line) {
+        veto(VetoKind::Delay, time, reading);
+    }
+    let split = words(&line);
+    let mut negated = false;
+    if split.asks {
+        veto(VetoKind::Question, "?".into(), reading);
+    }
+    for clause in &split.clauses {
+        let mut at = 0;
+        while at < clause.len() {
+            let word = clause[at].as_str();
+            if word == OTHER_ID {
+                veto(VetoKind::OtherRequest, "another request id".into(), reading);
+                at += 1;
+                continue;
+            }
+            if word == SELF_ID || (names.iter().any(|n| n == word) && longest(clause, at).is_none())
+            {
+                at += 1;
+                continue;
+            }
+            match longest(clause, at) {
+                Some((Cue::Approve, len)) => {
+                    reading.decisive_cue |= place == Place::Decisive;
+                    let phrase = clause[at..at + len].join(" ");
+                    if negated {
+                        reading.negated.push(phrase);
+                    } else if place == Place::Decisive {
+                        reading.approvals.push(phrase);
+                    }
+                    at += len;
+                }
+                Some((Cue::Filler, len)) => at += len,
+                Some((Cue::Veto(kind), len)) => {
+                    let words = clause[at..at + len].join(" ");
+                    if matches!(kind, VetoKind::Refusal | VetoKind::Negation) {
+                        negated = true;
+                        reading.refused |= place != Place::Hidden;
+                        if place == Place::Decisive && !reading.decisive_cue {
+                            reading.opens_with_refusal = true;
+                        }
+                    }
+                    reading.decisive_cue |= place == Place::Decisive;
+                    veto(kind, words, reading);
+                    at += len;
+                }
+                None => {
+                    if place == Place::Decisive {
+                        reading.unknown.push(clause[at].clone());
+                    }
+                    at += 1;
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The verdict.
+
+fn combine(readings: &[BodyReading]) -> Verdict {
+    let mut verdict = Verdict {
+        intent: Intent::Unclear,
+        rule: String::new(),
+        approvals: Vec::new(),
+        vetoes: Vec::new(),
+        unknown: Vec::new(),
+        reasons: Vec::new(),
+    };
+    if let Some(size) = readings.iter().find_map(|r| r.too_long) {
+        verdict.rule = "too long".into();
+        verdict.reasons.push(format!(
+            "The reply's own text ({size} bytes) is too long to be a plain verdict."
+        ));
+        return verdict;
+    }
+    for reading in readings {
+        for approval in &reading.approvals {
+            if !verdict.approvals.contains(approval) {
+                verdict.approvals.push(approval.clone());
+            }
+        }
+        for word in &reading.unknown {
+            if !verdict.unknown.contains(word) {
+                verdict.unknown.push(word.clone());
+            }
+        }
+        for veto in &reading.vetoes {
+            if !verdict
+                .vetoes
+                .iter()
+                .any(|v| v.kind == veto.kind && v.words == veto.words)
+            {
+                verdict.vetoes.push(veto.clone());
+            }
+        }
+    }
+    let each_approves = !readings.is_empty()
+        && readings
+            .iter()
+            .all(|r| !r.approvals.is_empty() && r.unknown.is_empty() && r.vetoes.is_empty());
+    if each_approves {
+        verdict.intent = Intent::Approve;
+        verdict.rule = "approval: nothing but approval phrases and fillers, no veto".into();
+        verdict.reasons.push(format!(
+            "Approves: {}; nothing else in the decisive text, and no veto anywhere{}.",
+            quoted(&verdict.approvals),
+            if readings.len() > 1 {
+                " in the text or the HTML part"
+            } else {
+                ""
+            }
+        ));
+        return verdict;
+    }
+    let has = |kinds: &[VetoKind]| verdict.vetoes.iter().any(|v| kinds.contains(&v.kind));
+    let refused = readings.iter().any(|r| r.refused);
+    let opens_with_refusal = readings.iter().any(|r| r.opens_with_refusal);
+    let approving = !verdict.approvals.is_empty();
+    let (intent, rule) = if refused && (!approving || opens_with_refusal) {
+        (
+            Intent::Deny,
+            "refusal: refuses or negates, approves nothing",
+        )
+    } else if refused {
+        (Intent::Unclear, "contradiction: approves and refuses")
+    } else if has(&[VetoKind::Question]) {
+        (Intent::Question, "question: asks something")
+    } else if has(&[VetoKind::Delay]) && !approving && verdict.unknown.is_empty() {
+        (Intent::Deny, "delay: not now")
+    } else if approving
+        && has(&[
+            VetoKind::Condition,
+            VetoKind::Exclusion,
+            VetoKind::Delay,
+            VetoKind::Addition,
+            VetoKind::Change,
+            VetoKind::OtherRequest,
+        ])
+    {
+        (
+            Intent::Modify,
+            "modify: an approval with a condition, change or another request",
+        )
+    } else if !verdict.vetoes.is_empty() {
+        (Intent::Unclear, "veto: a word that takes the approval away")
+    } else if approving {
+        (
+            Intent::Unclear,
+            "grammar: words outside the approval grammar",
+        )
+    } else if readings.len() > 1 && readings.iter().any(|r| !r.approvals.is_empty()) {
+        (Intent::Unclear, "parts disagree")
+    } else {
+        (
+            Intent::Unclear,
+            "no approval: nothing in the reply approves",
+        )
+    };
+    verdict.intent = intent;
+    verdict.rule = rule.into();
+    if !verdict.vetoes.is_empty() {
+        let listed: Vec<String> = verdict
+            .vetoes
+            .iter()
+            .map(|v| {
+                format!(
+                    "\"{}\" ({}, {}{})",
+                    v.words,
+                    kind_name(v.kind),
+                    place_name(v.place),
+                    if readings.len() > 1 {
+                        format!(", {} part", v.part)
+                    } else {
+                        String::new()
+                    }
+                )
+            })
+            .collect();
+        verdict
+            .reasons
+            .push(format!("Vetoed by {}.", listed.join(", ")));
+    }
+    if !verdict.unknown.is_empty() {
+        let words: Vec<&str> = verdict
+            .unknown
+            .iter()
+            .take(12)
+            .map(String::as_str)
+            .collect();
+        verdict.reasons.push(format!(
+            "Words outside the approval grammar: {}.",
+            quoted(&words)
+        ));
+    }
+    if approving {
+        verdict
+            .reasons
+            .push(format!("Approval words: {}.", quoted(&verdict.approvals)));
+    } else {
+        verdict
+            .reasons
+            .push("No approval phrase in the decisive text.".into());
+    }
+    let approving_parts = readings.iter().filter(|r| !r.approvals.is_empty()).count();
+    if readings.len() > 1 && approving_parts > 0 && approving_parts < readings.len() {
+        let which: Vec<&str> = readings
+            .iter()
+            .filter(|r| r.approvals.is_empty())
+            .map(|r| if r.html { "HTML" } else { "text" })
+            .collect();
+        verdict.reasons.push(format!(
+            "The {} part does not approve, so the parts disagree.",
+            which.join(" and ")
+        ));
     }
     verdict
 }
 
-/// No line approves or refuses: a question, a hesitation, a bare condition, or nothing.
-fn without_verdict(window: &[LineCues]) -> Verdict {
-    if let Some(line) = window.iter().find(|l| !l.questions.is_empty()) {
-        let asked: Vec<&str> = line.questions.iter().map(String::as_str).collect();
-        return Verdict::new(
-            Intent::Question,
-            format!("Line {} asks a question ({}).", line.number, quoted(&asked)),
-        );
+fn kind_name(kind: VetoKind) -> &'static str {
+    match kind {
+        VetoKind::Refusal => "refusal",
+        VetoKind::Negation => "negation",
+        VetoKind::Question => "question",
+        VetoKind::Condition => "condition",
+        VetoKind::Exclusion => "exclusion",
+        VetoKind::Delay => "delay",
+        VetoKind::Hedge => "hedge",
+        VetoKind::Retraction => "retraction",
+        VetoKind::Addition => "addition",
+        VetoKind::Change => "change",
+        VetoKind::Sarcasm => "sarcasm",
+        VetoKind::OtherRequest => "another request",
     }
-    let doubts = [Kind::Hedge, Kind::Retraction];
-    if let Some(line) = window.iter().find(|l| !l.texts(&doubts).is_empty()) {
-        return Verdict::new(
-            Intent::Unclear,
-            format!(
-                "Line {} hesitates ({}) without approving or refusing.",
-                line.number,
-                quoted(&line.texts(&doubts))
-            ),
-        );
+}
+
+fn place_name(place: Place) -> &'static str {
+    match place {
+        Place::Decisive => "in the reply",
+        Place::Below => "below the reply",
+        Place::Hidden => "in hidden HTML",
     }
-    let conditions = [Kind::Condition];
-    if let Some(line) = window.iter().find(|l| !l.texts(&conditions).is_empty()) {
-        return Verdict::new(
-            Intent::Modify,
-            format!(
-                "Line {} names a condition or change ({}) without a plain approval.",
-                line.number,
-                quoted(&line.texts(&conditions))
-            ),
-        );
-    }
-    let s = if window.len() == 1 { "" } else { "s" };
-    Verdict::new(
-        Intent::Unclear,
-        format!(
-            "No approval or refusal in the first {} line{s} of the reply.",
-            window.len()
-        ),
-    )
 }
 
 /// `"yes", "go ahead"`.
-fn quoted(texts: &[&str]) -> String {
+fn quoted<S: AsRef<str>>(texts: &[S]) -> String {
     texts
         .iter()
-        .map(|t| format!("\"{t}\""))
+        .map(|t| format!("\"{}\"", t.as_ref()))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -926,183 +1327,143 @@ fn quoted(texts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     use Intent::{Approve, Deny, Modify, Question, Unclear};
 
-    /// Trimmed replies and what a careful human reads in them, one group per rule.
+    /// Replies and what a careful human reads in them.
     const CASES: &[(&str, Intent)] = &[
-        // Approvals, English and Dutch, free of case, punctuation and accents.
         ("yes", Approve),
         ("Yes, go ahead.", Approve),
         ("APPROVE", Approve),
-        ("Approved!", Approve),
-        ("yep", Approve),
-        ("OK", Approve),
-        ("okay, do it", Approve),
-        ("Fine by me.", Approve),
-        ("Sure.", Approve),
-        ("lgtm", Approve),
-        ("Confirmed.", Approve),
-        ("👍", Approve),
-        ("👍🏽", Approve),
-        ("✅", Approve),
-        ("Ja", Approve),
-        ("Akkoord.", Approve),
-        ("Goedgekeurd", Approve),
-        ("Prima!", Approve),
-        ("Doe maar.", Approve),
-        ("Ga je gang", Approve),
-        ("Is goed", Approve),
-        ("Oké", Approve),
-        ("Oke\u{301}!", Approve),
-        ("ÓK!!!", Approve),
-        ("That's fine by me", Approve),
-        ("Dat is prima", Approve),
-        ("Ja, start hem maar opnieuw.", Approve),
+        ("Approved, thanks!", Approve),
+        ("ok", Approve),
+        ("LGTM", Approve),
+        ("Ja, doe maar", Approve),
+        ("Akkoord", Approve),
+        ("Prima, ga je gang", Approve),
+        ("Oké!", Approve),
+        ("Hi,\n\nYes please.\n\nThanks,\nAnna", Approve),
+        (
+            "Go ahead.\n\n-- \nOps team\nT +31 20 123 4567\nhttps://example.org/?a=b",
+            Approve,
+        ),
+        ("R-20261201-7Q2M approved", Approve),
         ("No problem, go ahead", Approve),
-        ("Yes, no need to ask next time", Approve),
-        ("Ja, doe maar. Tot straks!", Approve),
-        ("Reasonable, go ahead", Approve),
-        ("Sure, why not.", Approve),
-        // Refusals.
-        ("No.", Deny),
-        ("nope", Deny),
-        ("Deny", Deny),
-        ("denied", Deny),
-        ("Don't.", Deny),
-        ("Do not restart it", Deny),
-        ("Stop!", Deny),
-        ("Rejected", Deny),
-        ("cancel", Deny),
-        ("👎", Deny),
-        ("❌", Deny),
-        ("Nee", Deny),
-        ("Niet doen!", Deny),
-        ("Geweigerd.", Deny),
-        ("Afgewezen", Deny),
-        ("Liever niet", Deny),
-        ("The container is ok now, no need.", Deny),
-        // Negation flips an approval into a refusal.
-        ("not ok", Deny),
-        ("Not approved.", Deny),
-        ("Don't do it", Deny),
-        ("I do not approve.", Deny),
-        ("No, don't.", Deny),
-        ("Niet akkoord.", Deny),
-        ("Geen goedkeuring", Deny),
-        ("It's not fine", Deny),
-        ("Dat is niet prima", Deny),
-        ("Nog niet", Deny),
-        ("Not yet.", Deny),
-        ("❌ not now", Deny),
-        // Questions without a verdict.
-        ("Why?", Question),
-        ("What does it do to running searches?", Question),
-        ("How long will it take", Question),
-        ("Which container exactly?", Question),
-        ("Will it lose data", Question),
-        ("Does it need root", Question),
-        ("Can you send me the logs first?", Question),
-        ("Wat doet dit precies?", Question),
-        ("Waarom", Question),
-        ("Hoe lang duurt dat", Question),
-        ("Welke container?", Question),
-        ("Wordt de cache geleegd", Question),
-        ("Kun je eerst de logs sturen", Question),
-        ("Is it ok to restart during office hours?", Question),
-        ("OK?", Question),
-        ("Approve or deny?", Question),
-        (
-            "Why does it need a restart? It answered fine for me.",
-            Question,
-        ),
-        ("Not sure, ok?", Question),
-        // Approvals with a condition or change.
-        ("Yes but use container searxng-2 instead", Modify),
-        ("ok but only after 18:00", Modify),
-        ("Ja maar eerst een backup", Modify),
-        ("Alleen als de backup gelukt is", Modify),
-        ("Ja, in plaats van searxng graag searxng-2", Modify),
-        ("OK at 18:00", Modify),
-        ("Approved, provided it is done before 11:00.", Modify),
-        ("Not now, but ok after 18:00", Modify),
-        ("Yes. Can you do it after 18:00?", Modify),
-        ("Yes.\nBut only after the backup.", Modify),
-        ("Only after 18:00:\nyes", Modify),
-        // The first line with a verdict outweighs later text; other lines only take away.
-        ("Yes.\n\nThanks, and why did it hang?", Approve),
-        ("Yes. Why did it hang after the update?", Approve),
-        ("No.\nOK I see why you ask", Deny),
-        ("Hi Bob,\n\nApproved.\n\nCheers", Approve),
-        ("Hi,\n\nyes, please restart it.\n\nThanks,\nAnna", Approve),
-        ("Hello,\nthanks for the mail.\nWhat does it do?", Question),
-        ("Yes.\nNo need to tell me when it is done.", Approve),
-        ("Yes\nno", Unclear),
-        ("Yes.\nActually, wait.", Unclear),
-        ("Hi\nthanks\nfor\nasking\nyes", Unclear),
-        // Mixed or contradictory verdicts.
-        ("yes no", Unclear),
-        ("approve... actually deny", Unclear),
-        ("ok / niet doen", Unclear),
-        ("Yes... no wait, not yet.", Unclear),
-        ("Don't cancel it", Unclear),
-        ("Yes, maybe", Unclear),
-        ("Maybe", Unclear),
-        ("Not sure about this one. Let me think about it.", Unclear),
-        ("Misschien, als het echt niet anders kan.", Unclear),
-        ("Thanks", Unclear),
+        ("Yes.\n\nSent from my iPhone", Approve),
+        ("👍", Unclear),
+        ("✅", Unclear),
         ("", Unclear),
-        ("   \n\n", Unclear),
-        // clawdbot's own text and quoted lines never count.
+        ("No.", Deny),
+        ("Niet doen!", Deny),
+        ("I will not, under any circumstances, approve this.", Deny),
+        ("Yes, I read it. The answer is no.", Unclear),
+        ("Why is this needed?\nOK Systems B.V.", Question),
+        ("OK\n---\nWait, no. Don't.", Unclear),
+        ("Sure, when pigs fly.", Unclear),
+        ("Approve it and you're fired.", Unclear),
+        ("Yes but only after 18:00", Modify),
         (
-            "How to answer: reply APPROVE or DENY; ask anything, and you will get an answer.",
+            "Go ahead with all of them, just not R-20261201-AB12",
             Unclear,
         ),
-        ("Reply APPROVE or DENY", Unclear),
-        ("reply APPROVE or DENY", Unclear),
-        ("reply approve or deny", Unclear),
+        ("Not yet.", Deny),
+        ("yes, and also R-20261202-ZZ99", Modify),
         (
-            "Will run, exactly (argv, no shell): [\"docker\",\"restart\",\"searxng\"]",
+            "Yes.\nThanks,\nAnna\nP.S. don't run it before the backup",
             Unclear,
         ),
-        ("Reason (the agent's words): ok go ahead", Unclear),
-        (
-            "Summary: approve me\nRisk: ok\nHash: sha256:ok\nDeadline: ok\nReply key: YES",
-            Unclear,
-        ),
-        ("> Yes, go ahead\n> approve", Unclear),
-        ("-- reply above this line --\nyes", Unclear),
-        ("\u{feff}-- reply above this line --\nyes", Unclear),
-        (
-            "Go ahead.\n-- \nOps\nPlease do not print this mail",
-            Approve,
-        ),
-        (
-            "No.\n________________________________\nFrom: clawdbot\nyes",
-            Deny,
-        ),
-        (
-            "On Thu, 26 Nov 2026 at 10:15, clawdbot <clawdbot@example.org> wrote:\n\
-             > How to answer: reply APPROVE or DENY\n\nGo ahead.",
-            Approve,
-        ),
+        ("maybe", Unclear),
+        ("Yes, and restart nginx too", Modify),
+        ("Yse", Unclear),
     ];
 
     #[test]
     fn table() {
-        assert!(CASES.len() >= 40);
         let mut wrong = Vec::new();
         for (text, expected) in CASES {
             let verdict = interpret(text);
             if verdict.intent != *expected || verdict.reasons.is_empty() {
                 wrong.push(format!(
-                    "case {text:?}: expected {expected:?}, got {:?} because {:?}",
-                    verdict.intent, verdict.reasons
+                    "case {text:?}: expected {expected:?}, got {:?} ({}) because {:?}",
+                    verdict.intent, verdict.rule, verdict.reasons
                 ));
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn names_and_ids_come_from_the_context() {
+        let context = Context {
+            request: Some("R-20261201-7Q2M".into()),
+            names: vec!["Anna de Vries".into()],
+            boilerplate: vec![],
+        };
+        let body = |text: &str| Body {
+            html: false,
+            visible: text.into(),
+            hidden: String::new(),
+        };
+        assert_eq!(
+            read(&[body("Approved\nAnna de Vries\nHead of IT")], &context).intent,
+            Approve
+        );
+        let other = read(&[body("R-20261201-AB12 approved")], &context);
+        assert_eq!(other.intent, Modify, "{other:?}");
+        assert_eq!(other.vetoes[0].kind, VetoKind::OtherRequest);
+    }
+
+    #[test]
+    fn html_must_agree_and_hidden_text_vetoes() {
+        let context = Context::default();
+        let plain = Body {
+            html: false,
+            visible: "Yes, go ahead".into(),
+            hidden: String::new(),
+        };
+        let mut html = Body {
+            html: true,
+            visible: "No, don't".into(),
+            hidden: String::new(),
+        };
+        assert_ne!(
+            read(&[plain.clone(), html.clone()], &context).intent,
+            Approve
+        );
+        html.visible = "Yes, go ahead".into();
+        assert_eq!(
+            read(&[plain.clone(), html.clone()], &context).intent,
+            Approve
+        );
+        html.hidden = "do not run this".into();
+        let verdict = read(&[plain, html], &context);
+        assert_eq!(verdict.intent, Unclear);
+        assert!(verdict.vetoes.iter().any(|v| v.place == Place::Hidden));
+    }
+
+    #[test]
+    fn disclaimers_are_boilerplate() {
+        let text = "Approved.\n\n-- \nAnna\n\nThis e-mail is confidential and intended only for the addressee. If you are not the intended recipient, do not copy or use it.";
+        assert_eq!(interpret(text).intent, Approve, "{:?}", interpret(text));
+        let context = Context {
+            boilerplate: vec!["Not valid without signature, only for internal use.".into()],
+            ..Context::default()
+        };
+        let body = Body {
+            html: false,
+            visible: "Yes\n\nNot valid without signature, only for internal use.".into(),
+            hidden: String::new(),
+        };
+        assert_eq!(read(&[body], &context).intent, Approve);
+    }
+
+    #[test]
+    fn times_of_day() {
+        assert_eq!(time_of_day("after 18:00 please").as_deref(), Some("18:00"));
+        assert_eq!(time_of_day("at 6pm").as_deref(), Some("6pm"));
+        assert_eq!(time_of_day("om 9.30u").as_deref(), Some("9.30"));
+        assert_eq!(time_of_day("T +31 20 123 4567"), None);
+        assert_eq!(time_of_day("R-20261201-7Q2M"), None);
     }
 
     #[test]
@@ -1118,21 +1479,6 @@ mod tests {
     }
 
     #[test]
-    fn reasons_name_the_words() {
-        let reasons = interpret("not ok").reasons;
-        assert!(reasons[0].contains("\"not ok\""), "{reasons:?}");
-        let reasons = interpret("I do not approve").reasons;
-        assert!(reasons[0].contains("\"do not approve\""), "{reasons:?}");
-        let reasons = interpret("Yes but use searxng-2 instead").reasons;
-        assert!(
-            reasons[0].contains("\"yes\"") && reasons[0].contains("\"instead\""),
-            "{reasons:?}"
-        );
-        let reasons = interpret("> quoted\nyes").reasons;
-        assert_eq!(reasons[1], "Left out 1 quoted or template line.");
-    }
-
-    #[test]
     fn intent_names() {
         for intent in [Approve, Deny, Question, Modify, Unclear] {
             let json = serde_json::to_string(&intent).unwrap();
@@ -1142,106 +1488,30 @@ mod tests {
         assert_eq!(verdict["intent"], "approve");
     }
 
-    /// Every listed phrase is written as the splitter produces it, within the length limit,
-    /// and in one list only: otherwise it could never match, or match as the wrong cue.
+    /// Every listed phrase is written as the splitter produces it, within the length limit;
+    /// approvals, fillers and vetoes never share a phrase.
     #[test]
-    fn lexicon_is_normalised_and_disjoint() {
-        let mut seen: Vec<&str> = Vec::new();
-        for (cue, _, list) in LEXICON {
+    fn lists_are_normalised_and_disjoint() {
+        let mut lists: Vec<(&str, &[&str])> = vec![("approve", APPROVE), ("filler", FILLERS)];
+        for (kind, list) in VETOES {
+            lists.push((kind_name(*kind), list));
+        }
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for (name, list) in &lists {
             for phrase in *list {
-                let words: Vec<String> = sentences(phrase)
-                    .into_iter()
-                    .flat_map(|s| s.clauses)
-                    .flatten()
-                    .collect();
-                assert_eq!(
-                    words.join(" "),
-                    *phrase,
-                    "{cue:?} entry {phrase:?} is not normalised"
-                );
-                assert!(words.len() <= MAX_PHRASE_WORDS, "{phrase:?} is too long");
-                assert!(!seen.contains(phrase), "{phrase:?} is in two lists");
-                seen.push(phrase);
+                let normal = normalised_words(phrase).join(" ");
+                assert_eq!(normal, *phrase, "{name} entry {phrase:?} is not normalised");
+                assert!(phrase.split(' ').count() <= MAX_PHRASE_WORDS, "{phrase:?}");
+                if let Some((other, _)) = seen.iter().find(|(_, p)| p == phrase)
+                    && other != name
+                {
+                    panic!("{phrase:?} is both {other} and {name}");
+                }
+                seen.push((name, phrase));
             }
         }
-        for phrase in NEGATING_REFUSALS {
-            assert_eq!(
-                lookup(phrase).map(|(cue, _)| cue),
-                Some(Cue::Refuse),
-                "{phrase:?}"
-            );
+        for phrase in SIGN_OFFS {
+            assert_eq!(normalised_words(phrase).join(" "), *phrase);
         }
-    }
-
-    /// The fixture replies whose body is plain text, with the quoted original cut off by a
-    /// simple helper here, until the real trimmer and MIME decoding run end to end.
-    #[test]
-    fn plain_text_fixtures() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replies");
-        let expected = std::fs::read_to_string(dir.join("expected.tsv")).unwrap();
-        let mut checked = 0;
-        for row in expected.lines().filter(|l| !l.trim().is_empty()) {
-            let (file, intent) = row.split_once('\t').unwrap();
-            let mail = std::fs::read_to_string(dir.join(file)).unwrap();
-            let Some(body) = plain_body(&mail) else {
-                continue;
-            };
-            let reply = strip_quoted(&body);
-            let verdict = interpret(&reply);
-            assert_eq!(
-                verdict.intent.as_str(),
-                intent,
-                "fixture {file}: reply {reply:?}, reasons {:?}",
-                verdict.reasons
-            );
-            // Even untrimmed, the quoted original (with "reply APPROVE or DENY") must not count.
-            let untrimmed = interpret(&body);
-            assert_eq!(
-                untrimmed.intent.as_str(),
-                intent,
-                "fixture {file} untrimmed: reasons {:?}",
-                untrimmed.reasons
-            );
-            checked += 1;
-        }
-        assert!(checked >= 60, "only {checked} plain-text fixtures");
-    }
-
-    /// The body of a single-part text/plain mail in 7bit or 8bit; `None` for anything else.
-    fn plain_body(mail: &str) -> Option<String> {
-        let mail = mail.replace("\r\n", "\n");
-        let (head, body) = mail.split_once("\n\n")?;
-        let head = head.replace("\n ", " ").replace("\n\t", " ").to_lowercase();
-        let header = |name: &str| {
-            head.lines()
-                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
-        };
-        let plain = header("content-type:").is_none_or(|t| t.starts_with("text/plain"));
-        let unencoded =
-            header("content-transfer-encoding:").is_none_or(|e| e == "7bit" || e == "8bit");
-        (plain && unencoded).then(|| body.to_string())
-    }
-
-    /// Drop quoted lines and quote headers, cut at an Outlook separator. Dropping rather than
-    /// cutting at the first quote keeps the answer of a bottom-posted reply.
-    fn strip_quoted(body: &str) -> String {
-        let mut kept = Vec::new();
-        for line in body.lines() {
-            let t = line.trim();
-            if t.starts_with("________________")
-                || t.starts_with("-----Original Message-----")
-                || t.starts_with("-----Oorspronkelijk bericht-----")
-            {
-                break;
-            }
-            if t.starts_with('>') || t.ends_with("wrote:") || t.ends_with("geschreven:") {
-                continue;
-            }
-            if t.starts_with("Op ") && t.contains(" schreef ") && t.ends_with(':') {
-                continue;
-            }
-            kept.push(line);
-        }
-        kept.join("\n")
     }
 }

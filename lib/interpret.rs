@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::atomic::{self, FileError, Untrusted};
 use crate::config::{Config, ConfigError};
 use crate::exit::{Exit, ExitStatus};
-use crate::intent::{self, Intent};
+use crate::intent::{self, Intent, Veto};
 use crate::maildir::{self, Judgement};
 use crate::store::{Store, StoreError};
 use crate::{reply, trim};
@@ -50,6 +50,14 @@ pub struct Reading {
     pub intent: Intent,
     /// The reply's own words, after trimming.
     pub text: String,
+    /// The rule that decided.
+    pub rule: String,
+    /// The approval phrases of the decisive text.
+    pub approvals: Vec<String>,
+    /// The words that kept it from approving, and where they stand.
+    pub vetoes: Vec<Veto>,
+    /// Words of the decisive text outside the approval grammar.
+    pub unknown: Vec<String>,
     /// Why that intent.
     pub reasons: Vec<String>,
     /// Whether the sender and thread would be accepted (with `--config`).
@@ -84,32 +92,55 @@ pub fn file(path: &Path, config: Option<&Path>) -> Result<Reading, InterpretErro
         InterpretError::NotMail(format!("{} is not a mail message", path.display()))
     })?;
     let text = trim::trim_reply(&reply.text);
-    let verdict = intent::interpret(&text);
-    let mut reading = Reading {
-        intent: verdict.intent,
-        text,
-        reasons: verdict.reasons,
-        accepted: None,
-        why: None,
-        request: None,
+    // Without a configuration the request is not known: the first id named stands for it.
+    let context = intent::Context {
+        names: reply.from_name.iter().cloned().collect(),
+        ..intent::Context::default()
     };
+    let mut verdict = intent::read(&reply.bodies, &context);
+    let mut judged = None;
     if let Some(config_path) = config {
         let config = Config::load(Some(config_path))?;
         let mut store = Store::open(&config.paths.database())?;
         let judgement = store.read(|tx| maildir::judge(tx, &config, &reply))?;
-        let (accepted, why, request) = match judgement {
-            Judgement::Accepted { row, verdict, .. } => (
-                true,
-                format!("counts as {} for {}", verdict.intent.as_str(), row.id),
+        judged = Some(match judgement {
+            Judgement::Accepted {
+                row, verdict: v, ..
+            } => {
+                verdict = v;
+                (
+                    true,
+                    format!("counts as {} for {}", verdict.intent.as_str(), row.id),
+                    Some(row.id.to_string()),
+                )
+            }
+            Judgement::Late { row } => (
+                false,
+                format!(
+                    "too late: the deadline {} has passed",
+                    crate::time::rfc3339(row.deadline_at)
+                ),
                 Some(row.id.to_string()),
             ),
             Judgement::Refused { request, reason } => {
                 (false, reason, request.map(|r| r.to_string()))
             }
-        };
-        reading.accepted = Some(accepted);
-        reading.why = Some(why);
-        reading.request = request;
+        });
     }
-    Ok(reading)
+    let (accepted, why, request) = match judged {
+        Some((accepted, why, request)) => (Some(accepted), Some(why), request),
+        None => (None, None, None),
+    };
+    Ok(Reading {
+        intent: verdict.intent,
+        text,
+        rule: verdict.rule,
+        approvals: verdict.approvals,
+        vetoes: verdict.vetoes,
+        unknown: verdict.unknown,
+        reasons: verdict.reasons,
+        accepted,
+        why,
+        request,
+    })
 }

@@ -22,6 +22,7 @@ pub mod exec;
 pub mod exit;
 pub mod failpoint;
 pub mod gmail;
+pub mod html;
 pub mod ids;
 pub mod init;
 pub mod inspect;

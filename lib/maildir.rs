@@ -45,6 +45,12 @@ pub enum Judgement {
         /// The reply's own words.
         text: String,
     },
+    /// It came from the operator for a request waiting for a decision, but at or after the
+    /// deadline: it does not count, and the request expires.
+    Late {
+        /// The request answered.
+        row: Box<RequestRow>,
+    },
     /// It does not count, and why.
     Refused {
         /// The request it seemed to answer, if any.
@@ -153,6 +159,30 @@ fn one(
                 );
                 Ok(())
             }
+            Judgement::Late { row } => {
+                counts.refused += 1;
+                let request = row.id.to_string();
+                let reason = format!(
+                    "too late: the deadline {} had passed",
+                    time::rfc3339(row.deadline_at)
+                );
+                record.request_id = Some(&request);
+                record.outcome = "refused";
+                record.reason = &reason;
+                tx.insert_reply(&record)?;
+                log::warn!(
+                    "reply {name} from {} for {request} does not count: {reason}; the request expires",
+                    record.sender.unwrap_or("?")
+                );
+                let text = trim::trim_reply(&reply.text);
+                let by = Decider {
+                    actor: record.sender.unwrap_or("?"),
+                    words: &text,
+                    message_id: record.message_id,
+                    answer: None,
+                };
+                decide::late(tx, config, &row, &by, now)
+            }
             Judgement::Accepted { row, verdict, text } => {
                 counts.accepted += 1;
                 let verdict = help.adjust(verdict);
@@ -170,7 +200,7 @@ fn one(
                     message_id: record.message_id,
                     answer: help.answer.as_deref(),
                 };
-                decide::apply(tx, config, &row, decision(verdict.intent), &by, now)
+                decide::apply(tx, config, &row, decision(verdict.intent), &by, now).map(|_| ())
             }
         }
     })
@@ -189,7 +219,7 @@ impl AgentHelp {
     /// Only an unclear verdict is open to the agent's reading, and the agent never approves:
     /// its reading of an approval stays unclear and the operator is asked again, since only
     /// the operator's own unambiguous words approve (DESIGN.md sections 5 and 6).
-    fn adjust(&self, verdict: Verdict) -> Verdict {
+    fn adjust(&self, mut verdict: Verdict) -> Verdict {
         let Some((intent, why)) = self
             .reading
             .clone()
@@ -197,19 +227,17 @@ impl AgentHelp {
         else {
             return verdict;
         };
-        let mut reasons = verdict.reasons;
         if intent == Intent::Approve {
-            reasons.push(format!("the admin agent read it as approval ({why}); only the operator's own clear APPROVE approves"));
-            return Verdict {
-                intent: Intent::Unclear,
-                reasons,
-            };
+            verdict.reasons.push(format!("the admin agent read it as approval ({why}); only the operator's own clear APPROVE approves"));
+            return verdict;
         }
-        reasons.push(format!(
+        verdict.reasons.push(format!(
             "the admin agent read it as {} ({why})",
             intent.as_str()
         ));
-        Verdict { intent, reasons }
+        verdict.intent = intent;
+        verdict.rule = format!("the admin agent's reading ({})", intent.as_str());
+        verdict
     }
 }
 
@@ -331,12 +359,27 @@ pub fn judge(tx: &Tx<'_>, config: &Config, reply: &Reply) -> Result<Judgement, S
             row.state
         ));
     }
-    let verdict = intent::interpret(&text);
+    if time::now() >= row.deadline_at {
+        return Ok(Judgement::Late { row: Box::new(row) });
+    }
+    let verdict = intent::read(&reply.bodies, &reading_context(config, reply, &id));
     Ok(Judgement::Accepted {
         row: Box::new(row),
         verdict,
         text,
     })
+}
+
+/// What a reply to request `id` is read against: the request, the operator's names (the
+/// configured ones and the From display name), the configured boilerplate.
+pub fn reading_context(config: &Config, reply: &Reply, id: &RequestId) -> intent::Context {
+    let mut names = config.operator.names.clone();
+    names.extend(reply.from_name.clone());
+    intent::Context {
+        request: Some(id.to_string()),
+        names,
+        boilerplate: config.operator.boilerplate.clone(),
+    }
 }
 
 fn is_our_message_id(id: &str, config: &Config) -> bool {

@@ -3,7 +3,10 @@
 
 use std::borrow::Cow;
 
-use mail_parser::{HeaderName, HeaderValue, MessageParser};
+use mail_parser::{HeaderName, HeaderValue, MessageParser, PartType};
+
+use crate::html;
+use crate::intent::Body;
 
 /// The parts of a mail the broker looks at.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +28,10 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     /// The text body; HTML converted to text with its quoted blocks left out.
     pub text: String,
+    /// Every text and HTML body part, as the reply reader reads them.
+    pub bodies: Vec<Body>,
+    /// The display name of `From`, the operator's own name if it is an operator.
+    pub from_name: Option<String>,
 }
 
 /// Parse a mail. `None` when it is not a mail at all.
@@ -77,6 +84,12 @@ pub fn parse(raw: &[u8]) -> Option<Reply> {
         recipients,
         headers,
         text: body_text(&message),
+        bodies: bodies(&message),
+        from_name: message
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.name())
+            .map(str::to_string),
     })
 }
 
@@ -106,6 +119,39 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
         Some(html) => mail_parser::decoders::html::html_to_text(&strip_quoted_html(&html)),
         None => String::new(),
     }
+}
+
+/// Every body part in the mail's order, text and HTML alike: both are read, and must agree.
+/// Attachments and forwarded messages are someone else's words and are left out.
+fn bodies(message: &mail_parser::Message<'_>) -> Vec<Body> {
+    let mut indexes: Vec<u32> = message
+        .text_body
+        .iter()
+        .chain(message.html_body.iter())
+        .copied()
+        .collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    indexes
+        .into_iter()
+        .filter_map(|index| message.parts.get(usize::try_from(index).ok()?))
+        .filter_map(|part| match &part.body {
+            PartType::Text(text) => Some(Body {
+                html: false,
+                visible: text.to_string(),
+                hidden: String::new(),
+            }),
+            PartType::Html(markup) => {
+                let text = html::to_text(markup);
+                Some(Body {
+                    html: true,
+                    visible: text.visible,
+                    hidden: text.hidden,
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Remove `<blockquote>…</blockquote>` (nested too) and everything from a quote container

@@ -4,7 +4,7 @@
 //! signature never verifies a changed message.
 
 use clawdbot::bridge::signature::{self, Key, Received};
-use clawdbot::intent::{Intent, interpret};
+use clawdbot::intent::{self, APPROVE, Body, Context, Intent, VETOES, interpret};
 use clawdbot::trim::trim_reply;
 use clawdbot::watchdog::tail::{self, Piece, Scan};
 
@@ -207,7 +207,7 @@ fn quoted_approval_words_never_approve() {
             body.push_str(&format!("> {} {}\n", rng.pick(APPROVALS), rng.pick(WORDS)));
         }
         let trimmed = trim_reply(&body);
-        let verdict = interpret(&trimmed);
+        let verdict = interpret(&body);
         assert_ne!(
             verdict.intent,
             Intent::Approve,
@@ -268,4 +268,193 @@ fn a_changed_message_never_verifies() {
             "seed {seed}: another time verified"
         );
     }
+}
+
+/// The operator's part of an approving reply, line by line: greeting, approval, sign-off,
+/// signature, footer, disclaimer, in the shapes real clients write.
+fn approving_lines(rng: &mut Rng) -> Vec<String> {
+    const GREETINGS: &[&str] = &["", "Hi,", "Hello clawdbot,", "Hoi,", "Dag,"];
+    const YES: &[&str] = &[
+        "Yes, go ahead.",
+        "ok",
+        "Approved, thanks!",
+        "LGTM",
+        "Ja, doe maar",
+        "Akkoord.",
+        "Prima, ga je gang",
+        "Yes please 👍",
+        "R-20261201-7Q2M approved",
+        "Go for it.",
+    ];
+    const SIGN_OFFS: &[&str] = &["", "Thanks,\nAnna", "Groet,\nAnna de Vries", "Cheers, Anna"];
+    const SIGNATURES: &[&str] = &[
+        "",
+        "-- \nAnna de Vries\nIT beheer | Voorbeeld B.V.\nT +31 20 123 4567\nwww.example.org",
+        "Anna de Vries\nHead of IT",
+        "Sent from my iPhone",
+        "-- \nAnna\n\nThis e-mail is confidential and intended only for the addressee. If you are not the intended recipient, please notify the sender and delete it; do not copy or use it.",
+    ];
+    let mut text = String::new();
+    for part in [
+        *rng.pick(GREETINGS),
+        *rng.pick(YES),
+        *rng.pick(SIGN_OFFS),
+        *rng.pick(SIGNATURES),
+    ] {
+        if !part.is_empty() {
+            text.push_str(part);
+            text.push_str("\n\n");
+        }
+    }
+    text.lines().map(str::to_string).collect()
+}
+
+/// The quoted original, as Gmail quotes it, with whatever the agent wrote in it.
+fn quoted_original(rng: &mut Rng) -> String {
+    let mut text =
+        String::from("On Tue, 1 Dec 2026 at 10:15, clawdbot <clawdbot@example.org> wrote:\n");
+    text.push_str("> -- reply above this line --\n> The agent asks for approval of request R-20261201-7Q2M.\n");
+    for _ in 0..1 + rng.below(6) {
+        let words: Vec<&str> = (0..1 + rng.below(8))
+            .map(|_| match rng.below(3) {
+                0 => *rng.pick(WORDS),
+                1 => *rng.pick(APPROVE),
+                _ => {
+                    let list = rng_veto_list(rng);
+                    *rng.pick(list)
+                }
+            })
+            .collect();
+        text.push_str(&format!("> {}\n", words.join(" ")));
+    }
+    text.push_str("> How to answer: reply APPROVE or DENY\n");
+    text
+}
+
+fn rng_veto_list(rng: &mut Rng) -> &'static [&'static str] {
+    VETOES[rng.below(VETOES.len())].1
+}
+
+fn context() -> Context {
+    Context {
+        request: Some("R-20261201-7Q2M".into()),
+        names: vec!["Anna de Vries".into()],
+        boilerplate: Vec::new(),
+    }
+}
+
+fn plain(text: &str) -> Body {
+    Body {
+        html: false,
+        visible: text.to_string(),
+        hidden: String::new(),
+    }
+}
+
+/// Every generated approving reply approves, whatever the quoted original holds.
+#[test]
+fn an_approval_never_depends_on_the_quoted_original() {
+    for seed in 1..=CASES {
+        let mut rng = Rng(seed);
+        let own = approving_lines(&mut rng).join("\n");
+        for _ in 0..3 {
+            let body = format!("{own}\n{}", quoted_original(&mut rng));
+            let verdict = intent::read(&[plain(&body)], &context());
+            assert_eq!(
+                verdict.intent,
+                Intent::Approve,
+                "seed {seed}: {body:?} {verdict:?}"
+            );
+        }
+    }
+}
+
+/// Any veto phrase, inserted anywhere the operator wrote (a line of its own at any place, the
+/// end of any line, below a separator, in the HTML part visible or hidden), stops an approval.
+#[test]
+fn a_veto_anywhere_the_operator_wrote_stops_an_approval() {
+    let mut vetoes: Vec<String> = VETOES
+        .iter()
+        .flat_map(|(_, list)| list.iter().map(|p| p.to_string()))
+        .collect();
+    vetoes.extend([
+        "?".to_string(),
+        "R-20261130-AB12".to_string(),
+        "18:00".to_string(),
+    ]);
+    for seed in 1..=CASES {
+        let mut rng = Rng(seed);
+        let mut lines = approving_lines(&mut rng);
+        let quote = quoted_original(&mut rng);
+        let base = format!("{}\n{quote}", lines.join("\n"));
+        assert_eq!(
+            intent::read(&[plain(&base)], &context()).intent,
+            Intent::Approve,
+            "seed {seed}: the base reply {base:?} must approve"
+        );
+        let veto = rng.pick(&vetoes).clone();
+        let place = rng.below(5);
+        let bodies = match place {
+            0 => {
+                let at = rng.below(lines.len() + 1);
+                lines.insert(at, veto.clone());
+                vec![plain(&format!("{}\n{quote}", lines.join("\n")))]
+            }
+            1 => {
+                let at = rng.below(lines.len());
+                lines[at] = format!("{} {veto}", lines[at]);
+                vec![plain(&format!("{}\n{quote}", lines.join("\n")))]
+            }
+            2 => vec![plain(&format!(
+                "{}\n---\n{veto}\n{quote}",
+                lines.join("\n")
+            ))],
+            3 => {
+                let html = Body {
+                    html: true,
+                    visible: format!("{}\n{veto}", lines.join("\n")),
+                    hidden: String::new(),
+                };
+                vec![plain(&base), html]
+            }
+            _ => {
+                let html = Body {
+                    html: true,
+                    visible: base.clone(),
+                    hidden: veto.clone(),
+                };
+                vec![plain(&base), html]
+            }
+        };
+        let verdict = intent::read(&bodies, &context());
+        assert_ne!(
+            verdict.intent,
+            Intent::Approve,
+            "seed {seed}: veto {veto:?} at place {place} in {bodies:?}"
+        );
+    }
+}
+
+/// Any approval phrase after any refusal is no approval.
+#[test]
+fn an_approval_after_a_refusal_never_approves() {
+    let refusals = VETOES
+        .iter()
+        .filter(|(kind, _)| matches!(kind, intent::VetoKind::Refusal | intent::VetoKind::Negation))
+        .flat_map(|(_, list)| list.iter());
+    let mut checked = 0;
+    for refusal in refusals {
+        for approval in APPROVE {
+            for text in [
+                format!("{refusal} {approval}"),
+                format!("{refusal}. {approval}"),
+                format!("{refusal}\n{approval}"),
+            ] {
+                let verdict = interpret(&text);
+                assert_ne!(verdict.intent, Intent::Approve, "{text:?}: {verdict:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked}");
 }

@@ -528,3 +528,27 @@ fn a_decision_in_an_allowed_group_is_audited_and_confirmed_there() {
         last.text
     );
 }
+
+#[test]
+fn a_late_approve_is_refused_and_the_operator_is_told_in_the_chat() {
+    let (inst, log, telegram) = bot("tg-late");
+    inst.drop_in("40-ttl.toml", "[requests]\nttl = \"3s\"\n");
+    let id = filed(&inst, "late");
+    run(&inst);
+    std::thread::sleep(std::time::Duration::from_millis(3200));
+    // No broker pass has expired it: the command is the first to see the deadline passed.
+    telegram.say(OPERATOR, &format!("/approve {id}"));
+    run(&inst);
+    inst.run("clawdbot-exec", &[]);
+    assert_eq!(runs(&log), 0, "a late approval runs nothing");
+    assert_eq!(state(&inst, &id), "Expired");
+    let answers: Vec<String> = telegram.sent().into_iter().map(|s| s.text).collect();
+    assert!(
+        answers
+            .iter()
+            .any(|t| t.contains("Too late") && t.contains(&id)),
+        "{answers:?}"
+    );
+    let audit = inst.json(&["show", &id])["audit"].to_string();
+    assert!(audit.contains("after the deadline"), "{audit}");
+}

@@ -406,7 +406,15 @@ fn decide(
         message_id: None,
         answer: None,
     };
-    decide::apply(tx, config, &row, decision, &by, now)?;
+    if decide::apply(tx, config, &row, decision, &by, now)? == decide::Applied::Late {
+        return Ok((
+            format!(
+                "Too late: the deadline of {parsed} passed at {}. Nothing ran; the request expired and the agent is told.",
+                crate::time::rfc3339(row.deadline_at)
+            ),
+            true,
+        ));
+    }
     let answer = match decision {
         Decision::Approve => format!(
             "Approved {parsed} (hash {}): it runs now; the outcome follows here and by mail.",
