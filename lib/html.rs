@@ -19,9 +19,14 @@ pub struct Text {
     pub hidden: String,
 }
 
-/// Elements whose content is never shown.
-const INVISIBLE: &[&str] = &[
-    "head", "style", "script", "title", "template", "noscript", "object", "svg", "xml",
+/// Elements whose content is no text: style sheets, scripts, the subject in `<title>`.
+const INVISIBLE: &[&str] = &["style", "script", "title"];
+
+/// Elements whose content some clients show and others do not: read as hidden text, so that
+/// a veto in them still counts and an approval does not.
+const MAYBE_SHOWN: &[&str] = &[
+    "head", "template", "noscript", "object", "svg", "xml", "details", "iframe", "textarea",
+    "select", "math",
 ];
 
 /// Elements that start and end a line of text.
@@ -58,12 +63,6 @@ const VOID: &[&str] = &[
     "br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base", "source",
 ];
 
-/// Markers of a container that holds nothing but the quoted mail. Gmail's `gmail_quote` and
-/// Outlook's `divRplyFwdMsg` are not among them: Gmail keeps interleaved answers inside its
-/// container (only its `<blockquote>` is quoted), and Outlook's holds only the header block
-/// that the reader then recognises as a quote header, with the original after it.
-const QUOTE_MARKERS: &[&str] = &["yahoo_quoted", "protonmail_quote", "zmail_extra"];
-
 /// An element on the stack, with what it does to its content.
 #[derive(Debug, Clone)]
 struct Open {
@@ -88,6 +87,11 @@ pub fn to_text(html: &str) -> Text {
         out.text(&rest[..lt], &stack);
         rest = &rest[lt..];
         if let Some(after) = rest.strip_prefix("<!--") {
+            // As browsers do: "<!-->" and "<!--->" close at once.
+            if let Some(closed) = after.strip_prefix('>').or_else(|| after.strip_prefix("->")) {
+                rest = closed;
+                continue;
+            }
             rest = after.find("-->").map_or("", |end| &after[end + 3..]);
             continue;
         }
@@ -121,6 +125,12 @@ pub fn to_text(html: &str) -> Text {
             let close = format!("</{name}");
             let lower = rest.to_ascii_lowercase();
             let skipped = lower.find(&close).map_or(rest.len(), |at| at);
+            // Text a style sheet generates (`content: "…"`) is text nonetheless.
+            if name == "style" {
+                for generated in css_content(&rest[..skipped]) {
+                    out.hidden_text(&generated);
+                }
+            }
             rest = &rest[skipped..];
             rest = rest.find('>').map_or("", |gt| &rest[gt + 1..]);
             continue;
@@ -137,6 +147,12 @@ pub fn to_text(html: &str) -> Text {
                 && let Some(alt) = attribute(tag, "alt")
             {
                 out.text(&alt, &stack);
+            }
+            // A form field shows its value; read it, for vetoes only.
+            if name == "input"
+                && let Some(value) = attribute(tag, "value")
+            {
+                out.hidden_text(&value);
             }
             continue;
         }
@@ -222,15 +238,6 @@ fn open_element(name: &str, tag: &str, parent: Option<&Open>) -> Open {
     let style = attribute(tag, "style")
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let class = attribute(tag, "class")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let id = attribute(tag, "id")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let kind = attribute(tag, "type")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
     let mut color = parent.and_then(|p| p.color);
     let mut background = parent.and_then(|p| p.background);
     if let Some(c) = attribute(tag, "color").and_then(|c| parse_color(&c)) {
@@ -255,15 +262,13 @@ fn open_element(name: &str, tag: &str, parent: Option<&Open>) -> Open {
         (None, _) => false,
     };
     let hidden = parent.is_some_and(|p| p.hidden)
+        || MAYBE_SHOWN.contains(&name)
         || attribute(tag, "hidden").is_some()
         || hidden_style
         || same_colour;
-    let quote = parent.is_some_and(|p| p.quote)
-        || name == "blockquote"
-        || kind == "cite"
-        || QUOTE_MARKERS
-            .iter()
-            .any(|marker| class.contains(marker) || id.contains(marker));
+    // Only a <blockquote> quotes; the reader then counts it as quoted only below an
+    // attribution ("On … wrote:"), as it does `>` lines.
+    let quote = parent.is_some_and(|p| p.quote) || name == "blockquote";
     Open {
         name: name.to_string(),
         hidden,
@@ -271,6 +276,29 @@ fn open_element(name: &str, tag: &str, parent: Option<&Open>) -> Open {
         color,
         background,
     }
+}
+
+/// The strings of `content:` declarations in a style sheet.
+fn css_content(sheet: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let lower = sheet.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("content") {
+        let start = from + at + "content".len();
+        let rest = sheet[start..].trim_start();
+        if let Some(value) = rest.strip_prefix(':') {
+            let end = value.find([';', '}']).unwrap_or(value.len());
+            let text: String = value[..end]
+                .chars()
+                .filter(|c| !matches!(c, '"' | '\''))
+                .collect();
+            if !text.trim().is_empty() {
+                found.push(text.trim().to_string());
+            }
+        }
+        from = start;
+    }
+    found
 }
 
 /// CSS declarations of a `style` attribute, lower case, as (property, value).

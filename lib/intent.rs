@@ -89,6 +89,8 @@ pub enum VetoKind {
     Sarcasm,
     /// The id of a request other than this one.
     OtherRequest,
+    /// A word in letters of another script, which may only look like a word the reader knows.
+    Unreadable,
 }
 
 /// Where the operator wrote a word.
@@ -101,6 +103,8 @@ pub enum Place {
     Below,
     /// In HTML that a person does not see.
     Hidden,
+    /// In the subject, where the operator changed it.
+    Subject,
 }
 
 /// One word or phrase that keeps a reply from approving.
@@ -143,6 +147,11 @@ pub struct Context {
     pub names: Vec<String>,
     /// Blocks the operator's mail client adds to every mail (`[operator] boilerplate`).
     pub boilerplate: Vec<String>,
+    /// The reply's subject: what the operator wrote into it is read for vetoes.
+    pub subject: String,
+    /// The name of the request's action ("restart_container"): its words may name what is
+    /// approved ("Yes, restart it"), and never another action.
+    pub action: String,
 }
 
 /// One body of a reply.
@@ -174,7 +183,12 @@ pub fn interpret(text: &str) -> Verdict {
 
 /// Read every body of a reply.
 pub fn read(bodies: &[Body], context: &Context) -> Verdict {
-    let names = name_words(&context.names);
+    let mut names = name_words(&context.names);
+    names.extend(
+        normalised_words(&context.action)
+            .into_iter()
+            .filter(|w| lookup(w).is_none()),
+    );
     let boilerplate: Vec<String> = context
         .boilerplate
         .iter()
@@ -182,11 +196,71 @@ pub fn read(bodies: &[Body], context: &Context) -> Verdict {
         .filter(|b| !b.is_empty())
         .collect();
     let mut ids = Ids::new(context.request.as_deref());
-    let readings: Vec<BodyReading> = bodies
+    let mut readings: Vec<BodyReading> = bodies
         .iter()
         .map(|body| read_body(body, &names, &boilerplate, &mut ids))
         .collect();
+    let subject = operator_subject(&context.subject);
+    if let Some(first) = readings.first_mut()
+        && !subject.is_empty()
+    {
+        scan(subject, Place::Subject, "subject", &names, &mut ids, first);
+    }
     combine(&readings)
+}
+
+/// The part of a reply's subject the operator wrote: past "Re:" and the like, a subject of the
+/// broker's ("[clawdbot R-…] Approve? … (risk: high)") counts only for what follows it; any
+/// other subject counts whole.
+fn operator_subject(subject: &str) -> &str {
+    let mut rest = subject.trim();
+    loop {
+        let lower = rest.to_lowercase();
+        let prefix = [
+            "re:", "aw:", "antw:", "fw:", "fwd:", "wg:", "sv:", "vs:", "doorst:", "tr:", "rif:",
+        ]
+        .iter()
+        .find(|p| lower.starts_with(*p));
+        match prefix {
+            Some(p) => rest = rest[p.len()..].trim_start(),
+            None => break,
+        }
+    }
+    if !rest.to_lowercase().starts_with("[clawdbot") {
+        return rest;
+    }
+    let Some(close) = rest.find(']') else {
+        return rest;
+    };
+    let after = rest[close + 1..].trim();
+    let lower = after.to_lowercase();
+    if lower.starts_with("approve?") {
+        return match after.rfind("(risk:") {
+            Some(at) => after[at..]
+                .find(')')
+                .map_or("", |end| after[at + end + 1..].trim()),
+            None => "",
+        };
+    }
+    // The broker's other subjects in a request's thread.
+    const OURS: &[&str] = &[
+        "reminder",
+        "denied",
+        "done",
+        "failed",
+        "expired",
+        "too late",
+        "approve or deny?",
+        "your question",
+        "outcome unknown",
+        "digest:",
+        "a question",
+    ];
+    if OURS.iter().any(|o| lower.starts_with(o)) {
+        ""
+    } else {
+        after
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -210,9 +284,13 @@ pub const APPROVE: &[&str] = &[
     "that is ok", "all good", "confirmed", "i confirm", "confirm", "agreed", "granted",
     "accepted", "of course", "certainly", "absolutely", "definitely", "by all means",
     "no problem", "no objection", "no objections", "ship it", "make it so", "yes go ahead",
-    "approved from my side", "run it", "restart it", "install it", "reboot it", "start it",
-    "deploy it", "apply it", "execute it", "update it", "upgrade it", "run that", "do that",
-    "restart that", "install that", "go ahead and run it", "go ahead and do it",
+    "approved from my side", "run it", "apply it", "execute it", "run that", "do that",
+    "go ahead and run it", "go ahead and do it", "go", "ok go", "ok to proceed",
+    "youre good to go", "you are good to go", "im ok with this", "im fine with this",
+    "im ok with it", "im fine with it", "i am ok with this", "i am fine with this",
+    "go ahead with it", "go ahead with this", "affirmative", "not a problem",
+    "no problem at all", "i dont mind", "approved go", "cleared", "you have my ok",
+    "im fine with that", "im ok with that", "goed zo",
     // Dutch from here
     "ja", "jazeker", "jawel", "jep", "ja hoor", "ja graag", "graag", "akkoord", "goedgekeurd",
     "goedkeuring gegeven", "goedkeuring verleend", "ik keur het goed", "keur ik goed",
@@ -222,35 +300,42 @@ pub const APPROVE: &[&str] = &[
     "zeker", "zeker weten", "natuurlijk", "uiteraard", "prima", "is goed", "is prima",
     "dat is goed", "dat is prima", "dat is oke", "is oke", "kan prima", "in orde", "akkoord hoor",
     "helemaal goed", "mag", "dat mag", "mag doorgaan", "mag uitgevoerd worden", "doen",
-    "uitvoeren", "goed", "prima zo", "lijkt me goed", "lijkt me prima", "klinkt goed",
-    "start maar", "akkoord van mij",
+    "uitvoeren", "goed", "lijkt me goed", "lijkt me prima", "klinkt goed",
+    "start maar", "akkoord van mij", "okido", "okee", "oki", "okidoki", "toestemming gegeven",
+    "je hebt mijn goedkeuring", "ik ga akkoord", "mee eens", "voer uit", "gaan met die banaan",
+    "herstart maar", "herstarten maar", "uitvoeren maar", "installeer maar", "draai maar",
+    "voer maar uit hoor",
 ];
 
 /// Words that may stand around an approval in the decisive text and say nothing of their own.
 #[rustfmt::skip]
 pub const FILLERS: &[&str] = &[
     "hi", "hello", "hey", "dear", "hi there", "hello there", "good morning", "good afternoon",
-    "good evening", "morning", "please", "pls", "plz", "thanks", "thank you", "thx", "ty",
+    "good evening", "please", "pls", "plz", "thanks", "thank you", "thx", "ty",
     "thanks a lot", "many thanks", "thank you very much", "thanks very much", "much appreciated",
     "appreciated", "cheers", "regards", "best", "best regards", "kind regards", "warm regards",
     "best wishes", "all the best", "sincerely", "have a nice day", "have a good day",
     "thanks for asking", "thanks for checking", "thanks for the heads up", "and", "so", "then",
     "well", "just", "it", "this", "that", "the", "request", "this request", "that request",
-    "is", "its", "me", "for me", "by me", "from me", "from my side", "on my side", "here",
-    "clawdbot", "bot", "team", "all", "sir", "no rush", "no hurry", "oh", "ah", "right",
-    "really", "very", "totally", "fully", "indeed", "now", "right away", "asap", "thanks again",
+    "is", "its", "me", "for me", "by me", "from me", "from my side", "on my side",
+    "clawdbot", "bot", "team", "all", "sir", "no rush", "no hurry", "ah",
+    "really", "very", "fully", "indeed", "right away", "asap", "thanks again",
+    "no worries", "thanks for flagging", "good catch", "keep me posted",
+    "let me know when its done", "let me know when done", "good luck", "thanks in advance",
+    "with kind regards", "succes", "veel succes", "makes sense", "as requested", "dank voor het melden", "dank voor de melding",
+    "bedankt voor de melding", "bedankt voor het melden", "houd me op de hoogte",
     "good", "great", "perfect", "excellent", "super", "awesome", "nice", "cool", "top",
     // A reaction beside words; alone it approves nothing, since a filler is no approval.
-    "👍", "✅", "👌", "✔", "☑", "🙂", "😊", "🙏", "💪", "👏", "🚀", "😀", "😃", "😉", "👆",
+    "👍", "✅", "👌", "✔", "☑", "🙂", "😊", "🙏", "💪", "👏", "🚀", "😀", "😃", "👆",
     // Dutch from here
-    "hoi", "hai", "hallo", "dag", "beste", "bedankt voor het checken", "dank voor het checken", "goedemorgen", "goedemiddag", "goedenavond", "hee",
+    "hoi", "hai", "hallo", "beste", "bedankt voor het checken", "dank voor het checken", "goedemorgen", "goedemiddag", "goedenavond", "hee",
     "bedankt", "dank", "dank je", "dank je wel", "dank u", "dank u wel", "dankjewel",
     "dankuwel", "alvast bedankt", "groet", "groeten", "gr", "grt", "mvg",
     "met vriendelijke groet", "met vriendelijke groeten", "vriendelijke groet",
     "vriendelijke groeten", "hartelijke groet", "hartelijke groeten", "fijne dag", "fijne dag nog",
     "en", "dan", "nou", "hoor", "het", "dit", "dat", "deze", "verzoek", "aanvraag", "van mij",
     "van mijn kant", "wat mij betreft", "voor mij", "gewoon", "maar gewoon", "echt", "helemaal",
-    "geen haast", "nu", "direct", "meteen", "groetjes", "gr en dank", "tot ziens",
+    "geen haast", "direct", "meteen", "groetjes", "gr en dank", "tot ziens",
     "bedankt voor het vragen", "dank voor het vragen", "mooi", "fijn",
 ];
 
@@ -264,6 +349,8 @@ pub const VETOES: &[(VetoKind, &[&str])] = &[
         "never mind", "nevermind", "no way", "no go", "no thanks", "no thank you", "hell no",
         "absolutely not", "certainly not", "of course not", "definitely not", "over my dead body",
         "negative", "dont", "do not", "do it myself", "denial", "refusal", "rejection",
+        "revoke", "revoked", "forget it", "scrap that", "scrap it", "nvm", "handle it myself",
+        "nein", "nicht", "non", "laat staan", "laat zitten", "herroepen", "ingetrokken",
         "nee", "neen", "nee hoor", "nee dank je", "niet doen", "niet uitvoeren", "liever niet",
         "niet akkoord", "geen akkoord", "geen goedkeuring", "geen toestemming", "geweigerd",
         "weiger", "ik weiger", "weigeren", "afgewezen", "afgekeurd", "afwijzen", "annuleer",
@@ -312,7 +399,7 @@ pub const VETOES: &[(VetoKind, &[&str])] = &[
         "do not know", "geen idee", "niet zeker", "weet niet", "weet ik niet", "maybe", "perhaps", "possibly", "probably", "unsure", "guess", "suppose", "think",
         "believe", "hope", "doubt", "idk", "dunno", "misschien", "wellicht",
         "mogelijk", "waarschijnlijk", "denk", "twijfel", "weet", "hoop", "geloof", "hmm", "hm",
-        "uh", "um", "eh", "euh",
+        "uh", "uhm", "ehm", "euh",
     ]),
     (VetoKind::Retraction, &[
         "actually", "scratch that", "second thought", "second thoughts", "hang on", "oops",
@@ -333,7 +420,7 @@ pub const VETOES: &[(VetoKind, &[&str])] = &[
         "yeah right", "when pigs fly", "fired", "kidding", "joking", "joke", "jk", "lol",
         "haha", "hahaha", "lmao", "rofl", "sarcasm", "as if", "dream on", "in your dreams",
         "you wish", "grapje", "geintje", "ontslagen", "dacht het niet", "mooi niet",
-        "ammehoela", "echt niet", "sure sure", "good luck", "nice try",
+        "ammehoela", "echt niet", "sure sure", "😉", "😜", "🙃", "totally", "oh yeah", "nice try", "ja dag", "right", "🙄", "s",
     ]),
 ];
 
@@ -351,9 +438,8 @@ const SIGN_OFFS: &[&str] = &[
 /// Mobile and webmail footers, matched at the start of a line, lower case.
 #[rustfmt::skip]
 const FOOTERS: &[&str] = &[
-    "sent from my ", "sent from outlook", "sent from mail for", "sent from yahoo",
-    "sent from proton", "sent with proton", "sent via ", "sent using ", "get outlook for ",
-    "verzonden vanaf mijn ", "verstuurd vanaf mijn ", "verzonden met ", "verstuurd met ",
+    "sent from ", "sent with ", "sent via ", "sent using ", "get outlook for ",
+    "verzonden vanaf ", "verstuurd vanaf ", "verzonden met ", "verstuurd met ",
     "verzonden vanuit ", "verstuurd vanuit ", "outlook voor ", "von meinem ",
     "gesendet von ", "envoyé de mon ", "download outlook for ",
 ];
@@ -367,12 +453,29 @@ const DISCLAIMER_MARKERS: &[&str] = &[
     "afzender", "aansprakelijk", "aansprakelijkheid", "onbevoegd", "bestemd voor",
 ];
 
+/// The words a disclaimer's other sentences are made of ("E-mail transmission cannot be
+/// guaranteed to be secure or error-free."): a sentence of these alone is boilerplate too.
+#[rustfmt::skip]
+const DISCLAIMER_WORDS: &[&str] = &[
+    "e", "mail", "email", "emails", "message", "messages", "this", "the", "a", "an", "and",
+    "or", "of", "to", "be", "is", "are", "any", "its", "it", "in", "by", "for", "on", "as",
+    "may", "not", "cannot", "can", "no", "guaranteed", "secure", "error", "free", "transmission",
+    "views", "opinions", "expressed", "presented", "those", "author", "sender", "solely",
+    "necessarily", "represent", "company", "contain", "contains", "viruses", "virus",
+    "attachments", "attachment", "information", "accept", "accepts", "responsibility",
+    "damage", "caused", "loss", "arising", "use", "from", "we", "our", "you", "your", "that",
+    "dit", "deze", "het", "de", "een", "en", "van", "voor", "niet", "geen", "kan",
+    "kunnen", "worden", "wordt", "bericht", "berichten", "informatie", "bijlagen", "bijlage",
+    "verzender", "virussen", "schade", "gebruik", "staat", "aan", "door", "uit",
+];
+
 /// Footers that ask not to print the mail.
 #[rustfmt::skip]
 const PRINT_FOOTERS: &[&str] = &[
     "please do not print", "please consider the environment", "think before you print",
     "think of the environment", "denk aan het milieu", "print deze e mail niet",
-    "print deze email niet", "print dit bericht niet", "please dont print",
+    "print deze email niet", "print dit bericht niet", "please dont print", "save a tree",
+    "only print if necessary", "only print when necessary",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -402,18 +505,60 @@ fn char_class(c: char) -> CharClass {
         '\u{1F3FB}'..='\u{1F3FF}'
         | '\u{FE00}'..='\u{FE0F}'
         | '\u{200B}'..='\u{200D}'
-        | '\u{2060}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{180E}'
+        | '\u{FEFF}'
+        | '\u{034F}'
         | '\u{00AD}'
         | '\u{0300}'..='\u{036F}' => CharClass::Ignore,
         // "don't" is one word, "dont".
-        '\'' | '’' | '‘' | '`' | '´' => CharClass::Ignore,
-        '?' | '？' | '¿' | '⁇' | '❓' | '❔' | '⸮' => CharClass::Question,
+        '\'' | '’' | '‘' | '`' | '´' | 'ʼ' | '＇' | 'ʹ' | '′' => CharClass::Ignore,
+        '?' | '？' | '¿' | '⁇' | '❓' | '❔' | '⸮' | '⁉' | '‽' | '⁈' | '؟' | '﹖' => {
+            CharClass::Question
+        }
         _ if is_emoji(c) => CharClass::Emoji,
         _ if c.is_alphanumeric() => CharClass::Letter,
         _ if c.is_whitespace() => CharClass::Space,
         '-' | '_' | '&' | '+' | '*' | '~' | '#' => CharClass::Space,
         _ => CharClass::ClauseEnd,
     }
+}
+
+/// Full-width forms as the ASCII they stand for ("ＮＯ" is "NO").
+fn narrow(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
+}
+
+/// A letter or digit outside the Latin script: Cyrillic "о" in "nо", Greek, mathematical
+/// bold, Hangul fillers. A word holding one is not read as what it looks like.
+fn foreign(c: char) -> bool {
+    c.is_alphanumeric() && !(c <= '\u{024F}' || ('\u{1E00}'..='\u{1EFF}').contains(&c))
+}
+
+/// The word standing for one in a foreign script.
+const UNREADABLE: &str = "unreadableword";
+
+/// "nooooo" is "no", "yesss" is "yes": a letter three times or more counts once.
+fn collapse(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let mut run = 1;
+        while i + run < chars.len() && chars[i + run] == chars[i] {
+            run += 1;
+        }
+        let keep = if run >= 3 { 1 } else { run };
+        out.extend(std::iter::repeat_n(chars[i], keep));
+        i += run;
+    }
+    out
 }
 
 /// The letter without its accent (of a lower-case letter).
@@ -444,10 +589,15 @@ fn words(line: &str) -> Words {
     let mut word = String::new();
     let end_word = |word: &mut String, clause: &mut Vec<String>| {
         if !word.is_empty() {
-            clause.push(std::mem::take(word));
+            let taken = std::mem::take(word);
+            if taken.chars().any(foreign) {
+                clause.push(UNREADABLE.to_string());
+            } else {
+                clause.push(collapse(&taken));
+            }
         }
     };
-    for c in line.chars() {
+    for c in line.chars().map(narrow) {
         match char_class(c) {
             CharClass::Letter => word.extend(c.to_lowercase().map(fold)),
             CharClass::Emoji => {
@@ -482,6 +632,20 @@ fn normalised_words(text: &str) -> Vec<String> {
 fn name_words(names: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for name in names {
+        // Initials sign too: "A." and "AdV" for Anna de Vries.
+        let words = normalised_words(name);
+        let initials: String = words.iter().filter_map(|w| w.chars().next()).collect();
+        for initial in [
+            words.first().and_then(|w| w.get(..1)).map(str::to_string),
+            Some(initials),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !initial.is_empty() && !out.contains(&initial) && lookup_veto(&initial).is_none() {
+                out.push(initial);
+            }
+        }
         for word in normalised_words(name) {
             // Initials and particles ("A.", "de") are names too; one letter is not enough
             // to hide a word, and none is a veto.
@@ -667,6 +831,9 @@ fn regions<'t>(text: &'t str, names: &[String]) -> Vec<(Region, &'t str)> {
     let mut out = Vec::with_capacity(lines.len());
     let mut stage = Stage::Before;
     let mut after_blank = false;
+    // `>` lines count as quoted only below an attribution: typed at the top, they are the
+    // operator's own.
+    let mut quoting = false;
     let mut i = 0;
     while i < lines.len() {
         let line = clean(lines[i]);
@@ -674,6 +841,11 @@ fn regions<'t>(text: &'t str, names: &[String]) -> Vec<(Region, &'t str)> {
         i += 1;
         if stage == Stage::Original {
             out.push((Region::Exempt, raw));
+            // The broker's mail ends with a known line; what follows it is the operator's.
+            let lower = line.to_lowercase();
+            if lower.ends_with("and hash.") || lower.ends_with("lists them too.") {
+                stage = Stage::After;
+            }
             continue;
         }
         if line.is_empty() {
@@ -682,7 +854,8 @@ fn regions<'t>(text: &'t str, names: &[String]) -> Vec<(Region, &'t str)> {
             continue;
         }
         let blank_before = std::mem::take(&mut after_blank);
-        if line.starts_with('>') {
+        // A space-stuffed " >" (format=flowed) is text, not a quote.
+        if raw.trim_start_matches('\u{feff}').starts_with('>') && quoting {
             if stage == Stage::Deciding {
                 stage = Stage::After;
             }
@@ -690,19 +863,24 @@ fn regions<'t>(text: &'t str, names: &[String]) -> Vec<(Region, &'t str)> {
             continue;
         }
         if let Some(header_lines) = quote_header(&lines[i - 1..]) {
-            for header in &lines[i - 1..i - 1 + header_lines] {
-                out.push((Region::Exempt, *header));
-            }
-            i += header_lines - 1;
-            let next = lines[i..].iter().map(|l| clean(l)).find(|l| !l.is_empty());
-            if next.is_some_and(|l| l.starts_with('>')) {
+            let rest = &lines[i - 1 + header_lines..];
+            let next = rest.iter().map(|l| clean(l)).find(|l| !l.is_empty());
+            let quoted_below = next.is_some_and(|l| l.starts_with('>'));
+            // An original below the header, unquoted, must be the broker's own mail.
+            if quoted_below || broker_mail_follows(rest) {
+                for header in &lines[i - 1..i - 1 + header_lines] {
+                    out.push((Region::Exempt, *header));
+                }
+                i += header_lines - 1;
                 if stage == Stage::Deciding {
                     stage = Stage::After;
                 }
-            } else {
-                stage = Stage::Original;
+                quoting = true;
+                if !quoted_below {
+                    stage = Stage::Original;
+                }
+                continue;
             }
-            continue;
         }
         if is_separator(line) {
             if stage == Stage::Deciding {
@@ -720,7 +898,7 @@ fn regions<'t>(text: &'t str, names: &[String]) -> Vec<(Region, &'t str)> {
             continue;
         }
         if stage == Stage::Deciding
-            && (is_sign_off(line) || is_name_line(line, names, blank_before))
+            && (is_sign_off(line, names) || is_name_line(line, names, blank_before))
         {
             stage = Stage::After;
             out.push((Region::Below, raw));
@@ -735,6 +913,15 @@ fn regions<'t>(text: &'t str, names: &[String]) -> Vec<(Region, &'t str)> {
         }
     }
     out
+}
+
+/// Whether the broker's own mail (its reply marker) starts within the first lines below a
+/// quote header, past the header fields of a quoted mail.
+fn broker_mail_follows(lines: &[&str]) -> bool {
+    lines
+        .iter()
+        .take(16)
+        .any(|l| clean(l).trim_start_matches('>').trim() == REPLY_MARKER)
 }
 
 /// A quote header starting at `lines[0]`: how many lines it spans. "On … wrote:" (also broken
@@ -762,7 +949,7 @@ fn quote_header(lines: &[&str]) -> Option<usize> {
     {
         return Some(1);
     }
-    if ends_quote_header(&lower) && looks_like_attribution(&lower) {
+    if ends_quote_header(&lower) && looks_like_attribution(&lower) && quiet(&lower) {
         return Some(1);
     }
     let opens = ["on ", "op ", "am ", "le ", "em ", "el "]
@@ -776,7 +963,7 @@ fn quote_header(lines: &[&str]) -> Option<usize> {
                 .map(|l| clean(l).to_lowercase())
                 .collect::<Vec<_>>()
                 .join(" ");
-            if ends_quote_header(&joined) && looks_like_attribution(&joined) {
+            if ends_quote_header(&joined) && looks_like_attribution(&joined) && quiet(&joined) {
                 return Some(span);
             }
         }
@@ -787,7 +974,8 @@ fn quote_header(lines: &[&str]) -> Option<usize> {
         let (name, _) = line.split_once(':')?;
         Some(name.trim_end_matches('*').trim().to_string())
     };
-    if matches!(field(first).as_deref(), Some("from" | "van" | "von" | "de")) {
+    if matches!(field(first).as_deref(), Some("from" | "van" | "von" | "de")) && first.contains('@')
+    {
         let following: Vec<String> = lines
             .iter()
             .skip(1)
@@ -824,6 +1012,25 @@ fn looks_like_attribution(lower: &str) -> bool {
     (opens && (dated || addressed)) || (dated && addressed) || lower.len() > 200 && addressed
 }
 
+/// An attribution says nothing of its own: no veto but names of days and times ("On
+/// Tuesday, 1 Dec 2026 at 10:15"), so that "Not before 18:00, as Piet <…> wrote:" is read.
+fn quiet(text: &str) -> bool {
+    let split = words(text);
+    !split.asks
+        && split
+            .clauses
+            .iter()
+            .flatten()
+            .all(|word| lookup_veto(word).is_none() || WEEKDAYS.contains(&word.as_str()))
+}
+
+/// Names of days, which an attribution or a signature's office hours may carry.
+#[rustfmt::skip]
+const WEEKDAYS: &[&str] = &[
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "maandag",
+    "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag",
+];
+
 fn ends_quote_header(lower: &str) -> bool {
     let lower = lower.trim_end();
     lower.ends_with("wrote:")
@@ -833,7 +1040,12 @@ fn ends_quote_header(lower: &str) -> bool {
         || lower.ends_with("a écrit:")
         || lower.ends_with("escreveu:")
         || lower.ends_with("escribió:")
-        || (lower.starts_with("op ") && lower.contains("schreef") && lower.ends_with(':'))
+        || (lower.contains("schreef") && lower.ends_with(':'))
+        || (lower.contains("schrieb") && lower.ends_with(':'))
+        || (lower.contains(" wrote ") && lower.ends_with(':'))
+        || ((lower.contains('@') || lower.contains('<'))
+            && lower.chars().any(|c| c.is_ascii_digit())
+            && (lower.ends_with("]:") || lower.ends_with(">:")))
 }
 
 /// `-- `, `--`, `---`, `___`, `===`, `***`, `~~~`, `. . .`: a line of one repeated mark.
@@ -855,14 +1067,22 @@ fn is_footer(line: &str) -> bool {
     FOOTERS.iter().any(|f| lower.starts_with(f))
 }
 
-/// "Thanks,", "Best regards", "Groet, Anna": a sign-off, optionally with names after it.
-fn is_sign_off(line: &str) -> bool {
-    let words = words(line);
-    let Some(first) = words.clauses.first() else {
+/// "Thanks,", "Best regards", "Groet, Anna": a sign-off, and after it only a name.
+fn is_sign_off(line: &str, names: &[String]) -> bool {
+    let split = words(line);
+    let Some(first) = split.clauses.first() else {
         return false;
     };
-    let phrase = first.join(" ");
-    SIGN_OFFS.contains(&phrase.as_str()) && words.clauses.len() <= 2 && !words.asks
+    if split.asks || !SIGN_OFFS.contains(&first.join(" ").as_str()) {
+        return false;
+    }
+    let rest: Vec<&String> = split.clauses[1..].iter().flatten().collect();
+    if rest.is_empty() || rest.iter().all(|w| names.contains(w)) {
+        return true;
+    }
+    // "Cheers, Anna": what follows the first comma has the shape of a name.
+    line.split_once(',')
+        .is_some_and(|(_, after)| name_shaped(after.trim(), 1))
 }
 
 /// A line that is only the operator's name, or has the shape of a name after a blank line:
@@ -872,20 +1092,85 @@ fn is_name_line(line: &str, names: &[String], blank_before: bool) -> bool {
     if !normal.is_empty() && normal.iter().all(|w| names.contains(w)) {
         return true;
     }
-    if !blank_before || line.chars().count() > 40 {
+    if !normal.is_empty() && names.contains(&normal[0]) {
+        // "Anna de Vries, Head of IT", "Anna de Vries | Example B.V.".
+        let first = line.split([',', '|', '–', '—', '/']).next().unwrap_or("");
+        let first_words = normalised_words(first);
+        if !first_words.is_empty() && first_words.iter().all(|w| names.contains(w)) {
+            return true;
+        }
+    }
+    blank_before && name_shaped(line, 2)
+}
+
+/// `fewest` to four capitalised words (particles such as "de", "van" allowed), no digits,
+/// short, not ending a sentence ("On Staging." is no name; "J. de Vries" and "B.V." are).
+fn name_shaped(line: &str, fewest: usize) -> bool {
+    if line.chars().count() > 40 {
+        return false;
+    }
+    let last = line.split_whitespace().last().unwrap_or("");
+    let ends_sentence = last.ends_with(['.', '!', '?'])
+        && !(last.trim_end_matches('.').contains('.') || last.chars().count() <= 2);
+    if ends_sentence {
         return false;
     }
     const PARTICLES: &[&str] = &[
         "de", "van", "der", "den", "ter", "ten", "het", "von", "da", "di", "du", "le", "la", "|",
     ];
     let tokens: Vec<&str> = line.split_whitespace().collect();
-    (2..=4).contains(&tokens.len())
+    (fewest..=4).contains(&tokens.len())
         && tokens.iter().all(|t| {
             PARTICLES.contains(t)
                 || (t.chars().next().is_some_and(char::is_uppercase)
                     && t.chars()
                         .all(|c| c.is_alphabetic() || matches!(c, '.' | '-' | '\'')))
         })
+}
+
+/// Words of prose: a line below the reply that holds one is the operator writing, not a
+/// signature ("PS a reload is enough", "mx2 please"), and must say nothing but yes.
+#[rustfmt::skip]
+const PROSE: &[&str] = &[
+    "i", "im", "ill", "ive", "id", "you", "youre", "we", "he", "she", "they", "it", "its", "me",
+    "my", "is", "are", "was", "be", "been", "do", "will", "can", "have", "has", "had", "please",
+    "pls", "a", "an", "that", "this", "there", "then", "than", "enough", "just", "so", "ik",
+    "je", "jij", "wij", "het", "een", "dat", "dit", "zijn", "wordt", "kan", "wil", "graag",
+    "doe", "al", "wel", "er", "restart", "reboot", "reload", "run", "start", "install",
+    "remove", "delete", "deploy", "upgrade", "update", "kill", "herstart", "herstarten", "draai",
+    "verwijder", "installeer", "enough", "fine", "ok", "okay", "yes", "done", "instead",
+];
+
+/// Whether a line below the reply has the shape of a signature line: no postscript, no
+/// sentence, no word of prose, not long. A name, a title, a company, a phone number, an
+/// address, a link.
+fn signature_shaped(line: &str) -> bool {
+    let lower = line.trim().to_lowercase();
+    const POSTSCRIPTS: &[&str] = &[
+        "p.s", "ps ", "ps:", "ps.", "pps", "nb ", "nb:", "n.b", "edit", "update", "note", "btw",
+        "oh and", "also", "ook",
+    ];
+    if POSTSCRIPTS.iter().any(|p| lower.starts_with(p)) || lower == "ps" {
+        return false;
+    }
+    let last = line.split_whitespace().last().unwrap_or("");
+    let abbreviation = last.trim_end_matches('.').contains('.') || last.chars().count() <= 4;
+    if last.ends_with(['.', '!', '?', '…']) && !abbreviation {
+        return false;
+    }
+    let plain = without_links(line);
+    let tokens: Vec<&str> = plain.split_whitespace().collect();
+    // A prose word counts when written as prose: lower case, or opening the line ("Please
+    // reboot"), or "I"; "IT Operations" and "A. de Vries" are no prose.
+    let prose = tokens.iter().enumerate().any(|(at, token)| {
+        let word = normalised_words(token).join(" ");
+        let letters: String = token.chars().filter(|c| c.is_alphabetic()).collect();
+        let all_caps = !letters.is_empty() && letters.chars().all(char::is_uppercase);
+        let lower = letters.chars().all(char::is_lowercase);
+        let pronoun = letters == "I" || word.starts_with('i') && token.starts_with("I'");
+        PROSE.contains(&word.as_str()) && (lower || pronoun || (at == 0 && !all_caps))
+    });
+    normalised_words(&plain).len() <= 12 && !prose
 }
 
 /// A paragraph that the operator's client adds to every mail.
@@ -915,6 +1200,29 @@ fn contains_phrase(text: &str, phrase: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Reading one body.
 
+/// Greetings that are fillers only as the reply's first word: "Morning, yes" greets, "Yes,
+/// morning please" is a delay, and "Ja, dag!" a sneer.
+const START_GREETINGS: &[&str] = &["dag", "morning", "middag"];
+
+/// Words that make a clause a question when it opens with one and says more ("Is this ok",
+/// "Mag dat"), unless they begin an approval phrase ("Is goed").
+#[rustfmt::skip]
+const QUESTION_OPENERS: &[&str] = &[
+    "is", "are", "am", "can", "will", "was", "were", "do", "have", "has", "may", "mag", "kan",
+    "kun", "kunt", "zal", "zullen", "wordt", "gaat", "heb", "hebben", "ben", "zijn", "klopt",
+];
+
+fn question_opener(clause: &[String]) -> Option<String> {
+    let first = clause.first()?;
+    if clause.len() < 2 || !QUESTION_OPENERS.contains(&first.as_str()) {
+        return None;
+    }
+    match longest(clause, 0) {
+        Some((Cue::Approve, len)) if len > 1 => None,
+        _ => Some(format!("{} …", first)),
+    }
+}
+
 /// What one body says.
 #[derive(Debug, Default)]
 struct BodyReading {
@@ -931,6 +1239,10 @@ struct BodyReading {
     opens_with_refusal: bool,
     /// Whether any cue of the decisive text was seen yet.
     decisive_cue: bool,
+    /// How many words of the decisive text were read.
+    decisive_words: usize,
+    /// Lines below the decisive text that are the operator writing rather than a signature.
+    prose: Vec<String>,
     too_long: Option<usize>,
 }
 
@@ -1017,10 +1329,11 @@ fn exempt_boilerplate(lines: Vec<(Region, &str)>, configured: &[String]) -> Vec<
                 without_sentences(&block, |sentence| {
                     let normal = normalised_words(sentence).join(" ");
                     is_print_footer(sentence)
-                        || normal.split(' ').count() >= 8
                         || DISCLAIMER_MARKERS
                             .iter()
                             .any(|m| contains_phrase(&normal, m))
+                        || (normal.split(' ').count() >= 6
+                            && normal.split(' ').all(|w| DISCLAIMER_WORDS.contains(&w)))
                 })
             };
             out.push((Region::Exempt, block));
@@ -1042,8 +1355,19 @@ fn without_sentences(text: &str, exempt: impl Fn(&str) -> bool) -> String {
 }
 
 fn is_print_footer(sentence: &str) -> bool {
+    #[rustfmt::skip]
+    const FOOTER_WORDS: &[&str] = &[
+        "this", "e", "mail", "email", "message", "unless", "necessary", "absolutely", "really",
+        "before", "printing", "print", "the", "environment", "please", "consider", "you", "it",
+        "deze", "dit", "bericht", "niet", "tenzij", "noodzakelijk", "nodig", "het", "milieu",
+        "aan", "denk", "voordat", "u", "je", "afdrukt", "printen", "echt",
+    ];
     let normal = normalised_words(sentence).join(" ");
-    PRINT_FOOTERS.iter().any(|f| normal.starts_with(f)) && normal.split(' ').count() <= 20
+    PRINT_FOOTERS.iter().any(|f| {
+        normal
+            .strip_prefix(f)
+            .is_some_and(|rest| rest.split_whitespace().all(|w| FOOTER_WORDS.contains(&w)))
+    })
 }
 
 /// Scan one line: vetoes anywhere; in the decisive text, also the grammar.
@@ -1055,7 +1379,33 @@ fn scan(
     ids: &mut Ids,
     reading: &mut BodyReading,
 ) {
-    let line = ids.mark(&without_links(line));
+    let original = line;
+    let line = if place == Place::Decisive {
+        ids.mark(line)
+    } else {
+        ids.mark(&without_links(line))
+    };
+    let mut below_unknown = false;
+    // Office hours in a signature ("Mon-Fri 9:00-17:00", "maandag t/m donderdag") are no delay.
+    let signature = place == Place::Below && signature_shaped(original);
+    // …but only as office hours: a range of days, or days with hours; "Sunday" alone is a day.
+    let office_hours = signature && {
+        let days = normalised_words(original)
+            .iter()
+            .filter(|w| WEEKDAYS.contains(&w.as_str()))
+            .count();
+        let clock = original
+            .as_bytes()
+            .windows(4)
+            .filter(|w| {
+                w[0].is_ascii_digit()
+                    && w[1] == b':'
+                    && w[2].is_ascii_digit()
+                    && w[3].is_ascii_digit()
+            })
+            .count();
+        days >= 2 || (days == 1 && original.chars().any(|c| c.is_ascii_digit())) || clock >= 2
+    };
     let veto = |kind: VetoKind, words: String, reading: &mut BodyReading| {
         if !reading
             .vetoes
@@ -1070,7 +1420,7 @@ fn scan(
             });
         }
     };
-    if let Some(time) = time_of_day(&line) {
+    if let Some(time) = time_of_day(&line).filter(|_| !office_hours) {
         veto(VetoKind::Delay, time, reading);
     }
     let split = words(&line);
@@ -1079,15 +1429,38 @@ fn scan(
         veto(VetoKind::Question, "?".into(), reading);
     }
     for clause in &split.clauses {
+        if place == Place::Decisive
+            && let Some(opener) = question_opener(clause)
+        {
+            veto(VetoKind::Question, opener, reading);
+        }
         let mut at = 0;
         while at < clause.len() {
             let word = clause[at].as_str();
+            if word == UNREADABLE {
+                veto(
+                    VetoKind::Unreadable,
+                    "a word in another script".into(),
+                    reading,
+                );
+                at += 1;
+                continue;
+            }
             if word == OTHER_ID {
                 veto(VetoKind::OtherRequest, "another request id".into(), reading);
                 at += 1;
                 continue;
             }
-            if word == SELF_ID || (names.iter().any(|n| n == word) && longest(clause, at).is_none())
+            // "Dag," greets only at the very start; after a yes, "Ja, dag!" is a sneer.
+            let greeting = START_GREETINGS.contains(&word)
+                && place == Place::Decisive
+                && reading.decisive_words == 0;
+            if place == Place::Decisive {
+                reading.decisive_words += 1;
+            }
+            if greeting
+                || word == SELF_ID
+                || (names.iter().any(|n| n == word) && longest(clause, at).is_none())
             {
                 at += 1;
                 continue;
@@ -1096,6 +1469,10 @@ fn scan(
                 Some((Cue::Approve, len)) => {
                     reading.decisive_cue |= place == Place::Decisive;
                     let phrase = clause[at..at + len].join(" ");
+                    // "Sure, sure." "Ja, ja.": a yes said twice over is a brush-off.
+                    if place == Place::Decisive && reading.approvals.last() == Some(&phrase) {
+                        veto(VetoKind::Sarcasm, format!("{phrase} {phrase}"), reading);
+                    }
                     if negated {
                         reading.negated.push(phrase);
                     } else if place == Place::Decisive {
@@ -1104,6 +1481,11 @@ fn scan(
                     at += len;
                 }
                 Some((Cue::Filler, len)) => at += len,
+                Some((Cue::Veto(VetoKind::Delay), 1))
+                    if office_hours && WEEKDAYS.contains(&word) =>
+                {
+                    at += 1;
+                }
                 Some((Cue::Veto(kind), len)) => {
                     let words = clause[at..at + len].join(" ");
                     if matches!(kind, VetoKind::Refusal | VetoKind::Negation) {
@@ -1121,10 +1503,16 @@ fn scan(
                     if place == Place::Decisive {
                         reading.unknown.push(clause[at].clone());
                     }
+                    below_unknown = true;
                     at += 1;
                 }
             }
         }
+    }
+    if place == Place::Below && below_unknown && !signature && !is_footer(clean(original)) {
+        reading
+            .prose
+            .push(clean(original).chars().take(80).collect());
     }
 }
 
@@ -1168,10 +1556,14 @@ fn combine(readings: &[BodyReading]) -> Verdict {
             }
         }
     }
+    let prose: Vec<String> = readings.iter().flat_map(|r| r.prose.clone()).collect();
     let each_approves = !readings.is_empty()
-        && readings
-            .iter()
-            .all(|r| !r.approvals.is_empty() && r.unknown.is_empty() && r.vetoes.is_empty());
+        && readings.iter().all(|r| {
+            !r.approvals.is_empty()
+                && r.unknown.is_empty()
+                && r.vetoes.is_empty()
+                && r.prose.is_empty()
+        });
     if each_approves {
         verdict.intent = Intent::Approve;
         verdict.rule = "approval: nothing but approval phrases and fillers, no veto".into();
@@ -1217,6 +1609,11 @@ fn combine(readings: &[BodyReading]) -> Verdict {
         )
     } else if !verdict.vetoes.is_empty() {
         (Intent::Unclear, "veto: a word that takes the approval away")
+    } else if approving && verdict.unknown.is_empty() && !prose.is_empty() {
+        (
+            Intent::Unclear,
+            "prose below the reply: words of the operator's own past the decisive text",
+        )
     } else if approving {
         (
             Intent::Unclear,
@@ -1253,6 +1650,12 @@ fn combine(readings: &[BodyReading]) -> Verdict {
         verdict
             .reasons
             .push(format!("Vetoed by {}.", listed.join(", ")));
+    }
+    if !prose.is_empty() {
+        verdict.reasons.push(format!(
+            "Below the reply, lines that are no signature: {}.",
+            quoted(&prose)
+        ));
     }
     if !verdict.unknown.is_empty() {
         let words: Vec<&str> = verdict
@@ -1304,6 +1707,7 @@ fn kind_name(kind: VetoKind) -> &'static str {
         VetoKind::Change => "change",
         VetoKind::Sarcasm => "sarcasm",
         VetoKind::OtherRequest => "another request",
+        VetoKind::Unreadable => "unreadable",
     }
 }
 
@@ -1312,6 +1716,7 @@ fn place_name(place: Place) -> &'static str {
         Place::Decisive => "in the reply",
         Place::Below => "below the reply",
         Place::Hidden => "in hidden HTML",
+        Place::Subject => "in the subject",
     }
 }
 
@@ -1397,7 +1802,7 @@ mod tests {
         let context = Context {
             request: Some("R-20261201-7Q2M".into()),
             names: vec!["Anna de Vries".into()],
-            boilerplate: vec![],
+            ..Context::default()
         };
         let body = |text: &str| Body {
             html: false,
@@ -1408,6 +1813,13 @@ mod tests {
             read(&[body("Approved\nAnna de Vries\nHead of IT")], &context).intent,
             Approve
         );
+        let acting = Context {
+            action: "restart_container".into(),
+            ..context.clone()
+        };
+        assert_eq!(read(&[body("Yes, restart it.")], &acting).intent, Approve);
+        assert_eq!(read(&[body("Yes, reboot it.")], &acting).intent, Unclear);
+        assert_eq!(read(&[body("Yes, restart it.")], &context).intent, Unclear);
         let other = read(&[body("R-20261201-AB12 approved")], &context);
         assert_eq!(other.intent, Modify, "{other:?}");
         assert_eq!(other.vetoes[0].kind, VetoKind::OtherRequest);
@@ -1470,7 +1882,10 @@ mod tests {
     fn a_long_reply_is_unclear() {
         let long = "yes\n".repeat(MAX_OWN_BYTES / 2);
         assert_eq!(interpret(&long).intent, Unclear);
-        let quoted = format!("yes\n{}", "> yes\n".repeat(MAX_OWN_BYTES));
+        let quoted = format!(
+            "yes\n\nOn Tue, 1 Dec 2026 at 10:15, clawdbot <clawdbot@example.org> wrote:\n{}",
+            "> no\n".repeat(MAX_OWN_BYTES)
+        );
         assert_eq!(
             interpret(&quoted).intent,
             Approve,

@@ -95,6 +95,7 @@ pub fn file(path: &Path, config: Option<&Path>) -> Result<Reading, InterpretErro
     // Without a configuration the request is not known: the first id named stands for it.
     let context = intent::Context {
         names: reply.from_name.iter().cloned().collect(),
+        subject: reply.subject.clone(),
         ..intent::Context::default()
     };
     let mut verdict = intent::read(&reply.bodies, &context);

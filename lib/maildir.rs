@@ -362,7 +362,10 @@ pub fn judge(tx: &Tx<'_>, config: &Config, reply: &Reply) -> Result<Judgement, S
     if time::now() >= row.deadline_at {
         return Ok(Judgement::Late { row: Box::new(row) });
     }
-    let verdict = intent::read(&reply.bodies, &reading_context(config, reply, &id));
+    let verdict = intent::read(
+        &reply.bodies,
+        &reading_context(config, reply, &id, &row.kind),
+    );
     Ok(Judgement::Accepted {
         row: Box::new(row),
         verdict,
@@ -372,13 +375,20 @@ pub fn judge(tx: &Tx<'_>, config: &Config, reply: &Reply) -> Result<Judgement, S
 
 /// What a reply to request `id` is read against: the request, the operator's names (the
 /// configured ones and the From display name), the configured boilerplate.
-pub fn reading_context(config: &Config, reply: &Reply, id: &RequestId) -> intent::Context {
+pub fn reading_context(
+    config: &Config,
+    reply: &Reply,
+    id: &RequestId,
+    action: &str,
+) -> intent::Context {
     let mut names = config.operator.names.clone();
     names.extend(reply.from_name.clone());
     intent::Context {
         request: Some(id.to_string()),
         names,
         boilerplate: config.operator.boilerplate.clone(),
+        subject: reply.subject.clone(),
+        action: action.to_string(),
     }
 }
 

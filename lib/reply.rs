@@ -122,7 +122,8 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
 }
 
 /// Every body part in the mail's order, text and HTML alike: both are read, and must agree.
-/// Attachments and forwarded messages are someone else's words and are left out.
+/// A text attachment (which many clients show inline) and an attached message are read too,
+/// for vetoes only: their text joins the first body's hidden text.
 fn bodies(message: &mail_parser::Message<'_>) -> Vec<Body> {
     let mut indexes: Vec<u32> = message
         .text_body
@@ -132,9 +133,10 @@ fn bodies(message: &mail_parser::Message<'_>) -> Vec<Body> {
         .collect();
     indexes.sort_unstable();
     indexes.dedup();
-    indexes
-        .into_iter()
-        .filter_map(|index| message.parts.get(usize::try_from(index).ok()?))
+    let part = |index: &u32| message.parts.get(usize::try_from(*index).ok()?);
+    let mut bodies: Vec<Body> = indexes
+        .iter()
+        .filter_map(part)
         .filter_map(|part| match &part.body {
             PartType::Text(text) => Some(Body {
                 html: false,
@@ -151,7 +153,30 @@ fn bodies(message: &mail_parser::Message<'_>) -> Vec<Body> {
             }
             _ => None,
         })
-        .collect()
+        .collect();
+    let attached: Vec<String> = message
+        .attachments
+        .iter()
+        .filter(|index| !indexes.contains(index))
+        .filter_map(part)
+        .filter_map(|part| match &part.body {
+            PartType::Text(text) => Some(text.to_string()),
+            PartType::Html(markup) => {
+                let text = html::to_text(markup);
+                Some(format!("{}\n{}", text.visible, text.hidden))
+            }
+            // A message inside the reply may claim to be the operator's: read it for vetoes.
+            PartType::Message(inner) => inner.body_text(0).map(|t| t.to_string()),
+            _ => None,
+        })
+        .collect();
+    if let Some(first) = bodies.first_mut() {
+        for text in attached {
+            first.hidden.push_str(&text);
+            first.hidden.push('\n');
+        }
+    }
+    bodies
 }
 
 /// Remove `<blockquote>…</blockquote>` (nested too) and everything from a quote container

@@ -339,7 +339,7 @@ fn context() -> Context {
     Context {
         request: Some("R-20261201-7Q2M".into()),
         names: vec!["Anna de Vries".into()],
-        boilerplate: Vec::new(),
+        ..Context::default()
     }
 }
 

@@ -2,7 +2,10 @@
 //! replies laid out as Gmail, Outlook, Apple Mail, Thunderbird, mobile and plain clients write
 //! them, in English and Dutch, text, HTML and multipart, 7bit, quoted-printable and base64.
 //! Each is parsed by the real mail parser and read as the broker reads it. No file of the
-//! refusal set may approve; of the natural approvals, at least 95% must.
+//! refusal set may approve; of the natural approvals, at least 95% must. `hostile/` holds 173
+//! replies written by an independent attacker's pass against an earlier version of the reader
+//! (text past the reply, disclaimers, fake quote headers, HTML, Unicode look-alikes, MIME and
+//! the subject): none may approve.
 
 use std::path::Path;
 
@@ -18,6 +21,8 @@ fn read(path: &Path) -> intent::Verdict {
         request: Some(REQUEST.into()),
         names: mail.from_name.iter().cloned().collect(),
         boilerplate: Vec::new(),
+        subject: mail.subject.clone(),
+        action: "restart_service".into(),
     };
     intent::read(&mail.bodies, &context)
 }
@@ -72,4 +77,27 @@ fn no_refusal_approves_and_natural_approvals_do() {
     for miss in &missed {
         println!("missed: {miss}");
     }
+}
+
+#[test]
+fn no_hostile_reply_approves() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reply_corpus/hostile");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 170, "{} files", files.len());
+    let approved: Vec<String> = files
+        .iter()
+        .filter(|path| read(path).intent == Intent::Approve)
+        .map(|path| path.display().to_string())
+        .collect();
+    println!(
+        "hostile replies: {} of {} approve",
+        approved.len(),
+        files.len()
+    );
+    assert!(approved.is_empty(), "approved:\n{}", approved.join("\n"));
 }
