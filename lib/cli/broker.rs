@@ -36,7 +36,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the verdict for one reply mail as JSON, changing nothing. With a configuration,
+    /// Print the verdict for one reply mail as JSON, changing nothing: the intent, the rule
+    /// that decided, the approval phrases found, every veto with where it stands, and the
+    /// words outside the approval grammar. A reply approves only when its decisive text says
+    /// nothing but yes and no veto stands anywhere the operator wrote. With a configuration,
     /// also whether its sender and thread would be accepted, and why.
     Interpret {
         /// The mail, as a .eml file.
