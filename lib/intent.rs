@@ -235,11 +235,13 @@ fn operator_subject(subject: &str) -> &str {
     let after = rest[close + 1..].trim();
     let lower = after.to_lowercase();
     if lower.starts_with("approve?") {
+        // The broker's subject always ends "(risk: …)": without it, it was edited, and what
+        // follows "Approve?" is the operator's.
         return match after.rfind("(risk:") {
             Some(at) => after[at..]
                 .find(')')
-                .map_or("", |end| after[at + end + 1..].trim()),
-            None => "",
+                .map_or(after, |end| after[at + end + 1..].trim()),
+            None => after["approve?".len()..].trim(),
         };
     }
     // The broker's other subjects in a request's thread.
@@ -289,8 +291,9 @@ pub const APPROVE: &[&str] = &[
     "youre good to go", "you are good to go", "im ok with this", "im fine with this",
     "im ok with it", "im fine with it", "i am ok with this", "i am fine with this",
     "go ahead with it", "go ahead with this", "affirmative", "not a problem",
-    "no problem at all", "i dont mind", "approved go", "cleared", "you have my ok",
-    "im fine with that", "im ok with that", "goed zo",
+    "no problem at all", "i dont mind", "you have my ok", "im fine with that",
+    "im ok with that", "sounds good to me", "thats okay", "that is okay", "mag van mij",
+    "tuurlijk", "jup", "groen licht", "yes please do",
     // Dutch from here
     "ja", "jazeker", "jawel", "jep", "ja hoor", "ja graag", "graag", "akkoord", "goedgekeurd",
     "goedkeuring gegeven", "goedkeuring verleend", "ik keur het goed", "keur ik goed",
@@ -322,7 +325,12 @@ pub const FILLERS: &[&str] = &[
     "really", "very", "fully", "indeed", "right away", "asap", "thanks again",
     "no worries", "thanks for flagging", "good catch", "keep me posted",
     "let me know when its done", "let me know when done", "good luck", "thanks in advance",
-    "with kind regards", "succes", "veel succes", "makes sense", "as requested", "dank voor het melden", "dank voor de melding",
+    "with kind regards", "succes", "veel succes", "makes sense", "as requested", "on my end",
+    "thanks for taking care of it", "thanks for handling this", "thanks for handling it",
+    "thanks a bunch", "merci", "goed idee", "goed plan", "hey there", "warmly", "ta", "tnx",
+    "have a nice weekend", "have a good weekend", "have a good one", "have a good evening",
+    "have a nice day", "have a great day", "fijn weekend", "fijne avond", "fijne dag verder",
+    "the sooner the better", "hoe eerder hoe beter", "dank voor het melden", "dank voor de melding",
     "bedankt voor de melding", "bedankt voor het melden", "houd me op de hoogte",
     "good", "great", "perfect", "excellent", "super", "awesome", "nice", "cool", "top",
     // A reaction beside words; alone it approves nothing, since a filler is no approval.
@@ -350,6 +358,8 @@ pub const VETOES: &[(VetoKind, &[&str])] = &[
         "absolutely not", "certainly not", "of course not", "definitely not", "over my dead body",
         "negative", "dont", "do not", "do it myself", "denial", "refusal", "rejection",
         "revoke", "revoked", "forget it", "scrap that", "scrap it", "nvm", "handle it myself",
+        "let us not", "lets not", "id rather you didnt", "please hold", "leave it",
+        "leave postfix alone", "laat het", "laat maar zitten",
         "nein", "nicht", "non", "laat staan", "laat zitten", "herroepen", "ingetrokken",
         "nee", "neen", "nee hoor", "nee dank je", "niet doen", "niet uitvoeren", "liever niet",
         "niet akkoord", "geen akkoord", "geen goedkeuring", "geen toestemming", "geweigerd",
@@ -368,7 +378,7 @@ pub const VETOES: &[(VetoKind, &[&str])] = &[
     ]),
     (VetoKind::Question, &[
         "why", "what", "how", "which", "who", "whom", "whose", "where", "does", "did",
-        "should", "could", "would", "shall", "might", "whats", "hows", "waarom", "wat", "hoe",
+        "should", "could", "would", "shall", "might", "whats", "hows", "eta", "waarom", "wat", "hoe",
         "welke", "welk", "wie", "waar", "waarvoor", "waarmee", "waardoor", "hoezo", "kun je",
         "kunt u", "kan je", "kan dat", "moet", "moeten", "zou", "zouden",
     ]),
@@ -392,7 +402,10 @@ pub const VETOES: &[(VetoKind, &[&str])] = &[
         "vanmiddag", "nog", "pas", "na", "nadat", "voordat", "tot", "totdat", "eerst", "wacht",
         "wachten", "even niet", "wacht even", "uitstellen", "volgende week", "maandag", "dinsdag",
         "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag", "uur", "minuten", "avond",
-        "nacht", "ochtend",
+        "nacht", "ochtend", "eod", "cob", "eow", "noon", "midnight", "lunch", "lunchtime",
+        "lunchtijd", "lunchpauze", "overnight", "window", "off peak", "beforehand", "vooraf",
+        "middag", "tonights", "asap tomorrow", "in a bit", "in a minute", "minute", "min",
+        "next",
     ]),
     (VetoKind::Hedge, &[
         "not sure", "not certain", "let me think", "im not sure", "no idea", "dont know",
@@ -405,6 +418,8 @@ pub const VETOES: &[(VetoKind, &[&str])] = &[
         "actually", "scratch that", "second thought", "second thoughts", "hang on", "oops",
         "sorry", "mistake", "wrong", "ignore", "disregard", "undo", "revert", "retract",
         "bij nader inzien", "toch", "vergeet", "vergissing", "fout", "negeer", "terugdraaien",
+        "already", "obsolete", "resolved", "fixed", "meanwhile", "no longer", "not needed",
+        "solved", "opgelost", "inmiddels", "al gedaan", "niet meer nodig", "reflection",
     ]),
     (VetoKind::Addition, &[
         "also", "too", "as well", "additionally", "plus", "and then", "extra", "another",
@@ -413,14 +428,16 @@ pub const VETOES: &[(VetoKind, &[&str])] = &[
     (VetoKind::Change, &[
         "instead", "instead of", "rather", "rather than", "change", "changed", "modify",
         "modified", "different", "differently", "other", "alternative", "replace", "use",
-        "prefer", "but use", "anders", "ander", "andere", "wijzig", "wijzigen", "verander",
+        "prefer", "preferably", "ideally", "better", "best on", "liefst", "liefste",
+        "but use", "anders", "ander", "andere", "wijzig", "wijzigen", "verander",
         "veranderen", "aanpassen", "liever", "in plaats van", "ipv", "gebruik",
     ]),
     (VetoKind::Sarcasm, &[
         "yeah right", "when pigs fly", "fired", "kidding", "joking", "joke", "jk", "lol",
         "haha", "hahaha", "lmao", "rofl", "sarcasm", "as if", "dream on", "in your dreams",
         "you wish", "grapje", "geintje", "ontslagen", "dacht het niet", "mooi niet",
-        "ammehoela", "echt niet", "sure sure", "😉", "😜", "🙃", "totally", "oh yeah", "nice try", "ja dag", "right", "🙄", "s",
+        "ammehoela", "echt niet", "sure sure", "😉", "😜", "🙃", "totally", "oh yeah", "😬",
+        "🤞", "🤷", "😅", "🙈", "🤔", "😒", "😑", "🤨", "whatever", "nice try", "ja dag", "right", "🙄", "s",
     ]),
 ];
 
@@ -432,13 +449,14 @@ const SIGN_OFFS: &[&str] = &[
     "groet", "groeten", "groetjes", "gr", "grt", "mvg", "met vriendelijke groet",
     "met vriendelijke groeten", "vriendelijke groet", "vriendelijke groeten",
     "hartelijke groet", "hartelijke groeten", "bedankt", "dank", "dank je", "dank je wel",
-    "dank u", "dank u wel", "groet en dank",
+    "dank u", "dank u wel", "groet en dank", "warmly", "ta", "tnx", "merci", "cheers then",
 ];
 
 /// Mobile and webmail footers, matched at the start of a line, lower case.
 #[rustfmt::skip]
 const FOOTERS: &[&str] = &[
-    "sent from ", "sent with ", "sent via ", "sent using ", "get outlook for ",
+    "sent from ", "sent with ", "sent via ", "sent using ", "sent by ", "get outlook for ",
+    "typed on ", "excuse brevity", "excuse the brevity", "please excuse",
     "verzonden vanaf ", "verstuurd vanaf ", "verzonden met ", "verstuurd met ",
     "verzonden vanuit ", "verstuurd vanuit ", "outlook voor ", "von meinem ",
     "gesendet von ", "envoyé de mon ", "download outlook for ",
@@ -974,7 +992,12 @@ fn quote_header(lines: &[&str]) -> Option<usize> {
         let (name, _) = line.split_once(':')?;
         Some(name.trim_end_matches('*').trim().to_string())
     };
-    if matches!(field(first).as_deref(), Some("from" | "van" | "von" | "de")) && first.contains('@')
+    let ours = lines
+        .iter()
+        .take(6)
+        .any(|l| clean(l).to_lowercase().contains("[clawdbot"));
+    if matches!(field(first).as_deref(), Some("from" | "van" | "von" | "de"))
+        && (first.contains('@') || ours)
     {
         let following: Vec<String> = lines
             .iter()
@@ -1141,14 +1164,55 @@ const PROSE: &[&str] = &[
     "verwijder", "installeer", "enough", "fine", "ok", "okay", "yes", "done", "instead",
 ];
 
+/// Lower-case words a signature line may hold: titles, departments, contact labels, the
+/// small words between them. Any other lower-case word below the reply is the operator
+/// writing ("at lunch", "mx2 preferably", "backup beforehand").
+#[rustfmt::skip]
+const SIGNATURE_WORDS: &[&str] = &[
+    "of", "and", "en", "for", "voor", "at", "bij", "on", "call", "the", "de", "van", "der",
+    "den", "het", "ter", "ten", "von", "la", "le", "du", "da", "di", "y", "e", "o", "x",
+    "beheer", "systeembeheer", "systeembeheerder", "beheerder", "netwerkbeheer", "ict", "it",
+    "ops", "operations", "support", "team", "teamleider", "lead", "manager", "engineer",
+    "engineering", "afdeling", "helpdesk", "servicedesk", "directeur", "eigenaar", "owner",
+    "head", "infrastructure", "infrastructuur", "security", "admin", "administrator",
+    "tel", "telefoon", "phone", "mob", "mobile", "mobiel", "fax", "email", "mail", "web",
+    "site", "website", "office", "kantoor", "adres", "address", "bv", "b", "v", "nv", "ltd",
+    "inc", "gmbh", "llc", "vof", "sr", "jr", "dr", "ing", "ir", "drs", "mr", "mrs", "ms", "t",
+    "m", "f", "w", "p", "she", "her", "he", "him", "they", "them", "pronouns", "intern",
+    "extern", "direct", "werkdagen", "days", "hours", "uur",
+];
+
 /// Whether a line below the reply has the shape of a signature line: no postscript, no
-/// sentence, no word of prose, not long. A name, a title, a company, a phone number, an
+/// sentence, not long, and every word capitalised (a name, a company, a title), in capitals,
+/// a number, or one of [`SIGNATURE_WORDS`]. A name, a title, a company, a phone number, an
 /// address, a link.
 fn signature_shaped(line: &str) -> bool {
     let lower = line.trim().to_lowercase();
     const POSTSCRIPTS: &[&str] = &[
-        "p.s", "ps ", "ps:", "ps.", "pps", "nb ", "nb:", "n.b", "edit", "update", "note", "btw",
-        "oh and", "also", "ook",
+        "p.s",
+        "ps ",
+        "ps:",
+        "ps.",
+        "ps,",
+        "pps",
+        "nb ",
+        "nb:",
+        "n.b",
+        "edit",
+        "update",
+        "note",
+        "btw",
+        "oh and",
+        "also",
+        "ook",
+        "fyi",
+        "by the way",
+        "heads up",
+        "(",
+        "[",
+        "<<",
+        "-",
+        "*",
     ];
     if POSTSCRIPTS.iter().any(|p| lower.starts_with(p)) || lower == "ps" {
         return false;
@@ -1160,17 +1224,39 @@ fn signature_shaped(line: &str) -> bool {
     }
     let plain = without_links(line);
     let tokens: Vec<&str> = plain.split_whitespace().collect();
-    // A prose word counts when written as prose: lower case, or opening the line ("Please
-    // reboot"), or "I"; "IT Operations" and "A. de Vries" are no prose.
-    let prose = tokens.iter().enumerate().any(|(at, token)| {
-        let word = normalised_words(token).join(" ");
+    if normalised_words(&plain).len() > 12 {
+        return false;
+    }
+    tokens.iter().enumerate().all(|(at, token)| {
         let letters: String = token.chars().filter(|c| c.is_alphabetic()).collect();
-        let all_caps = !letters.is_empty() && letters.chars().all(char::is_uppercase);
-        let lower = letters.chars().all(char::is_lowercase);
-        let pronoun = letters == "I" || word.starts_with('i') && token.starts_with("I'");
-        PROSE.contains(&word.as_str()) && (lower || pronoun || (at == 0 && !all_caps))
-    });
-    normalised_words(&plain).len() <= 12 && !prose
+        let word = normalised_words(token).join(" ");
+        if letters.is_empty() {
+            // Digits, phone numbers, separators; an emoji alone is no signature.
+            return !token.chars().any(is_emoji);
+        }
+        let domain = token.contains('.')
+            && token.split('.').filter(|p| !p.is_empty()).count() >= 2
+            && token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '/'));
+        if domain && !token.ends_with('.') {
+            return true;
+        }
+        if word.chars().any(|c| c.is_ascii_digit()) && letters.chars().any(char::is_lowercase) {
+            // "mx2", "h4ck": a name of a thing, written by the operator.
+            return false;
+        }
+        let capitalised = letters.chars().next().is_some_and(char::is_uppercase);
+        let initial = letters.chars().count() == 1 && token.ends_with('.');
+        let all_caps =
+            letters.chars().all(char::is_uppercase) && (letters.chars().count() > 1 || initial);
+        let prose = PROSE.contains(&word.as_str()) && !(capitalised && at > 0) && !all_caps
+            || letters == "I";
+        if prose {
+            return false;
+        }
+        capitalised || word.split(' ').all(|w| SIGNATURE_WORDS.contains(&w))
+    })
 }
 
 /// A paragraph that the operator's client adds to every mail.
@@ -1218,7 +1304,7 @@ fn question_opener(clause: &[String]) -> Option<String> {
         return None;
     }
     match longest(clause, 0) {
-        Some((Cue::Approve, len)) if len > 1 => None,
+        Some((Cue::Approve | Cue::Filler, len)) if len > 1 => None,
         _ => Some(format!("{} …", first)),
     }
 }

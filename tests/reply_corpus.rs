@@ -2,10 +2,10 @@
 //! replies laid out as Gmail, Outlook, Apple Mail, Thunderbird, mobile and plain clients write
 //! them, in English and Dutch, text, HTML and multipart, 7bit, quoted-printable and base64.
 //! Each is parsed by the real mail parser and read as the broker reads it. No file of the
-//! refusal set may approve; of the natural approvals, at least 95% must. `hostile/` holds 173
-//! replies written by an independent attacker's pass against an earlier version of the reader
-//! (text past the reply, disclaimers, fake quote headers, HTML, Unicode look-alikes, MIME and
-//! the subject): none may approve.
+//! refusal set may approve; of the natural approvals, at least 95% must. `hostile/` (173) and
+//! `hostile2/` (114) hold replies written by two independent attackers' passes against earlier
+//! versions of the reader (text past the reply, signatures carrying instructions, disclaimers,
+//! fake quote headers, HTML, Unicode look-alikes, MIME and the subject): none may approve.
 
 use std::path::Path;
 
@@ -81,14 +81,15 @@ fn no_refusal_approves_and_natural_approvals_do() {
 
 #[test]
 fn no_hostile_reply_approves() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reply_corpus/hostile");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reply_corpus");
+    let mut files: Vec<_> = ["hostile", "hostile2"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(root.join(dir)).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "eml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 170, "{} files", files.len());
+    assert!(files.len() >= 280, "{} files", files.len());
     let approved: Vec<String> = files
         .iter()
         .filter(|path| read(path).intent == Intent::Approve)
