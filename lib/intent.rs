@@ -270,7 +270,7 @@ fn operator_subject(subject: &str) -> &str {
 // words separated by one space; a test checks this, and that no phrase is in two lists.
 
 /// The longest phrase in the lists, in words.
-const MAX_PHRASE_WORDS: usize = 6;
+const MAX_PHRASE_WORDS: usize = 8;
 
 /// Approval phrases: the decisive text needs one, and may hold nothing else but fillers.
 #[rustfmt::skip]
@@ -287,7 +287,8 @@ pub const APPROVE: &[&str] = &[
     "accepted", "of course", "certainly", "absolutely", "definitely", "by all means",
     "no problem", "no objection", "no objections", "ship it", "make it so", "yes go ahead",
     "approved from my side", "run it", "apply it", "execute it", "run that", "do that",
-    "go ahead and run it", "go ahead and do it", "go", "ok go", "ok to proceed",
+    "go ahead and run it", "go ahead and do it", "go", "ok to proceed", "do it now",
+    "go ahead now", "proceed now", "doe het nu", "doe maar nu", "lijkt me verstandig",
     "youre good to go", "you are good to go", "im ok with this", "im fine with this",
     "im ok with it", "im fine with it", "i am ok with this", "i am fine with this",
     "go ahead with it", "go ahead with this", "affirmative", "not a problem",
@@ -330,7 +331,10 @@ pub const FILLERS: &[&str] = &[
     "thanks a bunch", "merci", "goed idee", "goed plan", "hey there", "warmly", "ta", "tnx",
     "have a nice weekend", "have a good weekend", "have a good one", "have a good evening",
     "have a nice day", "have a great day", "fijn weekend", "fijne avond", "fijne dag verder",
-    "the sooner the better", "hoe eerder hoe beter", "dank voor het melden", "dank voor de melding",
+    "the sooner the better", "hoe eerder hoe beter", "let me know how it goes",
+    "let me know once its done", "let me know once done", "thanks for asking first",
+    "laat maar weten hoe het gaat", "laat even weten als het klaar is", "laat me weten hoe het gaat",
+    "zo snel mogelijk", "joh", "clawd", "dank voor het melden", "dank voor de melding",
     "bedankt voor de melding", "bedankt voor het melden", "houd me op de hoogte",
     "good", "great", "perfect", "excellent", "super", "awesome", "nice", "cool", "top",
     // A reaction beside words; alone it approves nothing, since a filler is no approval.
@@ -872,6 +876,15 @@ fn regions<'t>(text: &'t str, names: &[String]) -> Vec<(Region, &'t str)> {
             continue;
         }
         let blank_before = std::mem::take(&mut after_blank);
+        // A `>` block that holds the broker's reply marker is its mail, attribution or not.
+        let quoted_line = |l: &str| l.trim_start_matches('\u{feff}').starts_with('>');
+        if quoted_line(raw) && !quoting {
+            quoting = lines[i - 1..]
+                .iter()
+                .take_while(|l| quoted_line(l))
+                .take(6)
+                .any(|l| clean(l).trim_start_matches('>').trim() == REPLY_MARKER);
+        }
         // A space-stuffed " >" (format=flowed) is text, not a quote.
         if raw.trim_start_matches('\u{feff}').starts_with('>') && quoting {
             if stage == Stage::Deciding {
