@@ -109,7 +109,7 @@ pub fn to_text(html: &str) -> Text {
         if let Some(name) = tag.strip_prefix('/') {
             let name = tag_name(name);
             if BLOCKS.contains(&name.as_str()) {
-                out.line_break(&stack);
+                out.line_break();
             }
             if let Some(at) = stack.iter().rposition(|open| open.name == name) {
                 stack.truncate(at);
@@ -122,9 +122,7 @@ pub fn to_text(html: &str) -> Text {
         }
         if INVISIBLE.contains(&name.as_str()) && !tag.ends_with('/') {
             // Skip to the matching close tag: style sheets and scripts are no text at all.
-            let close = format!("</{name}");
-            let lower = rest.to_ascii_lowercase();
-            let skipped = lower.find(&close).map_or(rest.len(), |at| at);
+            let skipped = find_ignoring_case(rest, &format!("</{name}")).unwrap_or(rest.len());
             // Text a style sheet generates (`content: "…"`) is text nonetheless.
             if name == "style" {
                 for generated in css_content(&rest[..skipped]) {
@@ -136,11 +134,11 @@ pub fn to_text(html: &str) -> Text {
             continue;
         }
         if BLOCKS.contains(&name.as_str()) {
-            out.line_break(&stack);
+            out.line_break();
         }
         if name == "hr" {
             out.text("---", &stack);
-            out.line_break(&stack);
+            out.line_break();
         }
         if VOID.contains(&name.as_str()) || tag.ends_with('/') {
             if name == "img"
@@ -156,11 +154,26 @@ pub fn to_text(html: &str) -> Text {
             }
             continue;
         }
-        let parent = stack.last();
-        let open = open_element(&name, tag, parent);
-        stack.push(open);
+        // Past a sane depth, elements inherit what encloses them: a hostile nesting costs
+        // no more than a flat one.
+        if stack.len() < MAX_DEPTH {
+            let open = open_element(&name, tag, stack.last());
+            stack.push(open);
+        }
     }
     out.finish()
+}
+
+/// The deepest element tracked.
+const MAX_DEPTH: usize = 256;
+
+/// Where `needle` (ASCII) starts in `haystack`, ignoring ASCII case.
+fn find_ignoring_case(haystack: &str, needle: &str) -> Option<usize> {
+    let needle = needle.as_bytes();
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|window| window.eq_ignore_ascii_case(needle))
 }
 
 /// Where the tag that `text` starts with ends (its `>`), skipping quoted attribute values.
@@ -420,7 +433,7 @@ impl Writer {
         for (i, piece) in decoded.split('\n').enumerate() {
             if i > 0 {
                 if pre {
-                    self.line_break(stack);
+                    self.line_break();
                 } else {
                     self.space();
                 }
@@ -436,7 +449,7 @@ impl Writer {
                 self.quoted = quoted;
             } else if quoted != self.quoted {
                 // Quoted and own text never share a line.
-                self.line_break(stack);
+                self.line_break();
                 self.quoted = quoted;
             }
             if piece.starts_with(char::is_whitespace) {
@@ -464,7 +477,7 @@ impl Writer {
         }
     }
 
-    fn line_break(&mut self, _stack: &[Open]) {
+    fn line_break(&mut self) {
         let line = self.line.trim();
         if line.is_empty() {
             if !self.visible.ends_with("\n\n") && !self.visible.is_empty() {
@@ -482,7 +495,7 @@ impl Writer {
     }
 
     fn finish(mut self) -> Text {
-        self.line_break(&[]);
+        self.line_break();
         let mut visible = self.visible.trim_end().to_string();
         if !visible.is_empty() {
             visible.push('\n');

@@ -13,11 +13,15 @@
 //!    only the decisive text: below separators, in the signature, after "Sent from…", in the
 //!    HTML part and in HTML nobody sees. A veto is a refusal, a negation, a question, a
 //!    condition, an exclusion, a delay, a hedge, a retraction, an addition, a change, sarcasm
-//!    or another request's id ([`VETOES`]). Exempt are only the quoted mail (`>` lines, and
-//!    everything below a quote header such as "On … wrote:", an Outlook header block or the
-//!    broker's reply marker) and recognised boilerplate: a legal disclaimer of the usual
-//!    shape, a "do not print" footer, or a block the operator configured in
-//!    `[operator] boilerplate`. Boilerplate approves nothing either.
+//!    or another request's id ([`VETOES`]). Past the decisive text, a line must also be a
+//!    signature line (names, titles, numbers, links: [`SIGNATURE_WORDS`]) or say nothing but
+//!    yes; any other line is the operator writing, and is asked again. Exempt are only the
+//!    quoted mail (`>` lines and `<blockquote>` below a quiet attribution such as "On …
+//!    wrote:", or holding the broker's reply marker; an unquoted original below an Outlook
+//!    header block, only when it is the broker's mail and only up to its last line) and
+//!    recognised boilerplate: a legal disclaimer's sentences, a "do not print" sentence, or a
+//!    block the operator configured in `[operator] boilerplate`. Boilerplate approves nothing
+//!    either.
 //! 3. **Every body agrees.** A mail with a text part and an HTML part approves only when both
 //!    do; an approval counts only in visible HTML text.
 //!
@@ -441,7 +445,8 @@ pub const VETOES: &[(VetoKind, &[&str])] = &[
         "haha", "hahaha", "lmao", "rofl", "sarcasm", "as if", "dream on", "in your dreams",
         "you wish", "grapje", "geintje", "ontslagen", "dacht het niet", "mooi niet",
         "ammehoela", "echt niet", "sure sure", "😉", "😜", "🙃", "totally", "oh yeah", "😬",
-        "🤞", "🤷", "😅", "🙈", "🤔", "😒", "😑", "🤨", "whatever", "nice try", "ja dag", "right", "🙄", "s",
+        "🤞", "🤷", "😅", "🙈", "🤔", "😒", "😑", "🤨", "🙄", "whatever", "nice try", "ja dag",
+        "right", "s",
     ]),
 ];
 
@@ -737,11 +742,12 @@ impl Ids {
         let mut i = 0;
         let mut copied = 0;
         while i + 15 <= bytes.len() {
-            let candidate = line.get(i..i + 15);
-            let boundary = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-            let after = bytes.get(i + 15).is_none_or(|b| !b.is_ascii_alphanumeric());
+            let starts = matches!(bytes[i], b'R' | b'r')
+                && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
+                && bytes.get(i + 15).is_none_or(|b| !b.is_ascii_alphanumeric());
+            let candidate = if starts { line.get(i..i + 15) } else { None };
             match candidate.and_then(crate::ids::RequestId::parse) {
-                Some(id) if boundary && after && matches!(bytes[i], b'R' | b'r') => {
+                Some(id) => {
                     let id = id.as_str().to_string();
                     let this = self.this.get_or_insert_with(|| id.clone());
                     let word = if *this == id { SELF_ID } else { OTHER_ID };
@@ -1331,9 +1337,6 @@ struct BodyReading {
     vetoes: Vec<Veto>,
     /// A refusal in the operator's own visible words (for deny).
     refused: bool,
-    /// Approval phrases that come after a refusal or negation on their line ("I will not
-    /// approve this"): they approve nothing.
-    negated: Vec<String>,
     /// The decisive text opens with a refusal ("No. OK, I see why you ask, but…").
     opens_with_refusal: bool,
     /// Whether any cue of the decisive text was seen yet.
@@ -1351,8 +1354,9 @@ fn read_body(body: &Body, names: &[String], boilerplate: &[String], ids: &mut Id
         html: body.html,
         ..BodyReading::default()
     };
-    let lines = exempt_boilerplate(regions(&body.visible, names), boilerplate);
-    let own: usize = lines
+    // Measured before boilerplate is looked for, which bounds that work too.
+    let regions = regions(&body.visible, names);
+    let own: usize = regions
         .iter()
         .filter(|(r, _)| *r != Region::Exempt)
         .map(|(_, l)| l.len())
@@ -1362,6 +1366,7 @@ fn read_body(body: &Body, names: &[String], boilerplate: &[String], ids: &mut Id
         reading.too_long = Some(own);
         return reading;
     }
+    let lines = exempt_boilerplate(regions, boilerplate);
     for (region, line) in &lines {
         let place = match region {
             Region::Decisive => Place::Decisive,
@@ -1400,15 +1405,21 @@ fn exempt_boilerplate(lines: Vec<(Region, &str)>, configured: &[String]) -> Vec<
         } else {
             // It starts at its first line naming a marker (or at a configured block's first
             // line), so that lines above it, in the same paragraph, are still read.
-            (at..end).find(|&from| {
-                let normal = normalised_words(lines[from].1).join(" ");
-                let starts = DISCLAIMER_MARKERS
-                    .iter()
-                    .any(|m| contains_phrase(&normal, m))
-                    || configured.iter().any(|c| contains_phrase(c, &normal));
-                let block: Vec<&str> = lines[from..end].iter().map(|(_, l)| *l).collect();
-                starts && is_boilerplate(&block.join("\n"), configured)
-            })
+            // A later start only shortens the block, so a few tries are enough (and a
+            // paragraph of hostile one-marker lines costs no more than a few).
+            (at..end)
+                .filter(|&from| {
+                    let normal = normalised_words(lines[from].1).join(" ");
+                    DISCLAIMER_MARKERS
+                        .iter()
+                        .any(|m| contains_phrase(&normal, m))
+                        || configured.iter().any(|c| contains_phrase(c, &normal))
+                })
+                .take(3)
+                .find(|&from| {
+                    let block: Vec<&str> = lines[from..end].iter().map(|(_, l)| *l).collect();
+                    is_boilerplate(&block.join("\n"), configured)
+                })
         };
         let stop = block_start.unwrap_or(end);
         for &(region, line) in &lines[at..stop] {
@@ -1572,9 +1583,9 @@ fn scan(
                     if place == Place::Decisive && reading.approvals.last() == Some(&phrase) {
                         veto(VetoKind::Sarcasm, format!("{phrase} {phrase}"), reading);
                     }
-                    if negated {
-                        reading.negated.push(phrase);
-                    } else if place == Place::Decisive {
+                    // After a refusal or negation on its line ("I will not approve this") an
+                    // approval phrase approves nothing.
+                    if !negated && place == Place::Decisive {
                         reading.approvals.push(phrase);
                     }
                     at += len;

@@ -115,7 +115,7 @@ pub fn file(path: &Path, config: Option<&Path>) -> Result<Reading, InterpretErro
                     Some(row.id.to_string()),
                 )
             }
-            Judgement::Late { row } => (
+            Judgement::Late { row, .. } => (
                 false,
                 format!(
                     "too late: the deadline {} has passed",

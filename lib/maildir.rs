@@ -50,6 +50,8 @@ pub enum Judgement {
     Late {
         /// The request answered.
         row: Box<RequestRow>,
+        /// The reply's own words.
+        text: String,
     },
     /// It does not count, and why.
     Refused {
@@ -159,7 +161,7 @@ fn one(
                 );
                 Ok(())
             }
-            Judgement::Late { row } => {
+            Judgement::Late { row, text } => {
                 counts.refused += 1;
                 let request = row.id.to_string();
                 let reason = format!(
@@ -174,7 +176,6 @@ fn one(
                     "reply {name} from {} for {request} does not count: {reason}; the request expires",
                     record.sender.unwrap_or("?")
                 );
-                let text = trim::trim_reply(&reply.text);
                 let by = Decider {
                     actor: record.sender.unwrap_or("?"),
                     words: &text,
@@ -360,7 +361,10 @@ pub fn judge(tx: &Tx<'_>, config: &Config, reply: &Reply) -> Result<Judgement, S
         ));
     }
     if time::now() >= row.deadline_at {
-        return Ok(Judgement::Late { row: Box::new(row) });
+        return Ok(Judgement::Late {
+            row: Box::new(row),
+            text,
+        });
     }
     let verdict = intent::read(
         &reply.bodies,
@@ -375,7 +379,7 @@ pub fn judge(tx: &Tx<'_>, config: &Config, reply: &Reply) -> Result<Judgement, S
 
 /// What a reply to request `id` is read against: the request, the operator's names (the
 /// configured ones and the From display name), the configured boilerplate.
-pub fn reading_context(
+fn reading_context(
     config: &Config,
     reply: &Reply,
     id: &RequestId,

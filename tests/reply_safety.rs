@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AUTH_OK, Instance, approve_mail, counting, deliver, filed, runs};
+use common::{AUTH_OK, Instance, approve_mail, counting, deliver, filed, id_of, runs};
 
 fn state(inst: &Instance, id: &str) -> String {
     inst.json(&["show", id])["request"]["state"]
@@ -165,19 +165,7 @@ fn a_reply_to_a_digest_approves_only_the_one_request_it_plainly_names() {
         inst.drop(&format!("{n}.json"), serde_json::json!({"version": 1, "kind": "count", "summary": format!("Count {n}"), "reason": "testing", "params": {"n": n}}).to_string().as_bytes());
     }
     inst.broker();
-    let status = inst.json(&["status"]);
-    let id_of = |n: &str| {
-        status
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["summary"] == format!("Count {n}"))
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let (d1, d2, d3) = (id_of("d1"), id_of("d2"), id_of("d3"));
+    let (d1, d2, d3) = (id_of(&inst, "d1"), id_of(&inst, "d2"), id_of(&inst, "d3"));
     let digest = inst
         .mails()
         .into_iter()

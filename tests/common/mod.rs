@@ -174,6 +174,11 @@ pub fn filed(inst: &Instance, n: &str) -> String {
     let body = serde_json::json!({"version": 1, "kind": "count", "summary": format!("Count {n}"), "reason": "testing", "params": {"n": n}, "reply_session": "agent:main:main"});
     inst.drop(&format!("{n}.json"), body.to_string().as_bytes());
     inst.broker();
+    id_of(inst, n)
+}
+
+/// The id of the open `count` request filed as `n`.
+pub fn id_of(inst: &Instance, n: &str) -> String {
     let open = inst.json(&["status"]);
     open.as_array()
         .unwrap()
