@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(request reply bridge_verify session_tail config)
+[ ${#targets[@]} -gt 0 ] || targets=(request reply bridge_verify session_tail config authres)
 fixtures=../tests/fixtures
 seed() {
     local dir=corpus/$1
@@ -22,6 +22,7 @@ seed() {
         bridge_verify) printf 'webhook-id: msg_1\nwebhook-timestamp: 1795000000\nwebhook-signature: v1,abc=\n\n{"a":1}' >"$dir/seed" ;;
         session_tail) for f in "$fixtures"/sessions/*.jsonl; do { printf '\x80'; cat "$f"; } >"$dir/$(basename "$f")"; done ;;
         config) cp ../packaging/clawdbot.toml "$dir"/ ;;
+        authres) printf 'mx.google.com; spf=pass smtp.mailfrom="a\\"b"@example.org; dmarc=pass (p=NONE (x)) header.from=example.org' >"$dir/seed" ;;
     esac
 }
 for target in "${targets[@]}"; do

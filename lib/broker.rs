@@ -151,7 +151,7 @@ enum After {
         entry: Entry,
         name: String,
         content: Option<Vec<u8>>,
-        reason: Vec<u8>,
+        reason: serde_json::Value,
     },
 }
 
@@ -374,7 +374,6 @@ fn reject(
     let body = bridge::rejected_body(id.as_str(), &source, &problems, now);
     bridge::queue(tx, config, &body, Some(id.as_str()), now)?;
     report.rejected += 1;
-    let reason = serde_json::to_vec_pretty(&reason).unwrap_or_default();
     Ok(After::Quarantine {
         entry,
         name,

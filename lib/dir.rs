@@ -115,6 +115,155 @@ impl Dir {
         })
     }
 
+    /// Open an absolute directory path as [`Dir::open`] does, creating the directories that
+    /// are missing (with `mode`) one at a time, each relative to its parent: a link planted on
+    /// the path is refused, never created behind.
+    pub fn create_all(path: &Path, mode: u32) -> io::Result<Dir> {
+        let mut fd = openat(
+            libc::AT_FDCWD,
+            OsStr::new("/"),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )?;
+        for component in path.components() {
+            match component {
+                Component::RootDir => {}
+                Component::Normal(name) => {
+                    fd = open_or_make(&fd, name, mode).map_err(|e| on_path(e, path))?;
+                }
+                _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
+            }
+        }
+        Ok(Dir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// A directory in this one; a link is refused.
+    pub fn child(&self, name: &OsStr) -> io::Result<Dir> {
+        let path = self.path.join(name);
+        let fd = openat(
+            self.fd.as_raw_fd(),
+            name,
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )
+        .map_err(|e| on_path(e, &path))?;
+        Ok(Dir { fd, path })
+    }
+
+    /// A directory in this one, created (with `mode`) if it is missing; a link is refused.
+    pub fn subdir(&self, name: &OsStr, mode: u32) -> io::Result<Dir> {
+        let path = self.path.join(name);
+        let fd = open_or_make(&self.fd, name, mode).map_err(|e| on_path(e, &path))?;
+        Ok(Dir { fd, path })
+    }
+
+    /// The names in the directory (`.` and `..` left out), read through the open handle, so a
+    /// link put in place of the directory since it was opened changes nothing.
+    pub fn names(&self) -> io::Result<Vec<std::ffi::OsString>> {
+        let fd = openat(
+            self.fd.as_raw_fd(),
+            OsStr::new("."),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )?;
+        let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
+        // SAFETY: `raw` is an open directory descriptor that fdopendir takes over (closedir
+        // closes it); on failure it is still ours and is closed here.
+        let stream = unsafe { libc::fdopendir(raw) };
+        if stream.is_null() {
+            let e = io::Error::last_os_error();
+            // SAFETY: fdopendir failed, so `raw` was not taken over.
+            unsafe { libc::close(raw) };
+            return Err(e);
+        }
+        let mut names = Vec::new();
+        let result = loop {
+            // SAFETY: errno is thread-local; it is cleared so that the end of the stream
+            // (NULL, errno 0) can be told from an error (NULL, errno set).
+            unsafe { *libc::__errno_location() = 0 };
+            // SAFETY: `stream` is a valid open directory stream until closedir below.
+            let entry = unsafe { libc::readdir(stream) };
+            if entry.is_null() {
+                let e = io::Error::last_os_error();
+                break if e.raw_os_error() == Some(0) {
+                    Ok(())
+                } else {
+                    Err(e)
+                };
+            }
+            // SAFETY: `entry` points to a dirent whose d_name is NUL-terminated, valid until
+            // the next readdir; the bytes are copied at once.
+            let name = unsafe { std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()) };
+            let bytes = name.to_bytes();
+            if bytes != b"." && bytes != b".." {
+                names.push(OsStr::from_bytes(bytes).to_os_string());
+            }
+        };
+        // SAFETY: `stream` is open and closed exactly once.
+        unsafe { libc::closedir(stream) };
+        result.map(|()| names)
+    }
+
+    /// What kind of file a name is, without following a link or opening it (a FIFO or a
+    /// device is never opened); `None` if it is gone.
+    pub fn kind(&self, name: &OsStr) -> io::Result<Option<FileKind>> {
+        let c = cstring(name)?;
+        // SAFETY: an all-zero `stat` is a valid value for fstatat to fill in.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `c` is NUL-terminated and `st` is a valid out-pointer, both outliving the call.
+        let result = unsafe {
+            libc::fstatat(
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        match check(result) {
+            Ok(_) => Ok(Some(FileKind::of_mode(st.st_mode))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Where a symbolic link in the directory points (for the record; never followed).
+    pub fn read_link(&self, name: &OsStr) -> io::Result<std::ffi::OsString> {
+        let c = cstring(name)?;
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: `c` is NUL-terminated and `buf` is writable for its whole length.
+        let n = unsafe {
+            libc::readlinkat(
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+        buf.truncate(n);
+        Ok(std::os::unix::ffi::OsStringExt::from_vec(buf))
+    }
+
+    /// Move `from` in this directory to `to` in `dest`, never over an existing name.
+    pub fn move_to(&self, from: &OsStr, dest: &Dir, to: &OsStr) -> io::Result<()> {
+        let (from, to) = (cstring(from)?, cstring(to)?);
+        // SAFETY: both names are valid NUL-terminated strings that outlive the call, and
+        // both descriptors are open.
+        check(unsafe {
+            libc::renameat2(
+                self.fd.as_raw_fd(),
+                from.as_ptr(),
+                dest.fd.as_raw_fd(),
+                to.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        })
+        .map(drop)
+    }
+
     /// The directory's path, for messages.
     pub fn path(&self) -> &Path {
         &self.path
@@ -131,12 +280,12 @@ impl Dir {
         Ok(File::from(fd))
     }
 
-    /// Create a new file in it (never over an existing one) for writing.
+    /// Create a new file in it (never over an existing one) for writing and reading back.
     pub fn create_new(&self, name: &OsStr, mode: u32) -> io::Result<File> {
         let fd = openat(
             self.fd.as_raw_fd(),
             name,
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
             mode,
         )?;
         Ok(File::from(fd))
@@ -187,12 +336,11 @@ impl Dir {
     /// Remove the regular files in it (links left alone) whose modification is older than
     /// `limit`; returns how many.
     pub fn remove_older(&self, limit: std::time::Duration) -> usize {
-        let Ok(entries) = std::fs::read_dir(&self.path) else {
+        let Ok(names) = self.names() else {
             return 0;
         };
         let mut removed = 0;
-        for entry in entries.filter_map(Result::ok) {
-            let name = entry.file_name();
+        for name in names {
             let old = self
                 .stat(&name)
                 .ok()
@@ -215,6 +363,63 @@ impl Dir {
     pub fn sync(&self) -> io::Result<()> {
         // SAFETY: the descriptor is open for the life of `self`.
         check(unsafe { libc::fsync(self.fd.as_raw_fd()) }).map(drop)
+    }
+}
+
+/// What a directory entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link.
+    Link,
+    /// A FIFO.
+    Fifo,
+    /// A socket, a device or anything else.
+    Other,
+}
+
+impl FileKind {
+    fn of_mode(mode: libc::mode_t) -> FileKind {
+        match mode & libc::S_IFMT {
+            libc::S_IFREG => FileKind::File,
+            libc::S_IFDIR => FileKind::Directory,
+            libc::S_IFLNK => FileKind::Link,
+            libc::S_IFIFO => FileKind::Fifo,
+            _ => FileKind::Other,
+        }
+    }
+
+    /// In words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileKind::File => "a regular file",
+            FileKind::Directory => "a directory",
+            FileKind::Link => "a symbolic link",
+            FileKind::Fifo => "a FIFO",
+            FileKind::Other => "a socket or device",
+        }
+    }
+}
+
+/// Open the directory `name` in `parent`, making it first if it is missing. A name that
+/// another process makes meanwhile is simply opened; a link is refused either way.
+fn open_or_make(parent: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<OwnedFd> {
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY;
+    match openat(parent.as_raw_fd(), name, flags, 0) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let c = cstring(name)?;
+            // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+            match check(unsafe { libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), mode) }) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            openat(parent.as_raw_fd(), name, flags, 0)
+        }
+        other => other,
     }
 }
 

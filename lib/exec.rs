@@ -3,10 +3,10 @@
 //! `Approved → Executing` in its own transaction, runs the argv without a shell and records the
 //! result. The broker tells the agent and the operator afterwards.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::atomic::{self, FileError};
 use crate::config::Config;
+use crate::dir::{Dir, FileKind};
 use crate::exit::{Exit, ExitStatus};
 use crate::failpoint;
 use crate::journal::Kind;
@@ -148,21 +149,26 @@ pub fn run(config: &Config) -> Result<ExecReport, ExecError> {
 }
 
 /// Trigger files of requests no longer `Approved` would start this service again and again.
+/// The directory belongs to the unprivileged user: it is opened without following a link and
+/// every name is removed relative to it, so a link in its place steers no removal elsewhere.
 fn remove_stale_triggers(config: &Config, store: &Store) -> Result<(), ExecError> {
-    let dir = config.paths.approved();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(());
+    let path = config.paths.approved();
+    let (names, dir) = match Dir::open(&path).and_then(|dir| Ok((dir.names()?, dir))) {
+        Ok(found) => found,
+        Err(e) => {
+            log::warn!("stale triggers left alone: {}: {e}", path.display());
+            return Ok(());
+        }
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let approved = match crate::ids::RequestId::parse(&name) {
+    for name in names {
+        let approved = match name.to_str().and_then(crate::ids::RequestId::parse) {
             Some(id) => store
                 .request(&id)?
                 .is_some_and(|r| r.state == State::Approved),
             None => false,
         };
-        if !approved {
-            let _ = std::fs::remove_file(entry.path());
+        if !approved && dir.kind(&name).ok().flatten() != Some(FileKind::Directory) {
+            let _ = dir.remove(&name);
         }
     }
     Ok(())
@@ -240,16 +246,16 @@ fn check(config: &Config, row: &RequestRow) -> Result<Plan, String> {
 /// Run without a shell, with a clean environment and a time limit; returns the exit status
 /// (-1 when killed) and the start of the output.
 fn run_argv(config: &Config, argv: &[String], timeout: Duration, id: &str) -> (i64, String) {
-    let out_path = config
-        .paths
-        .state_dir
-        .path()
-        .join(format!(".exec-{id}.out"));
-    let result = output_file(&out_path).and_then(|file| {
+    let name = OsString::from(format!(".exec-{id}.out"));
+    let state = Dir::open(config.paths.state_dir.path());
+    let result = state.as_ref().map_err(clone_error).and_then(|dir| {
+        let file = output_file(dir, &name)?;
         let status = spawn_and_wait(argv, timeout, &file)?;
         Ok((status, read_capped(file, config.exec.output_bytes)))
     });
-    let _ = std::fs::remove_file(&out_path);
+    if let Ok(dir) = &state {
+        let _ = dir.remove(&name);
+    }
     match result {
         Ok((Some(code), output)) => (i64::from(code), output),
         Ok((None, output)) => (
@@ -263,18 +269,16 @@ fn run_argv(config: &Config, argv: &[String], timeout: Duration, id: &str) -> (i
     }
 }
 
+fn clone_error(e: &std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), e.to_string())
+}
+
 /// A fresh output file, created by this process alone: the state directory belongs to the
 /// unprivileged user, who must not be able to plant a link that root then writes through or
 /// reads from. The output is read back through the same handle, never by path.
-fn output_file(path: &Path) -> std::io::Result<File> {
-    let _ = std::fs::remove_file(path);
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+fn output_file(dir: &Dir, name: &OsStr) -> std::io::Result<File> {
+    let _ = dir.remove(name);
+    dir.create_new(name, 0o600)
 }
 
 fn spawn_and_wait(argv: &[String], timeout: Duration, out: &File) -> std::io::Result<Option<i32>> {
@@ -322,5 +326,7 @@ pub fn trigger(config: &Config, id: &str) -> Result<(), FileError> {
 }
 
 fn remove_trigger(config: &Config, id: &str) {
-    let _ = std::fs::remove_file(config.paths.approved().join(id));
+    if let Ok(dir) = Dir::open(&config.paths.approved()) {
+        let _ = dir.remove(std::ffi::OsStr::new(id));
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod atomic;
+pub mod authres;
 pub mod bridge;
 pub mod broker;
 pub mod calendar;

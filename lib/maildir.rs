@@ -2,7 +2,9 @@
 //! (Message-ID and content hash are unique in the database), judged, and moved to `cur/` only
 //! after its record commits. Nothing is deleted; an unreadable mail is recorded and kept.
 
-use std::path::{Path, PathBuf};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -62,15 +64,18 @@ pub enum Judgement {
     },
 }
 
-/// Read every new reply.
+/// Read every new reply. A mail that cannot be moved to `cur/` under its own name (too long
+/// for the flags, say) is moved under a short one; one that cannot be moved at all is logged
+/// and left, and the pass goes on: the next pass knows it by its content and does not count it
+/// again.
 pub fn intake(config: &Config, store: &mut Store) -> Result<Counts, FileError> {
     let maildir = config.paths.maildir();
     let new = maildir.join("new");
-    let mut names: Vec<String> = match std::fs::read_dir(&new) {
+    let mut names: Vec<OsString> = match std::fs::read_dir(&new) {
         Ok(entries) => entries
             .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
+            .map(|e| e.file_name())
+            .filter(|n| !n.as_bytes().starts_with(b"."))
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Counts::default()),
         Err(e) => return Err(FileError::new("cannot list reply Maildir", &new, e)),
@@ -79,8 +84,13 @@ pub fn intake(config: &Config, store: &mut Store) -> Result<Counts, FileError> {
     let mut counts = Counts::default();
     for name in names {
         let path = new.join(&name);
-        match one(config, store, &path, &name, &mut counts) {
-            Ok(()) => to_cur(&maildir, &path, &name)?,
+        let shown = name.to_string_lossy();
+        match one(config, store, &path, &shown, &mut counts) {
+            Ok(()) => {
+                if let Err(e) = to_cur(&maildir, &path, &name) {
+                    log::error!("{e}; the mail stays in new/ and counts once");
+                }
+            }
             Err(e) => log::error!(
                 "reply {}: {e}; it stays in new/ for the next pass",
                 path.display()
@@ -113,13 +123,15 @@ fn one(
     let now = time::now();
     store.write(|tx| {
         let message_id = parsed.as_ref().and_then(|r| r.message_id.clone());
+        // Claimed ids are those of replies that counted: a refused mail never takes one.
         if tx.reply_seen(message_id.as_deref(), &hash)? {
             log::warn!("reply {name} was delivered before; it counts once");
             counts.duplicates += 1;
             return Ok(());
         }
         let mut record = ReplyRecord {
-            message_id: message_id.as_deref(),
+            message_id: None,
+            mail_message_id: message_id.as_deref(),
             content_hash: &hash,
             file: name,
             sender: parsed.as_ref().and_then(|r| r.from.as_deref()),
@@ -179,7 +191,7 @@ fn one(
                 let by = Decider {
                     actor: record.sender.unwrap_or("?"),
                     words: &text,
-                    message_id: record.message_id,
+                    message_id: record.mail_message_id,
                     answer: None,
                 };
                 decide::late(tx, config, &row, &by, now)
@@ -191,6 +203,7 @@ fn one(
                 let request = row.id.to_string();
                 record.request_id = Some(&request);
                 record.outcome = "accepted";
+                record.message_id = record.mail_message_id;
                 record.reason = &reason;
                 record.intent = Some(verdict.intent.as_str());
                 record.text = Some(&text);
@@ -441,14 +454,25 @@ fn find_request(
     Ok(None)
 }
 
-fn to_cur(maildir: &Path, path: &Path, name: &str) -> Result<(), FileError> {
-    let flagged = if name.contains(":2,") {
-        name.to_string()
-    } else {
-        format!("{name}:2,S")
-    };
-    let dest: PathBuf = maildir.join("cur").join(flagged);
-    std::fs::rename(path, &dest)
-        .map_err(|e| FileError::new("cannot move reply to cur/", path, e))?;
-    atomic::sync_dir(&maildir.join("cur"))
+fn to_cur(maildir: &Path, path: &Path, name: &OsStr) -> Result<(), FileError> {
+    let cur = maildir.join("cur");
+    let mut flagged = name.to_os_string();
+    if !name.as_bytes().windows(3).any(|w| w == b":2,") {
+        flagged.push(":2,S");
+    }
+    let moved = std::fs::rename(path, cur.join(&flagged)).or_else(|e| {
+        // A name too long for the flags (or otherwise refused) is given a short one, named
+        // by its content; the record keeps the original name.
+        let short = format!(
+            "{}.renamed:2,S",
+            &hex(&Sha256::digest(name.as_bytes()))[..32]
+        );
+        log::warn!(
+            "reply {}: cannot move to cur/ as it is ({e}); moved as {short}",
+            name.to_string_lossy()
+        );
+        std::fs::rename(path, cur.join(short))
+    });
+    moved.map_err(|e| FileError::new("cannot move reply to cur/", path, e))?;
+    atomic::sync_dir(&cur)
 }

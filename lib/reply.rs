@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use mail_parser::{HeaderName, HeaderValue, MessageParser, PartType};
 
+use crate::authres;
 use crate::html;
 use crate::intent::Body;
 
@@ -283,60 +284,63 @@ impl Reply {
 /// The outcome of the authentication check.
 pub type AuthCheck = Result<String, String>;
 
-/// The topmost `Authentication-Results` header of `trusted` must say `dmarc=pass`, or
-/// `dkim=pass` for a domain aligned with the From domain. Lower copies, other authserv-ids and
-/// `X-Original-Authentication-Results` are ignored: anyone can write those.
+/// The topmost `Authentication-Results` header of `trusted` must say `dmarc=pass` for the
+/// From domain, or `dkim=pass` for a domain aligned with it while no DMARC result says
+/// anything but `none`. Lower copies, other authserv-ids and
+/// `X-Original-Authentication-Results` are ignored: anyone can write those. The header is
+/// parsed by RFC 8601's grammar (quoted strings, quoted-pairs, nested comments), and one that
+/// cannot be parsed authenticates nothing.
 pub fn authenticate(reply: &Reply, trusted: &str) -> AuthCheck {
-    let Some(results) = reply
+    let Some(value) = reply
         .header("Authentication-Results")
-        .map(strip_comments)
-        .find(|v| authserv_id(v).eq_ignore_ascii_case(trusted))
+        .find(|v| claimed_authserv_id(v).eq_ignore_ascii_case(trusted))
     else {
         return Err(format!("no Authentication-Results from {trusted}"));
     };
+    let results = authres::parse(value)
+        .map_err(|e| format!("the Authentication-Results of {trusted} cannot be read: {e}"))?;
+    if !results.authserv_id.eq_ignore_ascii_case(trusted) {
+        return Err(format!("no Authentication-Results from {trusted}"));
+    }
     let from_domain = reply
         .from
         .as_deref()
         .and_then(|f| f.rsplit_once('@'))
         .map(|(_, d)| d)
         .unwrap_or("");
-    let mut seen = Vec::new();
-    for method in results.split(';').skip(1) {
-        let mut words = method.split_whitespace();
-        let Some((name, result)) = words.next().and_then(|w| w.split_once('=')) else {
-            continue;
-        };
-        let (name, result) = (name.to_ascii_lowercase(), result.to_ascii_lowercase());
-        seen.push(format!("{name}={result}"));
-        if name == "dmarc" && result == "pass" {
-            // The pass must be for the From domain the broker reads, not another one.
-            let domain = words
-                .clone()
-                .filter_map(|w| w.split_once('='))
-                .find(|(k, _)| k.eq_ignore_ascii_case("header.from"))
-                .map(|(_, v)| v.to_ascii_lowercase());
-            if domain.as_deref() == Some(from_domain) {
-                return Ok(format!("{trusted}: dmarc=pass for {from_domain}"));
-            }
-        }
-        if name == "dkim" && result == "pass" {
-            let signer = words
-                .filter_map(|w| w.split_once('='))
-                .find(|(k, _)| {
-                    k.eq_ignore_ascii_case("header.d") || k.eq_ignore_ascii_case("header.i")
-                })
-                .map(|(_, v)| {
-                    v.trim_start_matches('@')
-                        .rsplit('@')
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_lowercase()
-                });
-            if let Some(signer) = signer.filter(|s| aligned(s, from_domain)) {
-                return Ok(format!(
-                    "{trusted}: dkim=pass for {signer}, aligned with From"
-                ));
-            }
+    let seen: Vec<String> = results
+        .results
+        .iter()
+        .map(|r| format!("{}={}", r.method, r.result))
+        .collect();
+    let dmarc: Vec<&authres::MethodResult> = results
+        .results
+        .iter()
+        .filter(|r| r.method == "dmarc")
+        .collect();
+    let dmarc_for_from = |r: &&authres::MethodResult| {
+        r.property("header.from")
+            .is_some_and(|d| d.eq_ignore_ascii_case(from_domain))
+    };
+    // Every DMARC verdict must agree: a header that says both pass and fail says nothing.
+    if !dmarc.is_empty()
+        && dmarc.iter().all(|r| r.result == "pass")
+        && dmarc.iter().any(dmarc_for_from)
+    {
+        return Ok(format!("{trusted}: dmarc=pass for {from_domain}"));
+    }
+    if dmarc.iter().all(|r| r.result == "none") {
+        let signer = results
+            .results
+            .iter()
+            .filter(|r| r.method == "dkim" && r.result == "pass")
+            .filter_map(|r| r.property("header.d").or_else(|| r.property("header.i")))
+            .map(|v| v.rsplit('@').next().unwrap_or("").to_ascii_lowercase())
+            .find(|signer| aligned(signer, from_domain));
+        if let Some(signer) = signer {
+            return Ok(format!(
+                "{trusted}: dkim=pass for {signer}, aligned with From"
+            ));
         }
     }
     Err(format!(
@@ -349,12 +353,13 @@ pub fn authenticate(reply: &Reply, trusted: &str) -> AuthCheck {
     ))
 }
 
-fn authserv_id(value: &str) -> &str {
+/// The authserv-id a header value starts with, read loosely (up to the first `;`, space or
+/// comment), only to find the trusted server's header; the header itself is then parsed
+/// strictly.
+fn claimed_authserv_id(value: &str) -> &str {
     value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
+        .trim_start()
+        .split([';', ' ', '\t', '\r', '\n', '('])
         .next()
         .unwrap_or("")
 }
@@ -366,25 +371,6 @@ fn aligned(signer: &str, from: &str) -> bool {
         && (signer == from
             || from.ends_with(&format!(".{signer}"))
             || signer.ends_with(&format!(".{from}")))
-}
-
-/// RFC 8601 values may hold comments in parentheses and quoted strings; neither carries a
-/// verdict, and a quoted `"x; dmarc=pass"` must not read as one.
-fn strip_comments(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut depth = 0usize;
-    let mut quoted = false;
-    for c in value.chars() {
-        match c {
-            '"' if depth == 0 => quoted = !quoted,
-            _ if quoted => {}
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -443,6 +429,43 @@ mod tests {
             "ops@example.org",
         );
         assert!(authenticate(&commented, "mx.google.com").is_err());
+    }
+
+    #[test]
+    fn quoted_pairs_and_nested_comments_hide_no_verdict() {
+        let quoted = mail(
+            &[
+                r#"mx.google.com; spf=pass smtp.mailfrom="a\"b; dmarc=pass header.from=example.org"@evil.example; dmarc=fail header.from=example.org"#,
+            ],
+            "ops@example.org",
+        );
+        assert!(authenticate(&quoted, "mx.google.com").is_err());
+        let escaped_paren = mail(
+            &[
+                r#"mx.google.com; spf=pass smtp.mailfrom="x\)"@example.org; dmarc=fail (p=REJECT (a \) b) dmarc=pass) header.from=example.org"#,
+            ],
+            "ops@example.org",
+        );
+        assert!(authenticate(&escaped_paren, "mx.google.com").is_err());
+        let both = mail(
+            &[
+                "mx.google.com; dmarc=pass header.from=example.org; dmarc=fail header.from=example.org",
+            ],
+            "ops@example.org",
+        );
+        assert!(authenticate(&both, "mx.google.com").is_err());
+        let unterminated = mail(
+            &[r#"mx.google.com; dmarc=pass header.from=example.org; spf=pass smtp.mailfrom="x"#],
+            "ops@example.org",
+        );
+        assert!(authenticate(&unterminated, "mx.google.com").is_err());
+        let fine = mail(
+            &[
+                r#"mx.google.com; spf=pass smtp.mailfrom="a\"b"@example.org; dmarc=pass (p=NONE (nested)) header.from=example.org"#,
+            ],
+            "ops@example.org",
+        );
+        assert!(authenticate(&fine, "mx.google.com").is_ok());
     }
 
     #[test]

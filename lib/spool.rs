@@ -1,8 +1,9 @@
-//! The request spool shared with the agent: listing it, taking files out of it, quarantining
-//! what is bad, and (for `clawdbot-request`) dropping a new request in atomically.
+//! The request spool shared with the agent: listing it, taking files out of it, moving what
+//! is bad to the quarantine, and (for `clawdbot-request`) dropping a new request in atomically.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::atomic::{self, FileError, FileId};
@@ -76,73 +77,143 @@ pub fn remove(entry: &Entry) -> Result<(), FileError> {
     }
 }
 
-/// Move a bad entry to `dir/name`, with `dir/name.error.json` beside it saying why; the error
-/// file is written first so a quarantined file always has its reason. The entry is renamed,
-/// never deleted; across file systems a regular file whose bytes we hold is copied, then
-/// unlinked. If the quarantine cannot take it, it goes to the spool's own `.quarantine/`,
-/// which the path unit does not watch; an entry that cannot leave the spool at all is hidden
-/// in place. Returns where it went.
+/// Move a bad entry out of the spool to `dir/name`, with `dir/name.error.json` beside it
+/// saying why (`reason`, a JSON object, to which what became of the entry is added); the error
+/// file is written first, so a quarantined file always has its reason. There is no fallback
+/// inside the spool, whose every name the agent controls: the entry is renamed into the
+/// quarantine; across file systems a regular file is copied (never through a link) and then
+/// unlinked, and a link, FIFO, socket or device, which holds no bytes to keep, is recorded
+/// (a link with its target) and unlinked. Only a directory the agent made, which cannot be
+/// moved to another directory (the rename would rewrite its `..`) nor emptied, is renamed
+/// within the spool, out of the path unit's `*.json` glob. Returns where the entry went.
 pub fn quarantine(
     entry: &Entry,
     dir: &Path,
     name: &str,
     content: Option<&[u8]>,
-    reason: &[u8],
-) -> Result<PathBuf, FileError> {
-    match move_into(entry, dir, name, content, reason) {
-        Ok(dest) => Ok(dest),
-        Err(e) => {
-            let local = entry
-                .path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(".quarantine");
-            // Under the units' sandbox the spool and the state directory are separate mounts:
-            // a link, FIFO or oversized file, whose bytes are not held, always lands here.
-            if e.source.raw_os_error() == Some(libc::EXDEV) {
-                log::debug!("{e}; quarantining into {} instead", local.display());
-            } else {
-                log::warn!("{e}; quarantining into {} instead", local.display());
-            }
-            move_into(entry, &local, name, None, reason).or_else(|e| hide(entry, name, e))
-        }
-    }
-}
-
-/// A directory the agent owns cannot move to another directory (the rename would rewrite its
-/// `..`, which needs write access to it) nor be emptied: rename it within the spool, out of
-/// the path unit's `*.json` glob, so that it cannot start the broker again and again.
-fn hide(entry: &Entry, name: &str, why: FileError) -> Result<PathBuf, FileError> {
-    let hidden = entry.path.with_file_name(format!(".{name}.rejected"));
-    std::fs::rename(&entry.path, &hidden)
-        .map_err(|e| FileError::new("cannot hide rejected entry", &entry.path, e))?;
-    log::warn!("{why}; hidden in the spool as {}", hidden.display());
-    Ok(hidden)
-}
-
-fn move_into(
-    entry: &Entry,
-    dir: &Path,
-    name: &str,
-    content: Option<&[u8]>,
-    reason: &[u8],
+    reason: &serde_json::Value,
 ) -> Result<PathBuf, FileError> {
     std::fs::create_dir_all(dir).map_err(|e| FileError::new("cannot create quarantine", dir, e))?;
     let dest = dir.join(name);
-    atomic::write(&dir.join(format!("{name}.error.json")), reason, 0o640)?;
-    match std::fs::rename(&entry.path, &dest) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-            let bytes = content
-                .ok_or_else(|| FileError::new("cannot move across file systems", &entry.path, e))?;
-            atomic::write(&dest, bytes, 0o640)?;
-            remove(entry)?;
+    let error_file = dir.join(format!("{name}.error.json"));
+    let write_reason = |what: Option<String>| {
+        let mut reason = reason.clone();
+        if let (Some(what), Some(map)) = (what, reason.as_object_mut()) {
+            map.insert("entry".into(), what.into());
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(FileError::new("cannot quarantine", &entry.path, e)),
-    }
+        let bytes = serde_json::to_vec_pretty(&reason).unwrap_or_default();
+        atomic::write(&error_file, &bytes, 0o640)
+    };
+    write_reason(None)?;
+    let moved = match std::fs::rename(&entry.path, &dest) {
+        Ok(()) => Ok(dest),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(dest),
+        Err(e) => match std::fs::symlink_metadata(&entry.path).map(|m| m.file_type()) {
+            Err(gone) if gone.kind() == std::io::ErrorKind::NotFound => Ok(dest),
+            Ok(kind) if kind.is_dir() => {
+                write_reason(Some(format!(
+                    "a directory, which cannot leave the spool ({e})"
+                )))?;
+                hide(entry, name)
+            }
+            Ok(kind) if e.raw_os_error() == Some(libc::EXDEV) && kind.is_file() => {
+                copy_out(entry, &dest, content).map(|()| dest)
+            }
+            Ok(_) if e.raw_os_error() == Some(libc::EXDEV) => {
+                let what = match std::fs::read_link(&entry.path) {
+                    Ok(target) => format!(
+                        "a symbolic link to {}, removed from the spool",
+                        target.display()
+                    ),
+                    Err(_) => "a FIFO, socket or device, removed from the spool".into(),
+                };
+                write_reason(Some(what))?;
+                remove(entry).map(|()| error_file.clone())
+            }
+            _ => Err(FileError::new("cannot quarantine", &entry.path, e)),
+        },
+    }?;
     atomic::sync_dir(dir)?;
-    Ok(dest)
+    Ok(moved)
+}
+
+/// Copy a regular file to `dest` (the bytes already read when they are held; otherwise the
+/// file itself, opened without following a link and checked to be the one that was judged),
+/// then unlink it from the spool.
+fn copy_out(entry: &Entry, dest: &Path, content: Option<&[u8]>) -> Result<(), FileError> {
+    match content {
+        Some(bytes) if entry.unchanged() => atomic::write(dest, bytes, 0o640)?,
+        _ => {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+                .open(&entry.path)
+                .map_err(|e| FileError::new("cannot open", &entry.path, e))?;
+            let meta = file
+                .metadata()
+                .map_err(|e| FileError::new("cannot stat", &entry.path, e))?;
+            let same = entry
+                .read
+                .is_none_or(|id| FileId::of(&entry.path) == Some(id));
+            if !meta.file_type().is_file() || !same {
+                return Err(FileError::new(
+                    "cannot quarantine",
+                    &entry.path,
+                    std::io::Error::other("the entry was replaced after it was judged"),
+                ));
+            }
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o640)
+                .open(dest)
+                .map_err(|e| FileError::new("cannot create", dest, e))?;
+            std::io::copy(&mut &file, &mut out)
+                .and_then(|_| out.sync_all())
+                .map_err(|e| FileError::new("cannot copy into", dest, e))?;
+        }
+    }
+    remove(entry)
+}
+
+/// Rename a directory the agent made within the spool, under a dot name (by request id) that
+/// the path unit's glob does not match and that never replaces an existing name.
+fn hide(entry: &Entry, name: &str) -> Result<PathBuf, FileError> {
+    let hidden = entry.path.with_file_name(format!(".{name}.rejected"));
+    let (from, to) = (
+        std::ffi::CString::new(entry.path.as_os_str().as_bytes()),
+        std::ffi::CString::new(hidden.as_os_str().as_bytes()),
+    );
+    let (Ok(from), Ok(to)) = (from, to) else {
+        return Err(FileError::new(
+            "cannot hide rejected entry",
+            &entry.path,
+            std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        ));
+    };
+    // SAFETY: both are valid NUL-terminated strings that outlive the call.
+    let result = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if result < 0 {
+        return Err(FileError::new(
+            "cannot hide rejected entry",
+            &entry.path,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    log::warn!(
+        "{} is a directory that cannot leave the spool; hidden there as {}",
+        entry.display_name(),
+        hidden.display()
+    );
+    Ok(hidden)
 }
 
 /// Write a new request into the spool as `NAME.json`, atomically (a `.NAME.json.…tmp`, fsync,

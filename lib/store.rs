@@ -241,6 +241,14 @@ CREATE TABLE calendar_sources (
     PRIMARY KEY (account, calendar)
 );
 "#,
+    // Only a reply that passed every check may claim its Message-ID (a stranger could
+    // otherwise pre-claim the id of the operator's coming reply); the id any mail carried is
+    // kept beside it.
+    r#"
+ALTER TABLE replies ADD COLUMN mail_message_id TEXT;
+UPDATE replies SET mail_message_id = message_id;
+UPDATE replies SET message_id = NULL WHERE outcome != 'accepted';
+"#,
 ];
 
 /// One calendar's last fetch: its events as of the last success (JSON), and the last error.
@@ -872,8 +880,10 @@ impl Store {
 /// One reply mail as recorded.
 #[derive(Debug, Clone)]
 pub struct ReplyRecord<'a> {
-    /// Its Message-ID.
+    /// The Message-ID it claims: only a reply that counted claims one.
     pub message_id: Option<&'a str>,
+    /// The Message-ID the mail carried, whoever sent it.
+    pub mail_message_id: Option<&'a str>,
     /// SHA-256 of its bytes.
     pub content_hash: &'a str,
     /// Its Maildir file name.
@@ -1321,8 +1331,8 @@ impl Tx<'_> {
     pub fn insert_reply(&self, r: &ReplyRecord<'_>) -> Result<(), StoreError> {
         self.tx
             .execute(
-                "INSERT INTO replies (message_id, content_hash, file, received_at, sender, request_id, outcome, reason, intent, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![r.message_id, r.content_hash, r.file, r.now, r.sender, r.request_id, r.outcome, r.reason, r.intent, r.text],
+                "INSERT INTO replies (message_id, content_hash, file, received_at, sender, request_id, outcome, reason, intent, text, mail_message_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![r.message_id, r.content_hash, r.file, r.now, r.sender, r.request_id, r.outcome, r.reason, r.intent, r.text, r.mail_message_id],
             )
             .map_err(self.err(format!("cannot record reply {}", r.file)))?;
         Ok(())

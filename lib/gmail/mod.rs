@@ -62,6 +62,18 @@ pub enum GmailError {
     File(#[from] crate::atomic::FileError),
 }
 
+impl GmailError {
+    /// Whether the error concerns one message alone (gone, refused or malformed), not the
+    /// account, the credential or the network: that message is set aside and the rest read.
+    pub fn is_about_one_message(&self) -> bool {
+        match self {
+            GmailError::NotFound(_) | GmailError::Malformed(_) => true,
+            GmailError::Http { status, .. } => *status == 400,
+            _ => false,
+        }
+    }
+}
+
 impl ExitStatus for GmailError {
     fn exit(&self) -> Exit {
         match self {

@@ -33,6 +33,8 @@ pub struct PollReport {
     pub seen: usize,
     /// Messages written to the reply Maildir.
     pub delivered: usize,
+    /// Messages Gmail could not give whole, recorded and set aside.
+    pub set_aside: usize,
     /// Whether the history had expired and a bounded full sync ran.
     pub full_sync: bool,
     /// Whether the poll was skipped: Gmail asked for a pause, or the grant is known revoked.
@@ -125,8 +127,18 @@ fn poll(
         other => other?,
     };
     for id in &ids {
-        if handle(config, store, api, id)? {
-            report.delivered += 1;
+        match handle(config, store, api, id) {
+            Ok(true) => report.delivered += 1,
+            Ok(false) => {}
+            // One message Gmail cannot give whole (deleted meanwhile, refused, malformed) is
+            // recorded and set aside; it must not hold back every later message.
+            Err(e) if e.is_about_one_message() => {
+                log::error!("message {id}: {e}; set aside, the poll goes on");
+                let reason = format!("set aside: {e}");
+                store.write(|tx| tx.gmail_record(id, false, &reason, time::now()))?;
+                report.set_aside += 1;
+            }
+            Err(e) => return Err(e),
         }
         report.seen += 1;
     }

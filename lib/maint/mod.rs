@@ -535,11 +535,9 @@ fn keep(
 /// Keep the report as JSON, and drop reports older than [`REPORT_DAYS`].
 fn save(config: &Config, report: &Report, now: UnixTime) -> Result<(), MaintError> {
     let path = reports_dir(config);
-    std::fs::create_dir_all(&path)
-        .map_err(|e| FileError::new("cannot create directory", &path, e))?;
     // The state directory belongs to the unprivileged user: no link may steer root's writes
-    // and removals elsewhere.
-    let dir = Dir::open(&path).map_err(|e| FileError::new("cannot open", &path, e))?;
+    // and removals elsewhere, nor have a directory made behind it.
+    let dir = Dir::create_all(&path, 0o750).map_err(|e| FileError::new("cannot open", &path, e))?;
     let name = format!("{}-{}.json", report.tier, time::utc_date(now));
     let json = serde_json::to_vec_pretty(report).unwrap_or_default();
     dir.write_atomic(std::ffi::OsStr::new(&name), &json, 0o640)

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic::{self, FileError};
 use crate::command;
 use crate::config::Config;
-use crate::dir::{Dir, Stat};
+use crate::dir::{Dir, FileKind, Stat};
 use crate::exit::{Exit, ExitStatus};
 use crate::failpoint;
 use crate::journal;
@@ -69,8 +69,7 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
     }
     let paths = &config.paths;
     let state = paths.state_dir.path();
-    std::fs::create_dir_all(state)
-        .map_err(|e| FileError::new("cannot create directory", state, e))?;
+    Dir::create_all(state, 0o750).map_err(|e| FileError::new("cannot open", state, e))?;
     let lock_path = paths.watchdog_lock();
     let lock = atomic::open_lock(&lock_path)?;
     lock.lock()
@@ -564,15 +563,17 @@ fn backup_and_rewrite(
         return Ok(None);
     }
     let stamp = backup_stamp(now);
-    let backup = repair::backup_path(
-        &config.paths.backups(),
+    let size = u64::try_from(opened.stat.seen.size).unwrap_or(0);
+    let backups = config.paths.backups();
+    let backup = repair::backup(
+        &opened.file,
+        size,
+        &backups,
         &agent_of(path),
         &opened.name,
         &stamp,
-    );
-    let size = u64::try_from(opened.stat.seen.size).unwrap_or(0);
-    repair::backup(&opened.file, size, &backup)
-        .map_err(|e| io::Error::new(e.kind(), format!("backup {}: {e}", backup.display())))?;
+    )
+    .map_err(|e| io::Error::new(e.kind(), format!("backup in {}: {e}", backups.display())))?;
     failpoint::hit("watchdog::after-backup");
     let renamed = repair::rewrite(
         &opened.dir,
@@ -751,14 +752,16 @@ fn incident(config: &Config, store: &mut Store, report: &PassReport) -> Result<(
 /// unprivileged user, who must not steer root's removals elsewhere with a link.
 fn prune_backups(config: &Config) -> usize {
     let limit = std::time::Duration::from_secs(u64::from(config.watchdog.backup_days) * 86_400);
-    let root = config.paths.backups();
-    let Ok(agents) = std::fs::read_dir(&root) else {
+    let Ok(root) = Dir::open(&config.paths.backups()) else {
+        return 0;
+    };
+    let Ok(agents) = root.names() else {
         return 0;
     };
     agents
-        .filter_map(Result::ok)
-        .filter(|a| a.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|a| Dir::open(&a.path()).ok())
+        .iter()
+        .filter(|a| root.kind(a).ok().flatten() == Some(FileKind::Directory))
+        .filter_map(|a| root.child(a).ok())
         .map(|dir| dir.remove_older(limit))
         .sum()
 }

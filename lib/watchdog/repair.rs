@@ -6,7 +6,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::tail::{Findings, Piece};
@@ -34,41 +34,45 @@ fn copy_range(from: &File, start: u64, end: u64, to: &mut File) -> io::Result<()
     Ok(())
 }
 
-/// Copy the whole of `file` (`size` bytes) into a new backup file at `path` (mode 0600,
-/// never over an existing file), synced with its directory. The backup directory lies in the
-/// state directory, which the unprivileged user owns: it is opened without following links.
-pub fn backup(file: &File, size: u64, path: &Path) -> io::Result<()> {
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+/// Copy the whole of `file` (`size` bytes) into a new backup file `BACKUPS/AGENT/SESSION.STAMP`
+/// (with `-N` if that is taken; mode 0600, never over an existing file), synced with its
+/// directory; returns its path. The backup directory lies in the state directory, which the
+/// unprivileged user owns: every directory on the way is opened, or made, without following a
+/// link, so a link planted there makes the backup fail rather than land elsewhere.
+pub fn backup(
+    file: &File,
+    size: u64,
+    backups: &Path,
+    agent: &str,
+    session: &OsStr,
+    stamp: &str,
+) -> io::Result<PathBuf> {
+    let agent = match agent {
+        "" | "." | ".." => "unknown",
+        name => name,
     };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(parent)?;
-    let dir = Dir::open(parent)?;
-    let mut out = dir.create_new(name, 0o600)?;
-    let copied = copy_range(file, 0, size, &mut out).and_then(|()| out.sync_all());
-    if let Err(e) = copied {
-        let _ = dir.remove(name);
-        return Err(e);
-    }
-    dir.sync()
-}
-
-/// A free backup name: `DIR/AGENT/SESSION.TIMESTAMP`, with `-N` if that is taken.
-pub fn backup_path(dir: &Path, agent: &str, session: &OsStr, stamp: &str) -> PathBuf {
-    let base = dir.join(agent);
+    let dir = Dir::create_all(backups, 0o700)?.subdir(OsStr::new(agent), 0o700)?;
     let mut name = session.to_os_string();
     name.push(format!(".{stamp}"));
-    let mut path = base.join(&name);
-    let mut n = 1;
-    while std::fs::symlink_metadata(&path).is_ok() {
-        let mut numbered = name.clone();
-        numbered.push(format!("-{n}"));
-        path = base.join(numbered);
-        n += 1;
+    let mut n = 0;
+    let (name, mut out) = loop {
+        let mut candidate = name.clone();
+        if n > 0 {
+            candidate.push(format!("-{n}"));
+        }
+        match dir.create_new(&candidate, 0o600) {
+            Ok(out) => break (candidate, out),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    let copied = copy_range(file, 0, size, &mut out).and_then(|()| out.sync_all());
+    if let Err(e) = copied {
+        let _ = dir.remove(&name);
+        return Err(e);
     }
-    path
+    dir.sync()?;
+    Ok(dir.path().join(name))
 }
 
 /// The temporary name of a repair in progress.
