@@ -530,6 +530,42 @@ fn a_decision_in_an_allowed_group_is_audited_and_confirmed_there() {
 }
 
 #[test]
+fn a_command_addressed_to_another_bot_is_not_obeyed() {
+    let (inst, log, telegram) = bot("tg-otherbot");
+    inst.drop_in(
+        "61-group.toml",
+        "[telegram]\nchats = [-100123]\nallow_groups = true\n",
+    );
+    let id = filed(&inst, "other");
+    run(&inst);
+    for text in [
+        format!("/approve@OtherBot {id}"),
+        format!("/approve@clawdbot_bot_evil {id}"),
+    ] {
+        telegram.say_in(OPERATOR, -100_123, "supergroup", &text, None);
+    }
+    run(&inst);
+    inst.run("clawdbot-exec", &[]);
+    assert_eq!(runs(&log), 0, "another bot's command decides nothing here");
+    assert_eq!(state(&inst, &id), "PendingReply");
+    // Addressed to this bot (in any case), it is obeyed.
+    telegram.say_in(
+        OPERATOR,
+        -100_123,
+        "supergroup",
+        &format!("/approve@Clawdbot_Bot {id}"),
+        None,
+    );
+    run(&inst);
+    assert_eq!(runs(&log), 1);
+    assert_eq!(
+        telegram.calls().iter().filter(|c| *c == "getMe").count(),
+        1,
+        "the bot's name is asked once and kept"
+    );
+}
+
+#[test]
 fn a_late_approve_is_refused_and_the_operator_is_told_in_the_chat() {
     let (inst, log, telegram) = bot("tg-late");
     inst.drop_in("40-ttl.toml", "[requests]\nttl = \"3s\"\n");

@@ -211,6 +211,19 @@ impl Bot {
             .collect())
     }
 
+    /// `getMe`: the bot's own username, which commands in a group may be addressed to.
+    pub fn username(&self) -> Result<String, ApiError> {
+        let result = self.call("getMe", &json!({}), self.timeout)?;
+        result["username"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::Malformed {
+                method: "getMe",
+                detail: "no username in the result".into(),
+            })
+    }
+
     /// `sendMessage` with HTML parse mode; returns the message id.
     pub fn send_message(
         &self,

@@ -20,6 +20,8 @@ use crate::time::{self, UnixTime};
 use crate::{agent, broker, credentials, inspect};
 
 const OFFSET: &str = "telegram.offset";
+/// `BOT_ID:username`, from `getMe`.
+const USERNAME: &str = "telegram.username";
 /// No run before this time (after a failure), and the last wait, in seconds.
 const BACKOFF_UNTIL: &str = "telegram.backoff_until";
 const BACKOFF_SECS: &str = "telegram.backoff_secs";
@@ -104,6 +106,7 @@ fn serve(config: &Config, store: &mut Store) -> Result<RunReport, TelegramError>
         return Err(TelegramError::BadToken(name.clone()));
     }
     let bot = Bot::new(config, token.expose().trim());
+    let username = own_username(&bot, store, token.expose().trim())?;
     let mut report = RunReport::default();
     report.sent += flush(&bot, store)?;
     let offset = store
@@ -113,7 +116,7 @@ fn serve(config: &Config, store: &mut Store) -> Result<RunReport, TelegramError>
     let updates = bot.get_updates(offset, config.telegram.poll_timeout.get())?;
     report.updates = updates.len();
     for update in updates.iter().filter(|u| u.update_id >= offset) {
-        handle(config, &bot, store, update, &mut report)?;
+        handle(config, &bot, store, update, &username, &mut report)?;
     }
     if report.decided > 0 {
         carry_out(config, store);
@@ -185,11 +188,39 @@ fn backoff(attempts: i64) -> i64 {
     10 * 2_i64.pow(attempts.clamp(0, 8) as u32)
 }
 
+/// The bot's username, asked once per token (`getMe`) and kept: in a group, `/approve@Other`
+/// is addressed to another bot and must not be obeyed by this one.
+fn own_username(bot: &Bot, store: &mut Store, token: &str) -> Result<String, TelegramError> {
+    let bot_id = token.split_once(':').map_or("", |(id, _)| id);
+    let cached = store.read(|tx| tx.setting(USERNAME))?;
+    if let Some(name) = cached
+        .as_deref()
+        .and_then(|c| c.split_once(':'))
+        .filter(|(id, _)| *id == bot_id)
+        .map(|(_, name)| name.to_string())
+    {
+        return Ok(name);
+    }
+    let name = bot.username()?;
+    store.write(|tx| tx.set_setting(USERNAME, Some(&format!("{bot_id}:{name}"))))?;
+    Ok(name)
+}
+
+/// Whether a command names a bot (`/cmd@name`) other than this one.
+fn addressed_elsewhere(text: &str, username: &str) -> bool {
+    let head = text.trim().split(char::is_whitespace).next().unwrap_or("");
+    head.starts_with('/')
+        && head
+            .split_once('@')
+            .is_some_and(|(_, to)| !to.eq_ignore_ascii_case(username))
+}
+
 fn handle(
     config: &Config,
     bot: &Bot,
     store: &mut Store,
     update: &Update,
+    username: &str,
     report: &mut RunReport,
 ) -> Result<(), TelegramError> {
     let now = time::now();
@@ -213,6 +244,13 @@ fn handle(
             }
         }
         Verdict::Nothing => store.write(|tx| tx.set_setting(OFFSET, Some(&next)))?,
+        Verdict::Said { text, .. } if addressed_elsewhere(text, username) => {
+            log::info!(
+                "Telegram update {}: a command for another bot; ignored",
+                update.update_id
+            );
+            store.write(|tx| tx.set_setting(OFFSET, Some(&next)))?;
+        }
         Verdict::Said { user, chat, text } => {
             // Delivered again: nothing to do but move past it (and never ask the agent twice).
             if store.read(|tx| tx.telegram_update_handled(update.update_id))? {

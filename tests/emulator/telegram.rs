@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 
 /// The token the emulator accepts.
 pub const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+/// The bot's username, as `getMe` tells it.
+pub const USERNAME: &str = "clawdbot_bot";
 /// Tags Telegram's HTML parse mode knows.
 const TAGS: [&str; 16] = [
     "b",
@@ -262,6 +264,10 @@ fn answer(shared: &(Mutex<State>, Condvar), request: &Request) -> Response {
         };
     }
     match method {
+        "getMe" => Response::json(
+            200,
+            json!({"ok": true, "result": {"id": 123456789, "is_bot": true, "first_name": "clawdbot", "username": USERNAME, "can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false}}),
+        ),
         "getUpdates" => get_updates(shared, state, &body),
         "sendMessage" => send_message(&mut state, &body),
         "answerCallbackQuery" => answer_callback(&mut state, &body),
