@@ -24,7 +24,7 @@ use crate::state::State;
 use crate::store::RequestRow;
 use crate::store::{NewRequest, Rejection, Store, StoreError, Tx};
 use crate::time::{self, UnixTime};
-use crate::{agent, decide, maildir};
+use crate::{agent, apt, decide, maildir};
 use serde_json::Value;
 
 /// Requests recorded per transaction during intake.
@@ -161,6 +161,7 @@ enum Judged {
         entry: Entry,
         raw: Vec<u8>,
         accepted: Box<Accepted>,
+        preview: Option<String>,
     },
     Bad {
         entry: Entry,
@@ -217,6 +218,38 @@ fn intake(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
     Ok(())
 }
 
+/// Simulate an action configured with a preview (apt-get -s), before the transaction: the
+/// operator is shown the packages it installs, upgrades and removes, and a removal, or a
+/// simulation that fails, raises the risk to at least high. Returns the preview as stored.
+fn preview(config: &Config, accepted: &mut Accepted) -> Option<String> {
+    let Plan::Run { argv, .. } = &accepted.plan else {
+        return None;
+    };
+    config.actions.get(&accepted.kind).and_then(|a| a.preview)?;
+    let assessment = &mut accepted.assessment;
+    let stored = match apt::simulate(argv) {
+        Ok(plan) => {
+            if !plan.remove.is_empty() {
+                assessment.risk = assessment.risk.max(Risk::High);
+                assessment.reasons.push(format!(
+                    "apt-get -s says it removes {}: at least high",
+                    plan.remove.join(", ")
+                ));
+            }
+            serde_json::json!({ "apt": plan })
+        }
+        Err(e) => {
+            assessment.risk = assessment.risk.max(Risk::High);
+            assessment.reasons.push(format!(
+                "apt-get -s failed ({}): it runs only if the simulation passes then",
+                request::excerpt(&e)
+            ));
+            serde_json::json!({ "apt_error": e })
+        }
+    };
+    Some(stored.to_string())
+}
+
 /// Read and validate one entry. `None` when it vanished (another reader took it).
 fn judge(config: &Config, entry: &Entry) -> Option<Judged> {
     let limit = config.requests.max_bytes.get();
@@ -240,11 +273,15 @@ fn judge(config: &Config, entry: &Entry) -> Option<Judged> {
     };
     match found {
         Untrusted::File(raw) => match request::validate(&raw, config) {
-            Ok(accepted) => Some(Judged::Good {
-                entry: entry.clone(),
-                raw,
-                accepted: Box::new(accepted),
-            }),
+            Ok(mut accepted) => {
+                let preview = preview(config, &mut accepted);
+                Some(Judged::Good {
+                    entry: entry.clone(),
+                    raw,
+                    accepted: Box::new(accepted),
+                    preview,
+                })
+            }
             Err(problems) => Some(Judged::Bad {
                 entry: entry.clone(),
                 raw: Some(raw),
@@ -275,7 +312,7 @@ fn record(
     now: UnixTime,
     report: &mut PassReport,
 ) -> Result<After, StoreError> {
-    let (entry, raw, accepted) = match judged {
+    let (entry, raw, accepted, preview) = match judged {
         Judged::Bad {
             entry,
             raw,
@@ -285,7 +322,8 @@ fn record(
             entry,
             raw,
             accepted,
-        } => (entry, raw, accepted),
+            preview,
+        } => (entry, raw, accepted, preview),
     };
     let source = entry.display_name();
     if let Some((existing, hash)) = tx.find_same(accepted.client_ref.as_deref(), &accepted.hash)? {
@@ -331,6 +369,7 @@ fn record(
         reply_key: &reply_key,
         now,
         deadline: now.saturating_add(config.requests.ttl.as_secs()),
+        preview: preview.as_deref(),
     })?;
     report.accepted += 1;
     Ok(After::Remove(entry))

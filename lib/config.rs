@@ -1053,6 +1053,17 @@ pub struct Action {
     pub timeout: ConfigDuration,
     /// The rule for each parameter.
     pub params: BTreeMap<String, ParamRule>,
+    /// How the action is simulated for the operator before it is approved, and again
+    /// before it runs (`preview = "apt"`).
+    pub preview: Option<Preview>,
+}
+
+/// A simulation of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preview {
+    /// `apt-get -s` (see [`crate::apt`]).
+    Apt,
 }
 
 #[derive(Deserialize)]
@@ -1064,6 +1075,8 @@ struct RawAction {
     timeout: ConfigDuration,
     #[serde(default)]
     params: BTreeMap<String, ParamRule>,
+    #[serde(default)]
+    preview: Option<Preview>,
 }
 
 fn default_action_timeout() -> ConfigDuration {
@@ -1094,11 +1107,18 @@ impl TryFrom<RawAction> for Action {
         if let Some(unused) = raw.params.keys().find(|k| !used.contains(k)) {
             return Err(format!("parameter {unused:?} is never used in command"));
         }
+        if raw.preview == Some(Preview::Apt) && crate::apt::simulation(&raw.command).is_none() {
+            return Err(
+                "preview = \"apt\" simulates apt-get only: the command must start with apt-get"
+                    .into(),
+            );
+        }
         Ok(Action {
             command: raw.command,
             risk: raw.risk,
             timeout: raw.timeout,
             params: raw.params,
+            preview: raw.preview,
         })
     }
 }

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::apt;
 use crate::atomic::{self, FileError};
-use crate::config::Config;
+use crate::config::{Config, Preview};
 use crate::dir::{Dir, FileKind};
 use crate::exit::{Exit, ExitStatus};
 use crate::failpoint;
@@ -68,11 +69,13 @@ pub fn run(config: &Config) -> Result<ExecReport, ExecError> {
     let mut report = ExecReport::default();
     // Until none is left: the broker may approve more while this runs.
     while let Some(row) = store.requests_in(&[State::Approved])?.into_iter().next() {
+        // Outside the transaction: a simulation may take a while.
+        let simulated = simulate(config, &row);
         let claimed = store.write(|tx| {
             let Some(row) = tx.request(&row.id)?.filter(|r| r.state == State::Approved) else {
                 return Ok(None);
             };
-            match check(config, &row) {
+            match check(config, &row, simulated.as_ref()) {
                 Ok(plan) => {
                     tx.transition(
                         &row.id,
@@ -174,6 +177,52 @@ fn remove_stale_triggers(config: &Config, store: &Store) -> Result<(), ExecError
     Ok(())
 }
 
+/// The simulation of an action configured with `preview = "apt"`, made again just before it
+/// runs, with the argv it simulated.
+struct Simulated {
+    argv: Vec<String>,
+    plan: Result<apt::Plan, String>,
+}
+
+fn simulate(config: &Config, row: &RequestRow) -> Option<Simulated> {
+    let action = config.actions.get(&row.kind)?;
+    let argv = row.argv.clone()?;
+    (action.preview == Some(Preview::Apt)).then(|| Simulated {
+        plan: apt::simulate(&argv),
+        argv,
+    })
+}
+
+/// An apt action runs only if it removes nothing the operator was not shown: the packages
+/// its simulation removes now must all have been in the simulation mailed with the request.
+fn check_simulation(
+    row: &RequestRow,
+    argv: &[String],
+    simulated: Option<&Simulated>,
+) -> Result<(), String> {
+    let Some(simulated) = simulated.filter(|s| s.argv == argv) else {
+        return Err("the action was not simulated again before it ran".into());
+    };
+    let now = simulated
+        .plan
+        .as_ref()
+        .map_err(|e| format!("apt-get -s fails now: {}", request::excerpt(e)))?;
+    // The operator was shown no removal when the first simulation failed or is missing.
+    let shown = match row.preview.as_deref().and_then(apt::Stored::parse) {
+        Some(apt::Stored::Apt(plan)) => plan,
+        _ => apt::Plan::default(),
+    };
+    let beyond = now.removals_beyond(&shown);
+    if beyond.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "apt-get -s says it would now remove {}, which the operator was not shown",
+            beyond.join(", ")
+        ))
+    }
+}
+
 /// What carries out an approved request.
 enum Plan {
     /// The action's argv.
@@ -209,7 +258,7 @@ fn run_agent(config: &Config, row: &RequestRow) -> (i64, String) {
 /// stored request, and the stored argv exactly what the request renders to under today's
 /// configuration (the database is writable by the unprivileged broker; the canonical request,
 /// bound to the hash, and the configuration, writable only by root, are what count).
-fn check(config: &Config, row: &RequestRow) -> Result<Plan, String> {
+fn check(config: &Config, row: &RequestRow, simulated: Option<&Simulated>) -> Result<Plan, String> {
     if row.approved_hash.as_deref() != Some(row.hash.as_str()) {
         return Err("the approval is not for this request's hash".into());
     }
@@ -228,6 +277,10 @@ fn check(config: &Config, row: &RequestRow) -> Result<Plan, String> {
     })?;
     match (&rendered.plan, &row.argv) {
         (request::Plan::Run { argv, .. }, Some(stored)) if argv == stored => {
+            let preview = config.actions.get(&row.kind).and_then(|a| a.preview);
+            if preview == Some(Preview::Apt) {
+                check_simulation(row, argv, simulated)?;
+            }
             Ok(Plan::Argv(argv.clone()))
         }
         (request::Plan::Run { .. }, _) => {

@@ -53,7 +53,8 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
 command = ["apt-get", "install", "-y", "--no-install-recommends", "{package}"]
 risk = "high"
 timeout = "15m"
-params = { package = "^[a-z0-9][a-z0-9+.-]{1,62}$" }
+preview = "apt"
+params = { package = '^[a-z0-9](?:[a-z0-9+.-]{0,61}[a-z0-9]|[a-z0-9+.-]{0,60}\+\+)$' }
 
 # Restart one systemd service.
 [actions.restart_service]

@@ -117,6 +117,9 @@ pub fn show_text(shown: &Shown, config: &Config) -> String {
             let _ = writeln!(out, "  Details:  {}", r.details.as_deref().unwrap_or(""));
         }
     }
+    if let Some(preview) = r.preview.as_deref().and_then(crate::apt::Stored::parse) {
+        let _ = writeln!(out, "  Simulated: {}", preview.describe());
+    }
     let _ = writeln!(
         out,
         "  Risk:     {} ({})",

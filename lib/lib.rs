@@ -5,6 +5,7 @@
 //! Every binary in `bins/` is a thin shell over these modules.
 
 pub mod agent;
+pub mod apt;
 pub mod atomic;
 pub mod authres;
 pub mod bridge;

@@ -152,6 +152,24 @@ const RULES: &[Rule] = &[
     },
     Rule {
         floor: Risk::High,
+        what: "gives apt a removal (a trailing -) or a pattern, not a package name",
+        matches: |words| {
+            any_word(words, &["apt", "apt-get", "aptitude"])?;
+            words
+                .iter()
+                .filter(|w| !w.starts_with('-'))
+                .find(|w| {
+                    let single_plus = w.ends_with('+') && !w.ends_with("++");
+                    w.ends_with('-')
+                        || w.ends_with('.')
+                        || single_plus
+                        || w.contains(['?', '*', '[', ']', '^', '$', '|', '~', '(', ')', '!'])
+                })
+                .cloned()
+        },
+    },
+    Rule {
+        floor: Risk::High,
         what: "is destructive",
         matches: |words| {
             any_word(

@@ -249,6 +249,10 @@ ALTER TABLE replies ADD COLUMN mail_message_id TEXT;
 UPDATE replies SET mail_message_id = message_id;
 UPDATE replies SET message_id = NULL WHERE outcome != 'accepted';
 "#,
+    // What a simulation of the action (apt-get -s) showed the operator, as JSON.
+    r#"
+ALTER TABLE requests ADD COLUMN preview TEXT;
+"#,
 ];
 
 /// One calendar's last fetch: its events as of the last success (JSON), and the last error.
@@ -454,6 +458,8 @@ pub struct NewRequest<'a> {
     pub now: UnixTime,
     /// When it expires.
     pub deadline: UnixTime,
+    /// What a simulation showed (JSON), for actions simulated.
+    pub preview: Option<&'a str>,
 }
 
 /// A request as stored.
@@ -510,6 +516,8 @@ pub struct RequestRow {
     /// The canonical JSON the hash is of.
     #[serde(skip)]
     pub canonical: String,
+    /// What a simulation of the action showed the operator (JSON), for actions simulated.
+    pub preview: Option<String>,
 }
 
 /// One audit row.
@@ -582,7 +590,7 @@ pub struct Rejection<'a> {
     pub now: UnixTime,
 }
 
-const REQUEST_COLUMNS: &str = "id, state, kind, summary, reason, details, client_ref, hash, risk, risk_reasons, argv, reply_key, mails, created_at, deadline_at, updated_at, reply_session, decided_by, decision_note, approved_hash, exec_exit, exec_output, exec_finished_at, reminded, canonical";
+const REQUEST_COLUMNS: &str = "id, state, kind, summary, reason, details, client_ref, hash, risk, risk_reasons, argv, reply_key, mails, created_at, deadline_at, updated_at, reply_session, decided_by, decision_note, approved_hash, exec_exit, exec_output, exec_finished_at, reminded, canonical, preview";
 
 impl Store {
     /// Open (creating if needed) the database and bring its schema up to date.
@@ -962,6 +970,7 @@ fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
         exec_finished_at: r.get(22)?,
         reminded: r.get(23)?,
         canonical: r.get(24)?,
+        preview: r.get(25)?,
         hash: r.get(7)?,
         risk: r.get(8)?,
         risk_reasons: serde_json::from_str(&reasons).map_err(|_| bad(9, "bad risk reasons"))?,
@@ -1049,12 +1058,12 @@ impl Tx<'_> {
             .map(|a| serde_json::to_string(a).unwrap_or_else(|_| "[]".into()));
         self.tx
             .execute(
-                "INSERT INTO requests (id, state, kind, summary, reason, details, client_ref, reply_session, hash, canonical, raw, source, risk, risk_reasons, argv, reply_key, created_at, deadline_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?17)",
+                "INSERT INTO requests (id, state, kind, summary, reason, details, client_ref, reply_session, hash, canonical, raw, source, risk, risk_reasons, argv, reply_key, created_at, deadline_at, updated_at, preview) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?17, ?19)",
                 params![
                     id.as_str(), State::Detected.as_str(), new.kind, new.summary, new.reason, new.details,
                     new.client_ref, new.reply_session, new.hash, new.canonical, new.raw, new.source,
-                    new.risk, reasons, argv, new.reply_key, new.now, new.deadline
+                    new.risk, reasons, argv, new.reply_key, new.now, new.deadline, new.preview
                 ],
             )
             .map_err(self.err(format!("cannot record request from {}", new.source)))?;
