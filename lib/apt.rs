@@ -103,13 +103,78 @@ pub fn simulation(argv: &[String]) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// Why a simulation gives no plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimulationError {
+    /// A word apt reads as something other than one package of that exact name (a pattern,
+    /// an operator): the request names no package.
+    #[error(
+        "apt does not read {0:?} as one package: no package of that exact name is installed by it or was installed before"
+    )]
+    NotAPackage(String),
+    /// apt-get failed, or could not be started.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Simulate the action: what it would install, upgrade and remove, or why it cannot say.
-pub fn simulate(argv: &[String]) -> Result<Plan, String> {
+/// Every package word of the argv must be what apt acts on, by its exact name: a name apt
+/// read as a pattern (`l.b`) or with an operator (`curl-`) matches no `Inst` or `Remv` line of
+/// its own.
+pub fn simulate(argv: &[String]) -> Result<Plan, SimulationError> {
     let Some(sim) = simulation(argv) else {
-        return Err("only apt-get can be simulated".into());
+        return Err(SimulationError::Failed(
+            "only apt-get can be simulated".into(),
+        ));
     };
-    let output = command::capture(&sim, TIMEOUT, OUTPUT_LIMIT).map_err(|e| e.to_string())?;
-    Ok(parse(&output))
+    let output = command::capture(&sim, TIMEOUT, OUTPUT_LIMIT).map_err(SimulationError::Failed)?;
+    let plan = parse(&output);
+    let acted_on = |word: &str| {
+        let named = |entries: &[String]| entries.iter().any(|e| name(e) == word);
+        named(&plan.install)
+            || named(&plan.upgrade)
+            || named(&plan.remove)
+            || output.contains(&format!("\n{word} is already the newest version"))
+            || output.contains(&format!("Package '{word}' is not installed"))
+    };
+    match packages(argv).into_iter().find(|word| !acted_on(word)) {
+        Some(word) => Err(SimulationError::NotAPackage(word)),
+        None => Ok(plan),
+    }
+}
+
+/// apt-get's options that take the next word as their argument.
+const WITH_ARGUMENT: [&str; 9] = [
+    "-o",
+    "-c",
+    "-t",
+    "-a",
+    "--option",
+    "--config-file",
+    "--target-release",
+    "--default-release",
+    "--host-architecture",
+];
+
+/// The package words of an apt-get argv: the words after its command word (`install`) that
+/// are not options, each up to a `=VERSION` or `/RELEASE`.
+fn packages(argv: &[String]) -> Vec<String> {
+    let mut words = argv.iter().skip(1);
+    let mut command = None;
+    let mut packages = Vec::new();
+    while let Some(word) = words.next() {
+        if WITH_ARGUMENT.contains(&word.as_str()) {
+            words.next();
+        } else if word.starts_with('-') {
+            continue;
+        } else if command.is_none() {
+            command = Some(word);
+        } else {
+            let name = word.split(['=', '/']).next().unwrap_or(word);
+            packages.push(name.to_string());
+        }
+    }
+    packages
 }
 
 /// Read `apt-get -s` output: `Inst NAME [OLD] (NEW …)` installs (or, with `[OLD]`, upgrades),
@@ -173,6 +238,24 @@ mod tests {
         };
         assert_eq!(plan.removals_beyond(&shown), ["old-thing (1.0)"]);
         assert!(plan.removals_beyond(&plan).is_empty());
+    }
+
+    #[test]
+    fn package_words_are_told_from_options_and_their_arguments() {
+        let argv = [
+            "apt-get",
+            "-o",
+            "Dir::Cache=/x",
+            "install",
+            "-y",
+            "-t",
+            "bookworm",
+            "curl",
+            "xz=5.4",
+            "libc6/stable",
+        ]
+        .map(String::from);
+        assert_eq!(packages(&argv), ["curl", "xz", "libc6"]);
     }
 
     #[test]

@@ -98,17 +98,57 @@ pub fn sync_dir(dir: &Path) -> Result<(), FileError> {
         .map_err(|e| FileError::new("cannot sync directory", dir, e))
 }
 
+/// Rename `from` to `to`, never over an existing `to` (`renameat2` with `RENAME_NOREPLACE`).
+pub fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let cstr = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let (from, to) = (cstr(from)?, cstr(to)?);
+    // SAFETY: both are valid NUL-terminated strings that outlive the call.
+    let result = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if result < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// Open a lock file: created if missing, never truncated, never through a link (state
 /// directories belong to the unprivileged user, and root takes some of these locks).
 pub fn open_lock(path: &Path) -> Result<File, FileError> {
-    OpenOptions::new()
+    // Without blocking: a FIFO put in the lock's place must not hold a root job up.
+    let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| FileError::new("cannot open lock", path, e))
+        .map_err(|e| FileError::new("cannot open lock", path, e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| FileError::new("cannot stat lock", path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(FileError::new(
+            "cannot use lock",
+            path,
+            std::io::Error::other(format!(
+                "it is {}, not a regular file",
+                kind_of(meta.mode())
+            )),
+        ));
+    }
+    Ok(file)
 }
 
 /// What was found at a path that should hold a regular file.

@@ -220,12 +220,17 @@ fn intake(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
 
 /// Simulate an action configured with a preview (apt-get -s), before the transaction: the
 /// operator is shown the packages it installs, upgrades and removes, and a removal, or a
-/// simulation that fails, raises the risk to at least high. Returns the preview as stored.
-fn preview(config: &Config, accepted: &mut Accepted) -> Option<String> {
+/// simulation that fails, raises the risk to at least high. Returns the preview as stored; a
+/// package word apt does not read as that one package (a pattern, an operator) is a problem
+/// of the request.
+fn preview(config: &Config, accepted: &mut Accepted) -> Result<Option<String>, Problem> {
     let Plan::Run { argv, .. } = &accepted.plan else {
-        return None;
+        return Ok(None);
     };
-    config.actions.get(&accepted.kind).and_then(|a| a.preview)?;
+    let simulated = config.actions.get(&accepted.kind).and_then(|a| a.preview);
+    if simulated.is_none() {
+        return Ok(None);
+    }
     let assessment = &mut accepted.assessment;
     let stored = match apt::simulate(argv) {
         Ok(plan) => {
@@ -238,7 +243,14 @@ fn preview(config: &Config, accepted: &mut Accepted) -> Option<String> {
             }
             serde_json::json!({ "apt": plan })
         }
-        Err(e) => {
+        Err(e @ apt::SimulationError::NotAPackage(_)) => {
+            return Err(Problem {
+                field: "params".into(),
+                rule: "apt-package",
+                message: e.to_string(),
+            });
+        }
+        Err(apt::SimulationError::Failed(e)) => {
             assessment.risk = assessment.risk.max(Risk::High);
             assessment.reasons.push(format!(
                 "apt-get -s failed ({}): it runs only if the simulation passes then",
@@ -247,7 +259,7 @@ fn preview(config: &Config, accepted: &mut Accepted) -> Option<String> {
             serde_json::json!({ "apt_error": e })
         }
     };
-    Some(stored.to_string())
+    Ok(Some(stored.to_string()))
 }
 
 /// Read and validate one entry. `None` when it vanished (another reader took it).
@@ -273,15 +285,19 @@ fn judge(config: &Config, entry: &Entry) -> Option<Judged> {
     };
     match found {
         Untrusted::File(raw) => match request::validate(&raw, config) {
-            Ok(mut accepted) => {
-                let preview = preview(config, &mut accepted);
-                Some(Judged::Good {
+            Ok(mut accepted) => match preview(config, &mut accepted) {
+                Ok(preview) => Some(Judged::Good {
                     entry: entry.clone(),
                     raw,
                     accepted: Box::new(accepted),
                     preview,
-                })
-            }
+                }),
+                Err(problem) => Some(Judged::Bad {
+                    entry: entry.clone(),
+                    raw: Some(raw),
+                    problems: vec![problem],
+                }),
+            },
             Err(problems) => Some(Judged::Bad {
                 entry: entry.clone(),
                 raw: Some(raw),

@@ -181,13 +181,21 @@ fn remove_stale_triggers(config: &Config, store: &Store) -> Result<(), ExecError
 /// runs, with the argv it simulated.
 struct Simulated {
     argv: Vec<String>,
-    plan: Result<apt::Plan, String>,
+    plan: Result<apt::Plan, apt::SimulationError>,
 }
 
+/// Only an argv that already passes every other check is simulated: the database is the
+/// unprivileged user's, and root runs nothing from it that the canonical request and root's
+/// configuration do not render to.
 fn simulate(config: &Config, row: &RequestRow) -> Option<Simulated> {
     let action = config.actions.get(&row.kind)?;
-    let argv = row.argv.clone()?;
-    (action.preview == Some(Preview::Apt)).then(|| Simulated {
+    if action.preview != Some(Preview::Apt) {
+        return None;
+    }
+    let Ok(Plan::Argv(argv)) = verified(config, row) else {
+        return None;
+    };
+    Some(Simulated {
         plan: apt::simulate(&argv),
         argv,
     })
@@ -206,7 +214,7 @@ fn check_simulation(
     let now = simulated
         .plan
         .as_ref()
-        .map_err(|e| format!("apt-get -s fails now: {}", request::excerpt(e)))?;
+        .map_err(|e| format!("apt-get -s fails now: {}", request::excerpt(&e.to_string())))?;
     // The operator was shown no removal when the first simulation failed or is missing.
     let shown = match row.preview.as_deref().and_then(apt::Stored::parse) {
         Some(apt::Stored::Apt(plan)) => plan,
@@ -257,8 +265,19 @@ fn run_agent(config: &Config, row: &RequestRow) -> (i64, String) {
 /// What to run, if the approval holds: approved for this very hash, the hash still that of the
 /// stored request, and the stored argv exactly what the request renders to under today's
 /// configuration (the database is writable by the unprivileged broker; the canonical request,
-/// bound to the hash, and the configuration, writable only by root, are what count).
+/// bound to the hash, and the configuration, writable only by root, are what count); for an
+/// action simulated, also the simulation made again just now.
 fn check(config: &Config, row: &RequestRow, simulated: Option<&Simulated>) -> Result<Plan, String> {
+    let plan = verified(config, row)?;
+    let preview = config.actions.get(&row.kind).and_then(|a| a.preview);
+    if let (Plan::Argv(argv), Some(Preview::Apt)) = (&plan, preview) {
+        check_simulation(row, argv, simulated)?;
+    }
+    Ok(plan)
+}
+
+/// The checks that need nothing run: the approval, the hash, and the argv as rendered.
+fn verified(config: &Config, row: &RequestRow) -> Result<Plan, String> {
     if row.approved_hash.as_deref() != Some(row.hash.as_str()) {
         return Err("the approval is not for this request's hash".into());
     }
@@ -277,10 +296,6 @@ fn check(config: &Config, row: &RequestRow, simulated: Option<&Simulated>) -> Re
     })?;
     match (&rendered.plan, &row.argv) {
         (request::Plan::Run { argv, .. }, Some(stored)) if argv == stored => {
-            let preview = config.actions.get(&row.kind).and_then(|a| a.preview);
-            if preview == Some(Preview::Apt) {
-                check_simulation(row, argv, simulated)?;
-            }
             Ok(Plan::Argv(argv.clone()))
         }
         (request::Plan::Run { .. }, _) => {

@@ -604,6 +604,7 @@ mod tests {
             exec_finished_at: None,
             reminded: false,
             canonical: String::new(),
+            preview: None,
         }
     }
 

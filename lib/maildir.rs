@@ -460,7 +460,7 @@ fn to_cur(maildir: &Path, path: &Path, name: &OsStr) -> Result<(), FileError> {
     if !name.as_bytes().windows(3).any(|w| w == b":2,") {
         flagged.push(":2,S");
     }
-    let moved = std::fs::rename(path, cur.join(&flagged)).or_else(|e| {
+    let moved = atomic::rename_new(path, &cur.join(&flagged)).or_else(|e| {
         // A name too long for the flags (or otherwise refused) is given a short one, named
         // by its content; the record keeps the original name.
         let short = format!(
@@ -471,7 +471,7 @@ fn to_cur(maildir: &Path, path: &Path, name: &OsStr) -> Result<(), FileError> {
             "reply {}: cannot move to cur/ as it is ({e}); moved as {short}",
             name.to_string_lossy()
         );
-        std::fs::rename(path, cur.join(short))
+        atomic::rename_new(path, &cur.join(short))
     });
     moved.map_err(|e| FileError::new("cannot move reply to cur/", path, e))?;
     atomic::sync_dir(&cur)

@@ -2,6 +2,7 @@
 //! is bad to the quarantine, and (for `clawdbot-request`) dropping a new request in atomically.
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -117,7 +118,10 @@ pub fn quarantine(
                 hide(entry, name)
             }
             Ok(kind) if e.raw_os_error() == Some(libc::EXDEV) && kind.is_file() => {
-                copy_out(entry, &dest, content).map(|()| dest)
+                if let Some(note) = copy_out(entry, &dest, content)? {
+                    write_reason(Some(note))?;
+                }
+                remove(entry).map(|()| dest)
             }
             Ok(_) if e.raw_os_error() == Some(libc::EXDEV) => {
                 let what = match std::fs::read_link(&entry.path) {
@@ -137,77 +141,65 @@ pub fn quarantine(
     Ok(moved)
 }
 
-/// Copy a regular file to `dest` (the bytes already read when they are held; otherwise the
-/// file itself, opened without following a link and checked to be the one that was judged),
-/// then unlink it from the spool.
-fn copy_out(entry: &Entry, dest: &Path, content: Option<&[u8]>) -> Result<(), FileError> {
-    match content {
-        Some(bytes) if entry.unchanged() => atomic::write(dest, bytes, 0o640)?,
-        _ => {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-                .open(&entry.path)
-                .map_err(|e| FileError::new("cannot open", &entry.path, e))?;
-            let meta = file
-                .metadata()
-                .map_err(|e| FileError::new("cannot stat", &entry.path, e))?;
-            let same = entry
-                .read
-                .is_none_or(|id| FileId::of(&entry.path) == Some(id));
-            if !meta.file_type().is_file() || !same {
-                return Err(FileError::new(
-                    "cannot quarantine",
-                    &entry.path,
-                    std::io::Error::other("the entry was replaced after it was judged"),
-                ));
-            }
-            let mut out = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o640)
-                .open(dest)
-                .map_err(|e| FileError::new("cannot create", dest, e))?;
-            std::io::copy(&mut &file, &mut out)
-                .and_then(|_| out.sync_all())
-                .map_err(|e| FileError::new("cannot copy into", dest, e))?;
-        }
+/// The most of a regular file that is copied out of the spool when its bytes were not held (it
+/// was over the size limit): enough to see what it was, never so much that the agent, with a
+/// sparse file, fills the state directory's disk.
+const HEAD: u64 = 64 * 1024;
+
+/// Copy a regular file to `dest`: the bytes already read when they are held; otherwise at
+/// most its first [`HEAD`] bytes, the file opened without following a link and checked to be
+/// the one that was judged. Returns a note for the reason when the copy is not whole. A file
+/// that cannot be read at all is noted too: it leaves the spool all the same.
+fn copy_out(
+    entry: &Entry,
+    dest: &Path,
+    content: Option<&[u8]>,
+) -> Result<Option<String>, FileError> {
+    if let Some(bytes) = content.filter(|_| entry.unchanged()) {
+        atomic::write(dest, bytes, 0o640)?;
+        return Ok(None);
     }
-    remove(entry)
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(&entry.path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) => return Ok(Some(format!("unreadable ({e}), removed from the spool"))),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| FileError::new("cannot stat", &entry.path, e))?;
+    if !meta.file_type().is_file() || !entry.unchanged() {
+        return Err(FileError::new(
+            "cannot quarantine",
+            &entry.path,
+            std::io::Error::other("the entry was replaced after it was judged"),
+        ));
+    }
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .open(dest)
+        .map_err(|e| FileError::new("cannot create", dest, e))?;
+    std::io::copy(&mut (&file).take(HEAD), &mut out)
+        .and_then(|_| out.sync_all())
+        .map_err(|e| FileError::new("cannot copy into", dest, e))?;
+    Ok((meta.len() > HEAD).then(|| {
+        format!(
+            "a file of {} bytes, of which the first {HEAD} are kept; removed from the spool",
+            meta.len()
+        )
+    }))
 }
 
 /// Rename a directory the agent made within the spool, under a dot name (by request id) that
 /// the path unit's glob does not match and that never replaces an existing name.
 fn hide(entry: &Entry, name: &str) -> Result<PathBuf, FileError> {
     let hidden = entry.path.with_file_name(format!(".{name}.rejected"));
-    let (from, to) = (
-        std::ffi::CString::new(entry.path.as_os_str().as_bytes()),
-        std::ffi::CString::new(hidden.as_os_str().as_bytes()),
-    );
-    let (Ok(from), Ok(to)) = (from, to) else {
-        return Err(FileError::new(
-            "cannot hide rejected entry",
-            &entry.path,
-            std::io::Error::from(std::io::ErrorKind::InvalidInput),
-        ));
-    };
-    // SAFETY: both are valid NUL-terminated strings that outlive the call.
-    let result = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if result < 0 {
-        return Err(FileError::new(
-            "cannot hide rejected entry",
-            &entry.path,
-            std::io::Error::last_os_error(),
-        ));
-    }
+    atomic::rename_new(&entry.path, &hidden)
+        .map_err(|e| FileError::new("cannot hide rejected entry", &entry.path, e))?;
     log::warn!(
         "{} is a directory that cannot leave the spool; hidden there as {}",
         entry.display_name(),

@@ -1966,6 +1966,7 @@ mod tests {
             reply_key: "K",
             now: 1000,
             deadline: 2000,
+            preview: None,
         }
     }
 

@@ -151,8 +151,13 @@ fn a_fifo_and_a_planted_quarantine_link_cannot_make_the_spool_loop() {
         .unwrap();
     assert!(made.success());
     symlink("/etc/passwd", inst.spool().join("link.json")).unwrap();
+    // A sparse file the size of a disk costs the agent nothing: only its head is copied.
+    std::fs::File::create(inst.spool().join("sparse.json"))
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
     let first = inst.broker();
-    assert_eq!(first["rejected"], 2, "{first}");
+    assert_eq!(first["rejected"], 3, "{first}");
     assert!(inst.spool_json().is_empty(), "{:?}", names(&inst.spool()));
     let second = inst.broker();
     assert_eq!(second["rejected"], 0, "nothing came back: {second}");
@@ -168,6 +173,15 @@ fn a_fifo_and_a_planted_quarantine_link_cannot_make_the_spool_loop() {
         reasons.contains("a symbolic link to /etc/passwd"),
         "{reasons}"
     );
+    assert!(
+        reasons.contains("a file of 1099511627776 bytes, of which the first 65536 are kept"),
+        "{reasons}"
+    );
+    let kept: u64 = names(&inst.quarantine())
+        .iter()
+        .map(|n| std::fs::metadata(inst.quarantine().join(n)).unwrap().len())
+        .sum();
+    assert!(kept < 1 << 20, "{kept} bytes kept");
 }
 
 #[test]
@@ -352,9 +366,21 @@ fn apt_is_simulated_for_the_operator_and_again_before_it_runs() {
             .replace("apt_install", "install_package");
         inst.drop(&format!("ref{n}.json"), reference.as_bytes());
     }
+    // A name that passes the pattern but that apt reads as a pattern (no package is called
+    // l.b; apt would install every match) names no package.
+    inst.drop("regex.json", &install_request("l.b", "regex"));
     let report = inst.broker();
-    assert_eq!(report["rejected"], 8, "{report}");
+    assert_eq!(report["rejected"], 9, "{report}");
     assert_eq!(report["accepted"], 0, "{report}");
+    let reasons: String = names(&inst.quarantine())
+        .iter()
+        .filter(|n| n.ends_with(".error.json"))
+        .map(|n| std::fs::read_to_string(inst.quarantine().join(n)).unwrap())
+        .collect();
+    assert!(
+        reasons.contains(r#"apt does not read \"l.b\" as one package"#),
+        "{reasons}"
+    );
 
     // The mail shows what apt would really do.
     inst.drop("one.json", &install_request("newtool", "one"));

@@ -989,3 +989,57 @@ fn authorize_walks_a_person_through_consent_and_names_unknown_accounts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("named twice"), "{err}");
 }
+
+#[test]
+fn a_5xx_from_one_calendar_leaves_the_accounts_others_fresh_and_skips_are_named() {
+    let s = setup("cal-one-5xx");
+    s.emu
+        .add_calendar(Service::Graph, "AAMkTeamCal0=", "Team", "");
+    let (a, b) = (later(30).0, later(31).0);
+    s.emu.add_event(
+        "AAMkAGI2TG93AAA=",
+        graph_event("w", "Work thing", &a, &b, "UTC"),
+    );
+    s.emu.add_event(
+        "AAMkTeamCal0=",
+        graph_event("t", "Team thing", &a, &b, "UTC"),
+    );
+    // Graph ids of one folder share a long prefix: only the whole id, or the subject, names
+    // an event.
+    let prefix = "AAMkAGI2TG93AAAuAAAAAAAiQ8W967B7TKBjgx9rVEURAQAiIsqMbYjsT5e-T7KzowPTAAAYNKAAA";
+    let broken = format!("{prefix}Dentist0001");
+    let mut dentist = graph_event(&broken, "Dentist", &a, &b, "UTC");
+    dentist["start"] = json!({"dateTime": "soon"});
+    s.emu.add_event("AAMkTeamCal0=", dentist);
+    assert!(calendar(&s, &[], "UTC").status.success());
+
+    s.emu.fail("AAMkAGI2TG93AAA", 503, None, 100);
+    s.emu.clear_log();
+    let out = calendar(&s, &[], "UTC");
+    assert_eq!(out.status.code(), Some(75));
+    let log = s.emu.requests();
+    assert!(
+        log.iter().any(|r| r.contains("AAMkTeamCal0")),
+        "the other calendar is still asked: {log:#?}"
+    );
+    let doc = written(&s);
+    assert!(event(&doc, "Work thing")["stale"].is_object());
+    assert!(event(&doc, "Team thing").get("stale").is_none(), "{doc:#}");
+    let team = doc["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["calendar"] == "Team")
+        .unwrap_or_else(|| panic!("{doc:#}"))
+        .clone();
+    assert_eq!(team["ok"], true, "{team}");
+    let skipped = team["skipped"].to_string();
+    assert!(
+        skipped.contains("Dentist") && skipped.contains(&broken),
+        "{skipped}"
+    );
+    // Not throttled: the next run asks the account again.
+    s.emu.clear_log();
+    calendar(&s, &[], "UTC");
+    assert!(s.emu.requests().iter().any(|r| r.contains("/graph/")));
+}

@@ -234,6 +234,30 @@ pub const MAX_EVENTS: usize = 50_000;
 /// The most reasons kept for unreadable items of one calendar.
 const MAX_REASONS: usize = 20;
 
+/// An event as a person can find it: its subject (Graph `subject`, Google `summary`) and its
+/// whole id. Graph ids of one folder share a long prefix, so a cut id names none of them.
+fn name_of(item: &Value) -> String {
+    let clean = |text: &str, max: usize| -> String {
+        let mut out: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(max)
+            .collect();
+        if text.chars().count() > max {
+            out.push('…');
+        }
+        out
+    };
+    let subject = item["subject"].as_str().or(item["summary"].as_str());
+    let id = clean(item["id"].as_str().unwrap_or("?"), 400);
+    match subject {
+        Some(subject) if !subject.trim().is_empty() => {
+            format!("{:?} (id {id})", clean(subject.trim(), 120))
+        }
+        _ => format!("without a subject (id {id})"),
+    }
+}
+
 /// One calendar's events in the window.
 #[derive(Debug, Default)]
 pub struct Fetched {
@@ -254,8 +278,7 @@ impl Fetched {
             Ok(None) => {}
             Err(why) => {
                 self.unreadable += 1;
-                let id = item["id"].as_str().unwrap_or("?");
-                let line = format!("event {}: {why}", crate::request::excerpt(id));
+                let line = format!("event {}: {why}", name_of(item));
                 match self.skipped.len() {
                     n if n < MAX_REASONS => self.skipped.push(line),
                     _ => {

@@ -161,13 +161,14 @@ fn fetch_account(
     let mut client = Client::new(config, account)?;
     let result = fetch_calendars(&mut client, store, window);
     report.calls += client.calls;
+    // Only a throttle pauses the whole account; a 5xx is retried with the next run.
     let busy = match &result {
-        Err(CalendarError::Busy { retry_after, .. }) => *retry_after,
+        Err(e @ CalendarError::Busy { retry_after, .. }) if stops_account(e) => *retry_after,
         Ok(list) => list.iter().find_map(|(_, r)| match r {
-            Err(CalendarError::Busy { retry_after, .. }) => *retry_after,
+            Err(e @ CalendarError::Busy { retry_after, .. }) if stops_account(e) => *retry_after,
             _ => None,
         }),
-        Err(_) => None,
+        _ => None,
     };
     let long = busy.filter(|&s| s > config.calendar.max_wait.get().as_secs());
     if let Some(wait) = long.filter(|_| !options.dry_run) {
@@ -229,15 +230,17 @@ fn fetch_calendars(
     Ok(results)
 }
 
-/// Failures that would repeat for every calendar of the account.
+/// Failures that would repeat for every calendar of the account. A throttle (429, or a 403
+/// that says so) is the account's; a 5xx is one calendar's failure, and the account's other
+/// calendars are still fetched and stay fresh.
 fn stops_account(e: &CalendarError) -> bool {
-    matches!(
-        e,
+    match e {
+        CalendarError::Busy { status, .. } => *status < 500,
         CalendarError::Authorization { .. }
-            | CalendarError::Busy { .. }
-            | CalendarError::Network(_)
-            | CalendarError::Store(_)
-    )
+        | CalendarError::Network(_)
+        | CalendarError::Store(_) => true,
+        _ => false,
+    }
 }
 
 /// One calendar after this run.

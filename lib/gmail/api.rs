@@ -92,12 +92,22 @@ impl<'a> Api<'a> {
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok());
-            let text = response
+            // A body that breaks off is the network's failure (tried again); one over the
+            // limit is the message's (set aside), as is any answer that is not JSON.
+            let text = match response
                 .body_mut()
                 .with_config()
                 .limit(64 * 1_048_576)
                 .read_to_string()
-                .unwrap_or_default();
+            {
+                Ok(text) => text,
+                Err(ureq::Error::BodyExceedsLimit(limit)) => {
+                    return Err(GmailError::Malformed(format!(
+                        "{method} {url}: the answer is over {limit} bytes"
+                    )));
+                }
+                Err(e) => return Err(GmailError::Network(format!("{method} {url}: {e}"))),
+            };
             match status {
                 200..=299 => {
                     return serde_json::from_str(&text)

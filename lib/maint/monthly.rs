@@ -33,7 +33,12 @@ fn care(ctx: &Ctx, path: &Path) -> Finding {
     let key = format!("sqlite:{}", path.display());
     let before = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let result = (|| -> rusqlite::Result<(String, Vec<String>)> {
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        // The state directory is the unprivileged user's: a link in a database's place is
+        // not followed (SQLite opens its journal and WAL without following links too).
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
+        )?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         let check: Vec<String> = conn
             .prepare("PRAGMA quick_check")?

@@ -499,14 +499,27 @@ pub fn queue_alert(
         Some(argv) => serde_json::to_string(argv).unwrap_or_default(),
         None => row.details.clone().unwrap_or_default(),
     };
+    // What the operator approves must be seen here as in the mail: a simulation (apt) and
+    // the reasons for the risk too.
+    let simulated = row
+        .preview
+        .as_deref()
+        .map(|p| {
+            crate::apt::Stored::parse(p).map_or_else(
+                || "\nSimulated: a simulation was made but cannot be read".to_string(),
+                |p| format!("\nSimulated: {}", p.describe()),
+            )
+        })
+        .unwrap_or_default();
     let text = format!(
-        "Request {} ({} risk)\nHash: {}\n{}\n\nRuns: {}\nWhy: {}",
+        "Request {} ({} risk)\nHash: {}\n{}\n\nRuns: {}{simulated}\nWhy: {}\nRisk: {}",
         row.id,
         row.risk,
         short_hash(&row.hash),
         row.summary,
         action,
         row.reason,
+        row.risk_reasons.join("; "),
     );
     // Buttons only under the whole request: nothing may hide beyond a cut.
     let whole = text.encode_utf16().count() <= format::LIMIT;

@@ -653,19 +653,40 @@ pub fn scan_file(config: &Config, path: &Path) -> Result<FileReport, io::Error> 
 /// Run `PRAGMA quick_check` on a per-agent database, opened read-only.
 fn check_database(path: &Path) -> DatabaseReport {
     use rusqlite::{Connection, OpenFlags};
-    let checked = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .and_then(|conn| {
-        let mut stmt = conn.prepare("PRAGMA quick_check")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.collect::<Result<Vec<_>, _>>()
+    // In a user's home: the directories are walked without following a link, and only a
+    // regular file is handed to SQLite (which would block on a FIFO), itself not followed.
+    let regular = match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => Dir::open(parent)
+            .and_then(|dir| dir.kind(name))
+            .map_err(|e| e.to_string())
+            .and_then(|kind| match kind {
+                Some(FileKind::File) => Ok(()),
+                Some(other) => Err(format!("{}, not a database file", other.describe())),
+                None => Err("gone".into()),
+            }),
+        _ => Err("not a file path".into()),
+    };
+    let checked = regular.and_then(|()| {
+        Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+        )
+        .map_err(|e| e.to_string())
+    });
+    let checked = checked.and_then(|conn| {
+        let quick_check = || -> rusqlite::Result<Vec<String>> {
+            let mut stmt = conn.prepare("PRAGMA quick_check")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect()
+        };
+        quick_check().map_err(|e| e.to_string())
     });
     let (ok, detail) = match checked {
         Ok(lines) if lines == ["ok"] => (true, "ok".to_string()),
         Ok(lines) => (false, lines.join("; ")),
-        Err(e) => (false, e.to_string()),
+        Err(e) => (false, e),
     };
     if !ok {
         log::warn!("{}: quick_check: {detail}", path.display());
