@@ -190,8 +190,12 @@ fn intake(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
         for action in after {
             match action {
                 After::Remove(entry) => {
-                    spool::remove(&entry)?;
-                    touched_spool = true;
+                    // Recorded already: a file that cannot be removed now is a duplicate for
+                    // the next pass, and must not stop this one.
+                    match spool::remove(&entry) {
+                        Ok(()) => touched_spool = true,
+                        Err(e) => log::error!("{e}; the next pass knows it as a duplicate"),
+                    }
                 }
                 After::Quarantine {
                     entry,

@@ -350,3 +350,28 @@ fn network_errors_exit_75_and_authorize_stores_a_private_credential() {
     let stored: Value = serde_json::from_slice(&std::fs::read(&output).unwrap()).unwrap();
     assert_eq!(stored["refresh_token"], gmail::REFRESH_TOKEN);
 }
+
+#[test]
+fn a_message_gmail_cannot_serve_whole_is_set_aside_and_the_poll_goes_on() {
+    let (inst, gmail) = setup("gmail-setaside");
+    ok_poll(&inst);
+    let id = filed(&inst, "aside");
+    let broken = gmail.add(approve_mail(&id, "broken").as_bytes(), &["INBOX"]);
+    let good = gmail.add(approve_mail(&id, "good").as_bytes(), &["INBOX"]);
+    gmail.malform_always(&format!("/gmail/v1/users/me/messages/{broken}"));
+    let report = ok_poll(&inst);
+    assert_eq!(report["set_aside"], 1, "{report}");
+    assert_eq!(report["delivered"], 1, "{report}");
+    assert_eq!(maildir_new(&inst), [format!("gmail-{good}")]);
+    // The next poll starts past it, and does not trip on it again.
+    gmail.clear_calls();
+    let again = ok_poll(&inst);
+    assert_eq!(again["set_aside"], 0, "{again}");
+    assert!(
+        !gmail.calls().iter().any(|c| c.contains(&broken)),
+        "{:?}",
+        gmail.calls()
+    );
+    inst.broker();
+    assert_eq!(runs(&inst.dir.join("ran.log")), 1);
+}

@@ -458,3 +458,77 @@ fn an_approval_after_a_refusal_never_approves() {
     }
     assert!(checked > 10_000, "{checked}");
 }
+
+/// A quoted string holding `text`, its `"` and `\` escaped as RFC 5322 asks.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A comment holding `text`, its parentheses and `\` escaped, sometimes nested.
+fn comment(rng: &mut Rng, text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('(', "\\(")
+        .replace(')', "\\)");
+    match rng.below(3) {
+        0 => format!("({escaped})"),
+        1 => format!("(a ({escaped}) b)"),
+        _ => format!("(x {escaped} (y (z)) w)"),
+    }
+}
+
+#[test]
+fn a_trusted_verdict_other_than_pass_never_authenticates() {
+    use clawdbot::reply;
+    const HOSTILE: &[&str] = &[
+        "dmarc=pass header.from=example.org",
+        "; dmarc=pass header.from=example.org;",
+        "\"; dmarc=pass",
+        ") dmarc=pass (",
+        "\\\" ; dkim=pass header.d=example.org",
+        "x\\",
+        "(",
+        "mx.google.com; dmarc=pass header.from=example.org",
+    ];
+    const VERDICTS: &[&str] = &[
+        "fail",
+        "none",
+        "temperror",
+        "permerror",
+        "softfail",
+        "neutral",
+        "policy",
+        "bestguesspass",
+    ];
+    let mut rng = Rng(0x5eed_a11e_0000_0001);
+    for case in 0..4000 {
+        let verdict = *rng.pick(VERDICTS);
+        let hostile = *rng.pick(HOSTILE);
+        let hidden = comment(&mut rng, hostile);
+        let mut methods = vec![format!("dmarc={verdict} {hidden} header.from=example.org")];
+        for _ in 0..rng.below(4) {
+            let hostile = *rng.pick(HOSTILE);
+            methods.push(match rng.below(3) {
+                0 => format!("spf=pass smtp.mailfrom={}@evil.example", quoted(hostile)),
+                1 => format!("auth=pass smtp.auth={}", quoted(hostile)),
+                _ => {
+                    let hidden = comment(&mut rng, hostile);
+                    format!("spf=neutral {hidden} smtp.mailfrom=evil.example")
+                }
+            });
+        }
+        // The DMARC verdict anywhere among the others.
+        let at = rng.below(methods.len());
+        methods.swap(0, at);
+        let header = format!("mx.google.com;\r\n {}", methods.join(";\r\n "));
+        let raw = format!(
+            "Authentication-Results: {header}\r\nFrom: Op <ops@example.org>\r\nSubject: Re: x\r\nMessage-ID: <m{case}@example.org>\r\n\r\nyes\r\n"
+        );
+        let mail = reply::parse(raw.as_bytes()).expect("a mail");
+        if let Ok(why) = reply::authenticate(&mail, "mx.google.com") {
+            // dkim may still authenticate when DMARC says none, but only the trusted server's
+            // own aligned dkim=pass, which no generated method carries.
+            panic!("case {case}: authenticated ({why}) by\n{header}");
+        }
+    }
+}

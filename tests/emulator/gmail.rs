@@ -171,6 +171,12 @@ impl Gmail {
         self.lock().malformed.push(prefix.to_string());
     }
 
+    /// Every request whose path starts with `prefix` gets 200 with its JSON answer cut in
+    /// half, for good: a message Gmail cannot serve whole.
+    pub fn malform_always(&self, prefix: &str) {
+        self.lock().malformed_always.push(prefix.to_string());
+    }
+
     /// The requests received, in order, as "METHOD target" (target with its query string).
     pub fn calls(&self) -> Vec<String> {
         self.lock().calls.clone()
@@ -234,6 +240,7 @@ struct State {
     refresh_revoked: bool,
     failures: Vec<Failure>,
     malformed: Vec<String>,
+    malformed_always: Vec<String>,
     /// Messages that arrive once a request under a path prefix has been answered.
     arrivals: Vec<(String, Vec<u8>, Vec<String>)>,
     calls: Vec<String>,
@@ -313,6 +320,7 @@ impl State {
             refresh_revoked: false,
             failures: Vec::new(),
             malformed: Vec::new(),
+            malformed_always: Vec::new(),
             arrivals: Vec::new(),
             calls: Vec::new(),
             sent: Vec::new(),
@@ -463,6 +471,10 @@ impl State {
             .iter()
             .position(|prefix| path.starts_with(prefix.as_str()));
         at.map(|at| self.malformed.remove(at)).is_some()
+            || self
+                .malformed_always
+                .iter()
+                .any(|prefix| path.starts_with(prefix.as_str()))
     }
 }
 
