@@ -1,9 +1,15 @@
 //! Finding session files: absolute glob patterns, `*` and `?` within one path component.
 //! Links are never followed, so a user cannot point the root-run watchdog at another file.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-/// The regular files matching `pattern`, sorted. Unreadable directories are skipped.
+use crate::dir::{Dir, FileKind};
+
+/// The regular files matching `pattern`, sorted. Unreadable directories are skipped. Each
+/// directory is opened from its parent without following a link, and listed through that
+/// handle, so a directory swapped for a link meanwhile leads nowhere.
 pub fn glob(pattern: &str) -> Vec<PathBuf> {
     let parts: Vec<String> = Path::new(pattern)
         .components()
@@ -13,44 +19,43 @@ pub fn glob(pattern: &str) -> Vec<PathBuf> {
         })
         .collect();
     let mut found = Vec::new();
-    walk(PathBuf::from("/"), &parts, &mut found);
+    if let Ok(root) = Dir::open(Path::new("/")) {
+        walk(&root, &parts, &mut found);
+    }
     found.sort();
     found
 }
 
-fn walk(at: PathBuf, parts: &[String], found: &mut Vec<PathBuf>) {
+fn walk(at: &Dir, parts: &[String], found: &mut Vec<PathBuf>) {
     let Some((part, rest)) = parts.split_first() else {
         return;
     };
-    let candidates: Vec<PathBuf> = if part.contains(['*', '?']) {
-        let Ok(entries) = std::fs::read_dir(&at) else {
+    let candidates: Vec<OsString> = if part.contains(['*', '?']) {
+        let Ok(names) = at.names() else {
             return;
         };
-        let mut names: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .filter(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
+        let mut names: Vec<OsString> = names
+            .into_iter()
+            .filter(|name| {
+                let name = name.as_bytes();
                 // Like a shell, `*` does not match a hidden name.
-                !name.starts_with('.') && matches(part.as_bytes(), name.as_bytes())
+                !name.starts_with(b".") && matches(part.as_bytes(), name)
             })
-            .map(|e| e.path())
             .collect();
         names.sort();
         names
     } else {
-        vec![at.join(part)]
+        vec![OsString::from(part)]
     };
-    for path in candidates {
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if rest.is_empty() {
-            if meta.file_type().is_file() {
-                found.push(path);
+    for name in candidates {
+        match at.kind(&name) {
+            Ok(Some(FileKind::File)) if rest.is_empty() => found.push(at.path().join(&name)),
+            Ok(Some(FileKind::Directory)) if !rest.is_empty() => {
+                if let Ok(dir) = at.child(&name) {
+                    walk(&dir, rest, found);
+                }
             }
-        } else if meta.file_type().is_dir() {
-            walk(path, rest, found);
+            _ => {}
         }
     }
 }
