@@ -210,6 +210,12 @@ impl Dir {
     /// What kind of file a name is, without following a link or opening it (a FIFO or a
     /// device is never opened); `None` if it is gone.
     pub fn kind(&self, name: &OsStr) -> io::Result<Option<FileKind>> {
+        self.lstat(name).map(|m| m.map(|m| m.kind))
+    }
+
+    /// What `lstat` says about a name in the directory (`.`: the directory itself), without
+    /// following a link or opening it; `None` if it is gone.
+    pub fn lstat(&self, name: &OsStr) -> io::Result<Option<Meta>> {
         let c = cstring(name)?;
         // SAFETY: an all-zero `stat` is a valid value for fstatat to fill in.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -223,7 +229,14 @@ impl Dir {
             )
         };
         match check(result) {
-            Ok(_) => Ok(Some(FileKind::of_mode(st.st_mode))),
+            Ok(_) => Ok(Some(Meta {
+                kind: FileKind::of_mode(st.st_mode),
+                mode: st.st_mode & 0o7777,
+                dev: st.st_dev,
+                size: u64::try_from(st.st_size).unwrap_or(0),
+                blocks: u64::try_from(st.st_blocks).unwrap_or(0),
+                mtime: st.st_mtime,
+            })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -364,6 +377,23 @@ impl Dir {
         // SAFETY: the descriptor is open for the life of `self`.
         check(unsafe { libc::fsync(self.fd.as_raw_fd()) }).map(drop)
     }
+}
+
+/// What `lstat` says about a directory entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    /// What it is.
+    pub kind: FileKind,
+    /// Permission bits (with set-id and sticky).
+    pub mode: u32,
+    /// The file system it is on.
+    pub dev: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// 512-byte blocks allocated.
+    pub blocks: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
 }
 
 /// What a directory entry is.

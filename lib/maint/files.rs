@@ -1,35 +1,47 @@
 //! Files: stale files in configured directories, the journal's size, and where the space of
 //! configured roots goes. Walks never follow links and never leave the root's file system.
 
-use std::os::unix::fs::MetadataExt;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::{Ctx, Finding, Level};
 use crate::command;
+use crate::dir::{Dir, FileKind, Meta};
+
+/// How deep a walk goes: deeper directories are left out (and their descriptors not held).
+const MAX_DEPTH: usize = 64;
 
 /// Call `visit` for every entry under `root` (files, directories, links themselves), with its
-/// metadata, never following a link or crossing into another file system.
-pub fn walk(root: &Path, visit: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
-    let Ok(top) = std::fs::symlink_metadata(root) else {
+/// metadata, never following a link or crossing into another file system. Each directory is
+/// opened from its parent and listed through its handle (`lib/dir.rs`), so a directory a user
+/// swaps for a link meanwhile leads nowhere.
+pub fn walk(root: &Path, visit: &mut dyn FnMut(&Path, &Meta)) {
+    let Ok(top) = Dir::open(root) else {
         return;
     };
-    let device = top.dev();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+    let Ok(Some(meta)) = top.lstat(OsStr::new(".")) else {
+        return;
+    };
+    walk_dir(&top, meta.dev, 0, visit);
+}
+
+fn walk_dir(dir: &Dir, device: u64, depth: usize, visit: &mut dyn FnMut(&Path, &Meta)) {
+    let Ok(names) = dir.names() else {
+        return;
+    };
+    for name in names {
+        let Ok(Some(meta)) = dir.lstat(&name) else {
             continue;
         };
-        for entry in entries.filter_map(Result::ok) {
-            let Ok(meta) = entry.metadata() else {
-                continue;
-            };
-            if meta.dev() != device {
-                continue;
-            }
-            visit(&entry.path(), &meta);
-            if meta.is_dir() {
-                pending.push(entry.path());
-            }
+        if meta.dev != device {
+            continue;
+        }
+        visit(&dir.path().join(&name), &meta);
+        if meta.kind == FileKind::Directory
+            && depth < MAX_DEPTH
+            && let Ok(child) = dir.child(&name)
+        {
+            walk_dir(&child, device, depth + 1, visit);
         }
     }
 }
@@ -42,8 +54,8 @@ pub fn stale(ctx: &Ctx) -> Vec<Finding> {
         let limit = dir.age.as_secs();
         let mut old: Vec<(PathBuf, u64)> = Vec::new();
         walk(root, &mut |path, meta| {
-            if meta.is_file() && ctx.now - meta.mtime() > limit {
-                old.push((path.to_path_buf(), meta.len()));
+            if meta.kind == FileKind::File && ctx.now - meta.mtime > limit {
+                old.push((path.to_path_buf(), meta.size));
             }
         });
         let bytes: u64 = old.iter().map(|(_, n)| n).sum();
@@ -159,21 +171,24 @@ pub fn journal(ctx: &Ctx) -> Vec<Finding> {
 pub fn breakdown(ctx: &Ctx) -> Vec<Finding> {
     let mut out = Vec::new();
     for root in &ctx.config.maint.breakdown {
-        let root = root.path();
-        let Ok(entries) = std::fs::read_dir(root) else {
+        let Ok(root) = Dir::open(root.path()) else {
             continue;
         };
-        let mut sizes: Vec<(u64, PathBuf)> = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| {
+        let (Ok(names), Ok(Some(top))) = (root.names(), root.lstat(OsStr::new("."))) else {
+            continue;
+        };
+        let mut sizes: Vec<(u64, PathBuf)> = names
+            .iter()
+            .filter(|name| root.kind(name).ok().flatten() == Some(FileKind::Directory))
+            .filter_map(|name| root.child(name).ok())
+            .map(|dir| {
                 let mut total = 0;
-                walk(&e.path(), &mut |_, meta| {
-                    if meta.is_file() {
-                        total += meta.blocks() * 512;
+                walk_dir(&dir, top.dev, 0, &mut |_, meta| {
+                    if meta.kind == FileKind::File {
+                        total += meta.blocks * 512;
                     }
                 });
-                (total, e.path())
+                (total, dir.path().to_path_buf())
             })
             .collect();
         sizes.sort_by_key(|s| std::cmp::Reverse(s.0));
@@ -192,11 +207,11 @@ pub fn breakdown(ctx: &Ctx) -> Vec<Finding> {
         out.push(
             Finding::new(
                 "breakdown",
-                format!("breakdown:{}", root.display()),
+                format!("breakdown:{}", root.path().display()),
                 Level::Ok,
                 format!(
                     "{}: {:.1} GiB in its directories",
-                    root.display(),
+                    root.path().display(),
                     total as f64 / (1u64 << 30) as f64
                 ),
             )

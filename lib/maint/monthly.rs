@@ -2,7 +2,7 @@
 //! difference from last month, and the uptime and load summary.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use super::packages;
 use super::{Ctx, Finding, Level};
 use crate::command;
+use crate::dir::FileKind;
 use crate::store::Store;
 
 /// Setting holding last month's package inventory.
@@ -187,9 +188,8 @@ pub fn sshd_finding(text: &str) -> Finding {
 fn world_writable(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     super::files::walk(root, &mut |path, meta| {
-        let mode = meta.permissions().mode();
-        let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
-        if mode & 0o002 != 0 && !meta.file_type().is_symlink() && !sticky_dir {
+        let sticky_dir = meta.kind == FileKind::Directory && meta.mode & 0o1000 != 0;
+        if meta.mode & 0o002 != 0 && meta.kind != FileKind::Link && !sticky_dir {
             found.push(path.to_path_buf());
         }
     });
@@ -340,6 +340,7 @@ pub fn uptime(ctx: &Ctx) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn sshd_settings() {
