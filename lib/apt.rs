@@ -127,7 +127,15 @@ pub fn simulate(argv: &[String]) -> Result<Plan, SimulationError> {
             "only apt-get can be simulated".into(),
         ));
     };
-    let output = command::capture(&sim, TIMEOUT, OUTPUT_LIMIT).map_err(SimulationError::Failed)?;
+    // One byte more than the limit is read, so that a cut (which could hide a removal) is
+    // told from a whole answer.
+    let output =
+        command::capture(&sim, TIMEOUT, OUTPUT_LIMIT + 1).map_err(SimulationError::Failed)?;
+    if output.len() as u64 > OUTPUT_LIMIT {
+        return Err(SimulationError::Failed(format!(
+            "apt-get -s said more than {OUTPUT_LIMIT} bytes; not read"
+        )));
+    }
     let plan = parse(&output);
     let acted_on = |word: &str| {
         let named = |entries: &[String]| entries.iter().any(|e| name(e) == word);

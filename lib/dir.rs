@@ -453,6 +453,37 @@ fn open_or_make(parent: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<OwnedFd
     }
 }
 
+/// SQLite opens a database's `-journal`, `-wal` and `-shm` beside it without `O_NONBLOCK`:
+/// a FIFO planted under one of those names would hold the opener (root, for some jobs) for
+/// ever. Refuse a database with anything but a regular file (or nothing) under those names,
+/// and the database itself if it is present and not a regular file.
+pub fn check_database(path: &Path) -> io::Result<()> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    };
+    let dir = match Dir::open(parent) {
+        Ok(dir) => dir,
+        // No directory: SQLite says so itself.
+        Err(e) if e.kind() == io::ErrorKind::NotFound || !parent.is_absolute() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let mut companion = name.to_os_string();
+        companion.push(suffix);
+        match dir.kind(&companion)? {
+            None | Some(FileKind::File) => {}
+            Some(other) => {
+                return Err(io::Error::other(format!(
+                    "{} is {}, not a regular file; the database is not opened",
+                    parent.join(&companion).display(),
+                    other.describe()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Give the owner, group and mode of the original to a replacement.
 pub fn copy_owner(file: &File, like: &Stat) -> io::Result<()> {
     let fd = file.as_raw_fd();

@@ -106,6 +106,12 @@ pub fn quarantine(
         atomic::write(&error_file, &bytes, 0o640)
     };
     write_reason(None)?;
+    // A directory the agent made stays the agent's wherever it goes: never into the state
+    // directory, even where a rename could move it.
+    if std::fs::symlink_metadata(&entry.path).is_ok_and(|m| m.file_type().is_dir()) {
+        write_reason(Some("a directory, which cannot leave the spool".into()))?;
+        return hide(entry, name);
+    }
     let moved = match std::fs::rename(&entry.path, &dest) {
         Ok(()) => Ok(dest),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(dest),

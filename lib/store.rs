@@ -364,6 +364,14 @@ pub enum StoreError {
     /// No random bytes for a new id.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// Something other than a regular file lies where the database or its journal would be.
+    #[error("state database {}: {source}", path.display())]
+    NotAFile {
+        /// The database file.
+        path: PathBuf,
+        /// What was found.
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -409,7 +417,9 @@ impl ExitStatus for StoreError {
             {
                 Exit::TempFail
             }
-            StoreError::Sqlite { .. } | StoreError::Random(_) => Exit::IoErr,
+            StoreError::Sqlite { .. } | StoreError::Random(_) | StoreError::NotAFile { .. } => {
+                Exit::IoErr
+            }
             StoreError::InvalidTransition { .. } | StoreError::Conflict { .. } => Exit::Software,
             StoreError::TooNew { .. } => Exit::Config,
         }
@@ -611,6 +621,10 @@ impl Store {
             }
             _ => path.to_path_buf(),
         };
+        crate::dir::check_database(&real).map_err(|source| StoreError::NotAFile {
+            path: real.clone(),
+            source,
+        })?;
         let flags = OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = Connection::open_with_flags(&real, flags).map_err(fail("cannot open"))?;
         conn.busy_timeout(Duration::from_secs(10))

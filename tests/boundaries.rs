@@ -431,3 +431,36 @@ fn apt_is_simulated_for_the_operator_and_again_before_it_runs() {
     let mail = mail_about(&inst, &three);
     assert!(mail.contains("removes oldtool (0.9)"), "{mail}");
 }
+
+#[test]
+fn a_fifo_beside_the_database_holds_no_root_job() {
+    let (inst, _) = counting("bd-journal");
+    inst.broker();
+    let journal = inst.dir.join("state/state.db-journal");
+    let _ = std::fs::remove_file(&journal);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&journal)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut child = inst
+        .command("clawdbot-exec", &[])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("clawdbot-exec blocked on a FIFO beside the database");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(74), "{stderr}");
+    assert!(stderr.contains("a FIFO, not a regular file"), "{stderr}");
+}

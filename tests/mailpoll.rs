@@ -374,4 +374,20 @@ fn a_message_gmail_cannot_serve_whole_is_set_aside_and_the_poll_goes_on() {
     );
     inst.broker();
     assert_eq!(runs(&inst.dir.join("ran.log")), 1);
+
+    // A mail larger than any reply the broker reads is not fetched at all.
+    inst.drop_in("90-small.toml", "[replies]\nmax_bytes = 4096\n");
+    let huge = approve_mail(&id, "huge").replace("Yes, go ahead.", &"x".repeat(8000));
+    let huge = gmail.add(huge.as_bytes(), &["INBOX"]);
+    gmail.clear_calls();
+    let report = ok_poll(&inst);
+    assert_eq!(report["delivered"], 0, "{report}");
+    assert!(
+        !gmail
+            .calls()
+            .iter()
+            .any(|c| c.contains(&format!("messages/{huge}?format=raw"))),
+        "{:?}",
+        gmail.calls()
+    );
 }

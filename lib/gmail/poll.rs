@@ -234,6 +234,15 @@ fn handle(
         return Ok(false);
     }
     let meta = api.get(store, &format!("messages/{id}?{METADATA}"))?;
+    // A mail larger than any reply the broker reads is not fetched at all: a stranger's
+    // 50 MB mail would otherwise time out every poll at the same history id.
+    let limit = config.replies.max_bytes.get();
+    if let Some(size) = meta["sizeEstimate"].as_u64().filter(|&size| size > limit) {
+        let reason = format!("set aside: {size} bytes, over [replies] max_bytes ({limit})");
+        log::warn!("message {id}: {reason}");
+        store.write(|tx| tx.gmail_record(id, false, &reason, time::now()))?;
+        return Ok(false);
+    }
     let labels: Vec<&str> = meta["labelIds"]
         .as_array()
         .into_iter()

@@ -33,6 +33,9 @@ pub fn sqlite(ctx: &Ctx) -> Vec<Finding> {
 fn care(ctx: &Ctx, path: &Path) -> Finding {
     let key = format!("sqlite:{}", path.display());
     let before = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if let Err(e) = crate::dir::check_database(path) {
+        return Finding::new("sqlite", key, Level::Warn, e.to_string());
+    }
     let result = (|| -> rusqlite::Result<(String, Vec<String>)> {
         // The state directory is the unprivileged user's: a link in a database's place is
         // not followed (SQLite opens its journal and WAL without following links too).

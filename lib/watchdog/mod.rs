@@ -663,7 +663,8 @@ fn check_database(path: &Path) -> DatabaseReport {
                 Some(FileKind::File) => Ok(()),
                 Some(other) => Err(format!("{}, not a database file", other.describe())),
                 None => Err("gone".into()),
-            }),
+            })
+            .and_then(|()| crate::dir::check_database(path).map_err(|e| e.to_string())),
         _ => Err("not a file path".into()),
     };
     let checked = regular.and_then(|()| {
