@@ -177,7 +177,10 @@ fn intake(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
         if total > BATCH {
             journal::status(&format!("intake: {} of {total} request files", n * BATCH));
         }
-        let judged: Vec<Judged> = chunk.iter().filter_map(|e| judge(config, e)).collect();
+        let judged: Vec<Judged> = chunk
+            .iter()
+            .filter_map(|e| judge(config, store, e))
+            .collect();
         let now = time::now();
         let after = store.write(|tx| {
             judged
@@ -227,12 +230,22 @@ fn intake(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
 /// simulation that fails, raises the risk to at least high. Returns the preview as stored; a
 /// package word apt does not read as that one package (a pattern, an operator) is a problem
 /// of the request.
-fn preview(config: &Config, accepted: &mut Accepted) -> Result<Option<String>, Problem> {
+fn preview(
+    config: &Config,
+    store: &mut Store,
+    accepted: &mut Accepted,
+) -> Result<Option<String>, Problem> {
     let Plan::Run { argv, .. } = &accepted.plan else {
         return Ok(None);
     };
     let simulated = config.actions.get(&accepted.kind).and_then(|a| a.preview);
     if simulated.is_none() {
+        return Ok(None);
+    }
+    // A request filed again (same content, or a reused client_ref) is never recorded anew:
+    // refiling it must not cost a simulation each time.
+    let (client_ref, hash) = (accepted.client_ref.as_deref(), accepted.hash.as_str());
+    if let Ok(Some(_)) = store.read(|tx| tx.find_same(client_ref, hash)) {
         return Ok(None);
     }
     let assessment = &mut accepted.assessment;
@@ -267,7 +280,7 @@ fn preview(config: &Config, accepted: &mut Accepted) -> Result<Option<String>, P
 }
 
 /// Read and validate one entry. `None` when it vanished (another reader took it).
-fn judge(config: &Config, entry: &Entry) -> Option<Judged> {
+fn judge(config: &Config, store: &mut Store, entry: &Entry) -> Option<Judged> {
     let limit = config.requests.max_bytes.get();
     let bad = |entry: &Entry, raw, field: &str, rule, message: String| Judged::Bad {
         entry: entry.clone(),
@@ -289,7 +302,7 @@ fn judge(config: &Config, entry: &Entry) -> Option<Judged> {
     };
     match found {
         Untrusted::File(raw) => match request::validate(&raw, config) {
-            Ok(mut accepted) => match preview(config, &mut accepted) {
+            Ok(mut accepted) => match preview(config, store, &mut accepted) {
                 Ok(preview) => Some(Judged::Good {
                     entry: entry.clone(),
                     raw,
