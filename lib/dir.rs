@@ -242,41 +242,6 @@ impl Dir {
         }
     }
 
-    /// Where a symbolic link in the directory points (for the record; never followed).
-    pub fn read_link(&self, name: &OsStr) -> io::Result<std::ffi::OsString> {
-        let c = cstring(name)?;
-        let mut buf = vec![0u8; 4096];
-        // SAFETY: `c` is NUL-terminated and `buf` is writable for its whole length.
-        let n = unsafe {
-            libc::readlinkat(
-                self.fd.as_raw_fd(),
-                c.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
-        buf.truncate(n);
-        Ok(std::os::unix::ffi::OsStringExt::from_vec(buf))
-    }
-
-    /// Move `from` in this directory to `to` in `dest`, never over an existing name.
-    pub fn move_to(&self, from: &OsStr, dest: &Dir, to: &OsStr) -> io::Result<()> {
-        let (from, to) = (cstring(from)?, cstring(to)?);
-        // SAFETY: both names are valid NUL-terminated strings that outlive the call, and
-        // both descriptors are open.
-        check(unsafe {
-            libc::renameat2(
-                self.fd.as_raw_fd(),
-                from.as_ptr(),
-                dest.fd.as_raw_fd(),
-                to.as_ptr(),
-                libc::RENAME_NOREPLACE,
-            )
-        })
-        .map(drop)
-    }
-
     /// The directory's path, for messages.
     pub fn path(&self) -> &Path {
         &self.path
