@@ -75,6 +75,14 @@ impl Stored {
         serde_json::from_str(json).ok()
     }
 
+    /// What a stored preview says, for the operator, even when it cannot be read.
+    pub fn describe_json(json: &str) -> String {
+        Stored::parse(json).map_or_else(
+            || "a simulation was made but cannot be read".to_string(),
+            |p| p.describe(),
+        )
+    }
+
     /// One line for the operator.
     pub fn describe(&self) -> String {
         match self {

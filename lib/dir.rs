@@ -93,32 +93,22 @@ fn openat(dir: libc::c_int, name: &OsStr, flags: libc::c_int, mode: u32) -> io::
 impl Dir {
     /// Open an absolute directory path, refusing a link at any component.
     pub fn open(path: &Path) -> io::Result<Dir> {
-        let mut fd = openat(
-            libc::AT_FDCWD,
-            OsStr::new("/"),
-            libc::O_RDONLY | libc::O_DIRECTORY,
-            0,
-        )?;
-        for component in path.components() {
-            match component {
-                Component::RootDir => {}
-                Component::Normal(name) => {
-                    fd = openat(fd.as_raw_fd(), name, libc::O_RDONLY | libc::O_DIRECTORY, 0)
-                        .map_err(|e| on_path(e, path))?;
-                }
-                _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
-            }
-        }
-        Ok(Dir {
-            fd,
-            path: path.to_path_buf(),
-        })
+        Dir::walk(path, open_dir)
     }
 
     /// Open an absolute directory path as [`Dir::open`] does, creating the directories that
     /// are missing (with `mode`) one at a time, each relative to its parent: a link planted on
     /// the path is refused, never created behind.
     pub fn create_all(path: &Path, mode: u32) -> io::Result<Dir> {
+        Dir::walk(path, |parent, name| open_or_make(parent, name, mode))
+    }
+
+    /// Walk an absolute path from `/`, one component at a time, each opened by `step` relative
+    /// to its parent.
+    fn walk(
+        path: &Path,
+        step: impl Fn(&OwnedFd, &OsStr) -> io::Result<OwnedFd>,
+    ) -> io::Result<Dir> {
         let mut fd = openat(
             libc::AT_FDCWD,
             OsStr::new("/"),
@@ -128,9 +118,7 @@ impl Dir {
         for component in path.components() {
             match component {
                 Component::RootDir => {}
-                Component::Normal(name) => {
-                    fd = open_or_make(&fd, name, mode).map_err(|e| on_path(e, path))?;
-                }
+                Component::Normal(name) => fd = step(&fd, name).map_err(|e| on_path(e, path))?,
                 _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
             }
         }
@@ -143,13 +131,7 @@ impl Dir {
     /// A directory in this one; a link is refused.
     pub fn child(&self, name: &OsStr) -> io::Result<Dir> {
         let path = self.path.join(name);
-        let fd = openat(
-            self.fd.as_raw_fd(),
-            name,
-            libc::O_RDONLY | libc::O_DIRECTORY,
-            0,
-        )
-        .map_err(|e| on_path(e, &path))?;
+        let fd = open_dir(&self.fd, name).map_err(|e| on_path(e, &path))?;
         Ok(Dir { fd, path })
     }
 
@@ -402,8 +384,7 @@ impl FileKind {
 /// Open the directory `name` in `parent`, making it first if it is missing. A name that
 /// another process makes meanwhile is simply opened; a link is refused either way.
 fn open_or_make(parent: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<OwnedFd> {
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY;
-    match openat(parent.as_raw_fd(), name, flags, 0) {
+    match open_dir(parent, name) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let c = cstring(name)?;
             // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
@@ -412,10 +393,20 @@ fn open_or_make(parent: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<OwnedFd
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }
-            openat(parent.as_raw_fd(), name, flags, 0)
+            open_dir(parent, name)
         }
         other => other,
     }
+}
+
+/// Open the directory `name` in `parent`, refusing a link.
+fn open_dir(parent: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
+    openat(
+        parent.as_raw_fd(),
+        name,
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+    )
 }
 
 /// SQLite opens a database's `-journal`, `-wal` and `-shm` beside it without `O_NONBLOCK`:

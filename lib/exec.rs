@@ -315,15 +315,14 @@ fn verified(config: &Config, row: &RequestRow) -> Result<Plan, String> {
 /// (-1 when killed) and the start of the output.
 fn run_argv(config: &Config, argv: &[String], timeout: Duration, id: &str) -> (i64, String) {
     let name = OsString::from(format!(".exec-{id}.out"));
-    let state = Dir::open(config.paths.state_dir.path());
-    let result = state.as_ref().map_err(clone_error).and_then(|dir| {
-        let file = output_file(dir, &name)?;
-        let status = spawn_and_wait(argv, timeout, &file)?;
-        Ok((status, read_capped(file, config.exec.output_bytes)))
-    });
-    if let Ok(dir) = &state {
+    let result = Dir::open(config.paths.state_dir.path()).and_then(|dir| {
+        let ran = output_file(&dir, &name).and_then(|file| {
+            let status = spawn_and_wait(argv, timeout, &file)?;
+            Ok((status, read_capped(file, config.exec.output_bytes)))
+        });
         let _ = dir.remove(&name);
-    }
+        ran
+    });
     match result {
         Ok((Some(code), output)) => (i64::from(code), output),
         Ok((None, output)) => (
@@ -335,10 +334,6 @@ fn run_argv(config: &Config, argv: &[String], timeout: Duration, id: &str) -> (i
         ),
         Err(e) => (127, format!("cannot start {}: {e}", argv[0])),
     }
-}
-
-fn clone_error(e: &std::io::Error) -> std::io::Error {
-    std::io::Error::new(e.kind(), e.to_string())
 }
 
 /// A fresh output file, created by this process alone: the state directory belongs to the

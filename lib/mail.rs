@@ -325,10 +325,7 @@ fn write_request(body: &mut String, config: &Config, row: &RequestRow) {
         }
     }
     if let Some(preview) = row.preview.as_deref() {
-        let shown = crate::apt::Stored::parse(preview).map_or_else(
-            || "a simulation was made but cannot be read".to_string(),
-            |p| p.describe(),
-        );
+        let shown = crate::apt::Stored::describe_json(preview);
         let _ = writeln!(body, "Simulated: {shown}");
     }
     let _ = writeln!(body, "Risk: {}", row.risk);

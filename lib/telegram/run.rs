@@ -504,12 +504,7 @@ pub fn queue_alert(
     let simulated = row
         .preview
         .as_deref()
-        .map(|p| {
-            crate::apt::Stored::parse(p).map_or_else(
-                || "\nSimulated: a simulation was made but cannot be read".to_string(),
-                |p| format!("\nSimulated: {}", p.describe()),
-            )
-        })
+        .map(|p| format!("\nSimulated: {}", crate::apt::Stored::describe_json(p)))
         .unwrap_or_default();
     let text = format!(
         "Request {} ({} risk)\nHash: {}\n{}\n\nRuns: {}{simulated}\nWhy: {}\nRisk: {}",

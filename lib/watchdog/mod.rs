@@ -654,28 +654,18 @@ pub fn scan_file(config: &Config, path: &Path) -> Result<FileReport, io::Error> 
 fn check_database(path: &Path) -> DatabaseReport {
     use rusqlite::{Connection, OpenFlags};
     // In a user's home: the directories are walked without following a link, and only a
-    // regular file is handed to SQLite (which would block on a FIFO), itself not followed.
-    let regular = match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) => Dir::open(parent)
-            .and_then(|dir| dir.kind(name))
-            .map_err(|e| e.to_string())
-            .and_then(|kind| match kind {
-                Some(FileKind::File) => Ok(()),
-                Some(other) => Err(format!("{}, not a database file", other.describe())),
-                None => Err("gone".into()),
-            })
-            .and_then(|()| crate::dir::check_database(path).map_err(|e| e.to_string())),
-        _ => Err("not a file path".into()),
-    };
-    let checked = regular.and_then(|()| {
-        Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_NOFOLLOW,
-        )
+    // regular file (with no FIFO as its journal) is handed to SQLite, itself not followed.
+    let checked = crate::dir::check_database(path)
         .map_err(|e| e.to_string())
-    });
+        .and_then(|()| {
+            Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+            )
+            .map_err(|e| e.to_string())
+        });
     let checked = checked.and_then(|conn| {
         let quick_check = || -> rusqlite::Result<Vec<String>> {
             let mut stmt = conn.prepare("PRAGMA quick_check")?;
