@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(request reply bridge_verify session_tail config authres)
+[ ${#targets[@]} -gt 0 ] || targets=(request reply bridge_verify transcript config authres)
 fixtures=../tests/fixtures
 seed() {
     local dir=corpus/$1
@@ -20,7 +20,7 @@ seed() {
                  printf '{"version":1,"kind":"restart_container","summary":"s","reason":"r","params":{"container":"web"}}' >"$dir/seed.json" ;;
         reply) cp "$fixtures"/replies/*.eml "$dir"/ 2>/dev/null || true ;;
         bridge_verify) printf 'webhook-id: msg_1\nwebhook-timestamp: 1795000000\nwebhook-signature: v1,abc=\n\n{"a":1}' >"$dir/seed" ;;
-        session_tail) for f in "$fixtures"/sessions/*.jsonl; do { printf '\x80'; cat "$f"; } >"$dir/$(basename "$f")"; done ;;
+        transcript) cp "$fixtures"/sessions/*.jsonl "$dir/" ;;
         config) cp ../packaging/clawdbot.toml "$dir"/ ;;
         authres) printf 'mx.google.com; spf=pass smtp.mailfrom="a\\"b"@example.org; dmarc=pass (p=NONE (x)) header.from=example.org' >"$dir/seed" ;;
     esac

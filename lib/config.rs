@@ -671,7 +671,7 @@ pub struct NotifyRule {
 
 /// `[watchdog]`: finding and repairing corrupted agent session files.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Watchdog {
     /// Absolute glob patterns of session files (`*` and `?` within one path component).
     pub sessions: Vec<String>,
@@ -679,20 +679,22 @@ pub struct Watchdog {
     pub roots: Vec<AbsPath>,
     /// Absolute glob patterns of the newer per-agent SQLite stores, checked read-only.
     pub databases: Vec<String>,
-    /// How much of each file's end is read.
-    pub window: MaxBytes,
     /// A file modified more recently than this is being written: left alone.
     pub settle: ConfigDuration,
     /// A gateway lock older than this whose process is gone is stale.
     pub lock_stale: ConfigDuration,
-    /// A turn that stopped to run a tool is cut only once the file is this old.
-    pub tool_grace: ConfigDuration,
     /// How many days backups are kept.
     pub backup_days: u32,
-    /// The command that restarts the gateway after a repair (no shell); empty: none.
-    pub restart: Vec<String>,
-    /// How long the restart may take.
-    pub restart_timeout: ConfigDuration,
+    /// The command that stops the gateway before a repair (no shell); empty: repair beside a
+    /// running gateway, only files no lock covers.
+    pub stop: Vec<String>,
+    /// The command that starts the gateway again after a repair; empty: none.
+    pub start: Vec<String>,
+    /// How long stopping or starting the gateway may take.
+    pub gateway_timeout: ConfigDuration,
+    /// Keys of earlier releases, refused with a word on what replaced them.
+    #[serde(flatten)]
+    pub retired: BTreeMap<String, toml::Value>,
 }
 
 impl Default for Watchdog {
@@ -713,15 +715,17 @@ impl Default for Watchdog {
             sessions,
             roots: Vec::new(),
             databases,
-            window: MaxBytes(256 * 1024),
             settle: ConfigDuration::from_secs(60),
             lock_stale: ConfigDuration::from_secs(30 * 60),
-            tool_grace: ConfigDuration::from_secs(10 * 60),
             backup_days: 30,
-            restart: ["docker", "restart", "openclaw-gateway"]
+            stop: ["docker", "stop", "openclaw-gateway"]
                 .map(String::from)
                 .to_vec(),
-            restart_timeout: ConfigDuration::from_secs(120),
+            start: ["docker", "start", "openclaw-gateway"]
+                .map(String::from)
+                .to_vec(),
+            gateway_timeout: ConfigDuration::from_secs(120),
+            retired: BTreeMap::new(),
         }
     }
 }
@@ -1444,11 +1448,27 @@ impl Config {
                 return Err(invalid(key, format!("{bad:?} is not an absolute pattern")));
             }
         }
-        if self.watchdog.restart.first().is_some_and(String::is_empty) {
-            return Err(invalid(
-                "watchdog.restart",
-                "the command's program is empty".into(),
-            ));
+        for (key, command) in [
+            ("watchdog.stop", &self.watchdog.stop),
+            ("watchdog.start", &self.watchdog.start),
+        ] {
+            if command.first().is_some_and(String::is_empty) {
+                return Err(invalid(key, "the command's program is empty".into()));
+            }
+        }
+        if let Some(key) = self.watchdog.retired.keys().next() {
+            let message = match key.as_str() {
+                "restart" => "replaced by stop and start: the gateway is stopped before a repair \
+                    and started after it"
+                    .to_string(),
+                "restart_timeout" => "replaced by gateway_timeout".to_string(),
+                "window" => "no longer used: the whole file is read; remove it".to_string(),
+                "tool_grace" => "no longer used: unanswered tool calls are left to OpenClaw, \
+                    which answers them itself; remove it"
+                    .to_string(),
+                other => format!("unknown key {other:?}"),
+            };
+            return Err(invalid(&format!("watchdog.{key}"), message));
         }
         if let Some(name) = self.secrets.keys().find(|n| !is_secret_name(n)) {
             return Err(invalid(
@@ -1619,23 +1639,34 @@ mod tests {
         let defaults = Watchdog::default();
         let w = &config.watchdog;
         assert_eq!(w.sessions, defaults.sessions);
-        assert_eq!(w.restart, defaults.restart);
+        assert_eq!((&w.stop, &w.start), (&defaults.stop, &defaults.start));
         assert_eq!(
+            (w.settle, w.lock_stale, w.gateway_timeout, w.backup_days),
             (
-                w.window,
-                w.settle,
-                w.lock_stale,
-                w.tool_grace,
-                w.backup_days
-            ),
-            (
-                defaults.window,
                 defaults.settle,
                 defaults.lock_stale,
-                defaults.tool_grace,
+                defaults.gateway_timeout,
                 defaults.backup_days
             )
         );
+    }
+
+    #[test]
+    fn retired_watchdog_keys_say_what_replaced_them() {
+        let err = Config::from_text(
+            Path::new("t.toml"),
+            "[watchdog]\nrestart = [\"docker\", \"restart\", \"gw\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("watchdog.restart") && err.contains("stop and start"),
+            "{err}"
+        );
+        let err = Config::from_text(Path::new("t.toml"), "[watchdog]\nsettel = \"1m\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("watchdog.settel"), "{err}");
     }
 
     #[test]

@@ -104,7 +104,8 @@ inline = true               # approved actions run within the broker's pass (no 
 # This instance's agent sessions (a host's default is the OpenClaw layout under /home).
 sessions = ["{d}/openclaw/agents/*/sessions/*.jsonl"]
 databases = ["{d}/openclaw/agents/*/agent/openclaw-agent.sqlite"]
-restart = []                # a host restarts its gateway, e.g. ["docker", "restart", "openclaw-gateway"]
+stop = []                   # a host stops its gateway to repair, e.g. ["docker", "stop", "openclaw-gateway"]
+start = []                  # and starts it again, e.g. ["docker", "start", "openclaw-gateway"]
 {REFERENCE_ACTIONS}"#
     )
 }

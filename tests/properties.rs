@@ -6,7 +6,7 @@
 use clawdbot::bridge::signature::{self, Key, Received};
 use clawdbot::intent::{self, APPROVE, Body, Context, Intent, VETOES, interpret};
 use clawdbot::trim::trim_reply;
-use clawdbot::watchdog::tail::{self, Piece, Scan};
+use clawdbot::watchdog::transcript;
 
 /// xorshift64*: small, fast, and the same sequence for the same seed.
 struct Rng(u64);
@@ -53,6 +53,15 @@ fn session(rng: &mut Rng) -> Vec<String> {
             _ => lines.push(format!("{{\"type\":\"message\",\"id\":\"a{turn}\",\"message\":{{\"role\":\"assistant\",\"content\":[{{\"type\":\"text\",\"text\":\"ok\"}}],\"stopReason\":\"stop\"}}}}\n")),
         }
     }
+    // Chain the entries as OpenClaw does: each one's parent is the one before it.
+    let mut parent = "null".to_string();
+    for line in lines.iter_mut().skip(1) {
+        let start = line.find("\"id\":\"").unwrap() + 6;
+        let end = start + line[start..].find('"').unwrap() + 1;
+        let id = line[start - 1..end].to_string();
+        line.insert_str(end, &format!(",\"parentId\":{parent}"));
+        parent = id;
+    }
     lines
 }
 
@@ -63,30 +72,80 @@ const JUNK: &[&str] = &[
     "event: message_stop\n",
     "}}}\n",
     "\0\0\0\0\0\0\n",
-    "[1,2,3]\n",
-    "{\"no\":\"type\"}\n",
     "\u{fffd}\u{fffd}\n",
 ];
 
 fn repaired(bytes: &[u8]) -> Vec<u8> {
-    let header_end = bytes
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(bytes.len(), |i| i + 1) as u64;
-    let Scan::Done(findings) = tail::scan(bytes, 0, header_end) else {
-        panic!("a scan from the start of the file is always complete");
-    };
-    let Some(cut) = findings.cut else {
-        return bytes.to_vec();
-    };
-    let mut out = bytes[..cut as usize].to_vec();
-    for piece in &findings.keep {
-        match *piece {
-            Piece::Copy(s, e) => out.extend_from_slice(&bytes[s as usize..e as usize]),
-            Piece::Newline => out.push(b'\n'),
+    transcript::repaired(bytes, &transcript::scan(bytes))
+}
+
+/// Each entry's id and parent, as OpenClaw reads them.
+fn links(bytes: &[u8]) -> Vec<(String, Option<String>)> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .skip(1)
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            let id = v.get("id")?.as_str()?.to_string();
+            Some((id, v.get("parentId")?.as_str().map(str::to_string)))
+        })
+        .collect()
+}
+
+#[test]
+fn repair_cuts_no_entry_off_the_root() {
+    for seed in 1..=CASES {
+        let mut rng = Rng(seed);
+        let valid = session(&mut rng);
+        if valid.len() < 4 {
+            continue;
         }
+        // Cut some lines in the middle short, as an interrupted write does; the next write
+        // lands right after the cut, or on a line of its own.
+        let mut damaged: Vec<Vec<u8>> = valid.iter().map(|l| l.as_bytes().to_vec()).collect();
+        let mut cut = std::collections::HashSet::new();
+        for _ in 0..1 + rng.below(3) {
+            let at = 1 + rng.below(damaged.len() - 2);
+            let line = &damaged[at];
+            if line.len() < 8 || cut.contains(&at) {
+                continue;
+            }
+            let keep = 1 + rng.below(line.len() - 4);
+            let mut short = line[..keep].to_vec();
+            if rng.below(2) == 0 {
+                short.push(b'\n');
+            }
+            damaged[at] = short;
+            cut.insert(at);
+        }
+        let out = repaired(&damaged.concat());
+        let after = links(&out);
+        let ids: std::collections::HashMap<&str, Option<&str>> = after
+            .iter()
+            .map(|(id, parent)| (id.as_str(), parent.as_deref()))
+            .collect();
+        for (id, _) in &after {
+            let mut at = Some(id.as_str());
+            let mut steps = 0;
+            while let Some(here) = at {
+                let Some(parent) = ids.get(here) else {
+                    panic!(
+                        "seed {seed}: {id}'s ancestry stops at a missing {here}:\n{}",
+                        String::from_utf8_lossy(&out)
+                    );
+                };
+                at = *parent;
+                steps += 1;
+                assert!(steps <= after.len(), "seed {seed}: a cycle");
+            }
+        }
+        let survivors = valid.len() - 1 - cut.len();
+        assert_eq!(
+            after.len(),
+            survivors,
+            "seed {seed}: every uncut entry is kept"
+        );
     }
-    out
 }
 
 #[test]
@@ -128,6 +187,20 @@ fn repair_keeps_every_valid_line_and_only_those() {
     }
 }
 
+/// A line with the value of its first `parentId` left out.
+fn mask_parent(line: &str) -> String {
+    const KEY: &str = "\"parentId\":";
+    let Some(at) = line.find(KEY).map(|i| i + KEY.len()) else {
+        return line.to_string();
+    };
+    let rest = &line[at..];
+    let len = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.find('"').map_or(rest.len(), |i| i + 2),
+        None => rest.find([',', '}']).unwrap_or(rest.len()),
+    };
+    format!("{}{}", &line[..at], &rest[len..])
+}
+
 #[test]
 fn repair_of_any_bytes_never_invents_a_line() {
     for seed in 1..=CASES {
@@ -140,9 +213,11 @@ fn repair_of_any_bytes_never_invents_a_line() {
         }
         let out = repaired(&bytes);
         let text = String::from_utf8_lossy(&bytes).into_owned();
+        let masked: Vec<String> = text.lines().map(mask_parent).collect();
         for line in String::from_utf8_lossy(&out).lines() {
+            // A line is the input's, or an input entry re-pointed to another parent.
             assert!(
-                text.contains(line),
+                text.contains(line) || masked.iter().any(|m| m.contains(&mask_parent(line))),
                 "seed {seed}: {line:?} is not in the input"
             );
         }

@@ -60,6 +60,41 @@ fn walk(at: &Dir, parts: &[String], found: &mut Vec<PathBuf>) {
     }
 }
 
+/// Whether a file name is a primary session transcript by OpenClaw's own rule
+/// (`isPrimarySessionTranscriptFileName`, 2026.7): a `.jsonl` file that is not a trajectory
+/// log (`*.trajectory.jsonl`) or a compaction checkpoint (`*.checkpoint.UUID.jsonl`). OpenClaw's
+/// copies of files it could not read (`*.jsonl.corrupt-STAMP-HEX.jsonl`) are not sessions
+/// either, though its rule lets them through. Archives (`.reset.`, `.deleted.`, `.bak.` with a
+/// time stamp) end in the stamp, never in `.jsonl`.
+pub fn is_primary_transcript(name: &[u8]) -> bool {
+    let Some(stem) = name.strip_suffix(b".jsonl") else {
+        return false;
+    };
+    !stem.is_empty()
+        && !stem.ends_with(b".trajectory")
+        && !is_checkpoint(stem)
+        && !stem.windows(15).any(|w| w == b".jsonl.corrupt-")
+}
+
+/// `SESSION.checkpoint.UUID` (any case), the UUID of versions 1 to 5.
+fn is_checkpoint(stem: &[u8]) -> bool {
+    const MARK: &[u8] = b".checkpoint.";
+    if stem.len() < MARK.len() + 36 + 1 {
+        return false;
+    }
+    let (head, uuid) = stem.split_at(stem.len() - 36);
+    if !head.to_ascii_lowercase().ends_with(MARK) {
+        return false;
+    }
+    let hex = |b: &u8| b.is_ascii_hexdigit();
+    uuid.iter().enumerate().all(|(i, b)| match i {
+        8 | 13 | 18 | 23 => *b == b'-',
+        14 => (b'1'..=b'5').contains(b),
+        19 => b"89abAB".contains(b),
+        _ => hex(b),
+    })
+}
+
 /// Whether `name` matches `pattern` (`*` any run, `?` one byte).
 pub fn matches(pattern: &[u8], name: &[u8]) -> bool {
     let (mut p, mut n) = (0, 0);
@@ -90,6 +125,30 @@ pub fn matches(pattern: &[u8], name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn primary_transcripts_by_openclaws_rule() {
+        for name in [
+            "01a24e9e-7487-7e02-a284-d63e8370cc1c.jsonl",
+            "main.jsonl",
+            "x.checkpoint.jsonl",
+            "x.checkpoint.01a24e9e-7487-7e02-a284-d63e8370cc1c.jsonl",
+        ] {
+            assert!(is_primary_transcript(name.as_bytes()), "{name}");
+        }
+        for name in [
+            "sessions.json",
+            ".jsonl",
+            "s.trajectory.jsonl",
+            "s.checkpoint.0f0e1d2c-3b4a-4958-8776-a5b4c3d2e1f0.jsonl",
+            "s.CHECKPOINT.0F0E1D2C-3B4A-4958-8776-A5B4C3D2E1F0.jsonl",
+            "s.jsonl.corrupt-2026-07-01T10-00-00-000Z-1a2b3c4d.jsonl",
+            "s.jsonl.reset.2026-07-01T10-00-00.000Z",
+            "s.jsonl.bak-123-456",
+        ] {
+            assert!(!is_primary_transcript(name.as_bytes()), "{name}");
+        }
+    }
 
     #[test]
     fn wildcards() {

@@ -1,19 +1,17 @@
-//! The gateway's session lock, `FILE.jsonl.lock`: JSON with the writer's `pid` and
-//! `createdAt`. The watchdog leaves a locked file alone and takes the same lock itself while it
-//! repairs, so that the gateway cannot append between the check and the rename.
+//! OpenClaw's session write lock, `FILE.jsonl.lock`: JSON with the writer's `pid` and
+//! `createdAt`. The watchdog leaves a locked file alone. It never takes the lock itself:
+//! OpenClaw takes over a lock whose owner is not an OpenClaw process, so holding it would keep
+//! nothing out (the gateway is stopped for a repair instead).
 
 use std::ffi::{OsStr, OsString};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::dir::Dir;
 use crate::time::UnixTime;
-
-/// Who wrote the locks the watchdog takes, so that one left by a crash can be recognised.
-const OWNER: &str = "clawdbot-watchdog";
 
 /// The state of a session's lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,13 +31,13 @@ pub fn name_for(session: &OsStr) -> OsString {
     name
 }
 
-/// Judge the lock of `session`: live while its process runs or while it is younger than
+/// Judge the lock of `session`: live while its process runs here, or while it is younger than
 /// `stale_after` (the gateway may run in another PID namespace, where its pid means nothing
-/// here).
+/// here); `None` once the gateway is stopped, when only a process of this host counts.
 pub fn inspect(
     dir: &Dir,
     session: &OsStr,
-    stale_after: Duration,
+    stale_after: Option<Duration>,
     now: UnixTime,
 ) -> io::Result<Lock> {
     let name = name_for(session);
@@ -60,14 +58,11 @@ pub fn inspect(
         .map_or(mtime, |t| t.as_second());
     let age = now.saturating_sub(created);
     let alive = pid.is_some_and(process_alive);
-    if value.get("owner").and_then(Value::as_str) == Some(OWNER) && !alive {
-        return Ok(Lock::Stale("left by a watchdog pass that crashed".into()));
-    }
     let who = pid.map_or("no pid".to_string(), |p| format!("pid {p}"));
     if alive {
         return Ok(Lock::Live(format!("{who} is running")));
     }
-    let limit = i64::try_from(stale_after.as_secs()).unwrap_or(i64::MAX);
+    let limit = stale_after.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     if age < limit {
         return Ok(Lock::Live(format!("{who}, taken {age} s ago")));
     }
@@ -77,42 +72,4 @@ pub fn inspect(
 /// Whether a process with this pid runs in this PID namespace.
 fn process_alive(pid: u64) -> bool {
     pid > 0 && std::path::Path::new("/proc").join(pid.to_string()).exists()
-}
-
-/// A lock the watchdog holds on one session file.
-#[derive(Debug)]
-pub struct Held {
-    name: OsString,
-}
-
-/// Take the lock of `session`, removing a stale one first; `None` if another writer has it.
-pub fn take(dir: &Dir, session: &OsStr, stale: bool, now: UnixTime) -> io::Result<Option<Held>> {
-    let name = name_for(session);
-    if stale {
-        match dir.remove(&name) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
-    let mut file = match dir.create_new(&name, 0o644) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let created = jiff::Timestamp::from_second(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let body =
-        json!({ "pid": std::process::id(), "createdAt": created.to_string(), "owner": OWNER });
-    if let Err(e) = file.write_all(body.to_string().as_bytes()) {
-        // An empty lock would hold the gateway off until it went stale.
-        let _ = dir.remove(&name);
-        return Err(e);
-    }
-    Ok(Some(Held { name }))
-}
-
-impl Held {
-    /// Give the lock back.
-    pub fn release(self, dir: &Dir) -> io::Result<()> {
-        dir.remove(&self.name)
-    }
 }

@@ -1,12 +1,14 @@
-//! The session watchdog (DESIGN.md section 9): one pass scans the tail of every agent session
-//! file, backs up and repairs the corrupted ones, and restarts the gateway once if it repaired
-//! any. Files unchanged since they were last found healthy are not read at all.
+//! The session watchdog (DESIGN.md section 9): one pass reads every agent session transcript
+//! that changed since it was last found healthy, and repairs the damaged ones (see
+//! [`transcript`] for what that means). Before a repair it stops the gateway, so that no run of
+//! OpenClaw's is writing a file being repaired (OpenClaw takes over any lock whose owner is not
+//! an OpenClaw process, so a lock would not keep it out), and starts it again after.
 
 pub mod discover;
 pub mod lock;
 mod repair;
 mod report;
-pub mod tail;
+pub mod transcript;
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -27,16 +29,17 @@ use crate::store::{Fingerprint, Store, StoreError};
 use crate::time::{self, UnixTime};
 use lock::Lock;
 pub use report::{
-    DatabaseReport, FileReport, Found, PassReport, RestartReport, Verdict, describe, summary,
+    DatabaseReport, FileReport, GatewayReport, PassReport, Verdict, describe, summary,
 };
 use report::{incident_subject, incident_text};
-use tail::{Action, Findings, Kind, Problem, Scan};
+use transcript::{Action, Findings, Problem};
 
-/// The furthest back a scan reads looking for a line boundary or a tool call.
-const SCAN_MAX: u64 = 64 << 20;
+/// The largest transcript read. OpenClaw reads a session whole into one string, and V8's
+/// strings end at 512 MiB: a larger file is one OpenClaw cannot load either.
+const FILE_MAX: u64 = 512 << 20;
 
 /// Settings keys of the watchdog's own state.
-const RESTART_PENDING: &str = "watchdog.restart_pending";
+const START_PENDING: &str = "watchdog.restart_pending";
 const INCIDENT_OPEN: &str = "watchdog.incident_open";
 /// When the last pass finished, for the maintenance health check.
 pub const LAST_PASS: &str = "watchdog.last_pass";
@@ -59,6 +62,19 @@ impl ExitStatus for WatchdogError {
             WatchdogError::File(_) => Exit::TempFail,
         }
     }
+}
+
+/// When a damaged file is repaired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Never: report only.
+    DryRun,
+    /// Not yet: the gateway is stopped first, once for all damaged files.
+    Later,
+    /// Now, with the gateway stopped.
+    Stopped,
+    /// Now, beside a running gateway (no stop command): only a file no lock covers.
+    Beside,
 }
 
 /// One pass over every session file. `dry_run` reads and reports, and changes nothing (not
@@ -86,27 +102,42 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
         .session_patterns()
         .iter()
         .flat_map(|p| discover::glob(p))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| discover::is_primary_transcript(n.as_bytes()))
+        })
         .collect();
     report.files = files.len();
     journal_status(&format!("checking {} session files", files.len()));
-    let mut memos = Vec::new();
+    let mode = match (dry_run, config.watchdog.stop.is_empty()) {
+        (true, _) => Mode::DryRun,
+        (false, true) => Mode::Beside,
+        (false, false) => Mode::Later,
+    };
+    let mut pass = Pass {
+        config,
+        store: &mut store,
+        report: &mut report,
+        memos: Vec::new(),
+        damaged: Vec::new(),
+    };
     for path in &files {
-        let key = path.as_os_str().as_bytes();
-        let remembered = known.remove(key).map(|(seen, _)| seen);
-        pass_file(
-            config,
-            &mut store,
-            path,
-            remembered,
-            &mut report,
-            &mut memos,
-        )?;
+        let remembered = known
+            .remove(path.as_os_str().as_bytes())
+            .map(|(seen, _)| seen);
+        pass.file(path, remembered, mode)?;
     }
+    let damaged = std::mem::take(&mut pass.damaged);
+    if !damaged.is_empty() {
+        pass.repair_stopped(damaged)?;
+    }
+    let memos = std::mem::take(&mut pass.memos);
     if !dry_run {
-        memos.extend(known.into_keys().map(|key| Memo {
+        let forgotten = known.into_keys().map(|key| Memo {
             key,
             remember: None,
-        }));
+        });
+        let memos: Vec<Memo> = memos.into_iter().chain(forgotten).collect();
         remember(&mut store, &memos, time::now())?;
         report.backups_removed = prune_backups(config);
     }
@@ -118,7 +149,7 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
         .map(|p| check_database(&p))
         .collect();
     if !dry_run {
-        restart(config, &mut store, &mut report)?;
+        start(config, &mut store, &mut report)?;
         incident(config, &mut store, &report)?;
         let now = time::now().to_string();
         store.write(|tx| tx.set_setting(LAST_PASS, Some(&now)))?;
@@ -134,55 +165,110 @@ fn journal_status(text: &str) {
     crate::journal::status(text);
 }
 
-/// Examine one file in a pass, repair it unless `dry_run`, and record the result.
-fn pass_file(
-    config: &Config,
-    store: &mut Store,
-    path: &Path,
-    remembered: Option<Fingerprint>,
-    report: &mut PassReport,
-    memos: &mut Vec<Memo>,
-) -> Result<(), WatchdogError> {
-    let key = path.as_os_str().as_bytes();
-    let examined = match examine(config, path, remembered, report.dry_run) {
-        Ok(examined) => examined,
-        Err(e) => {
-            log::warn!("{}: {e}", path.display());
-            report.errors.push((path.to_path_buf(), e.to_string()));
-            return Ok(());
+/// A pass under way.
+struct Pass<'a> {
+    config: &'a Config,
+    store: &'a mut Store,
+    report: &'a mut PassReport,
+    memos: Vec<Memo>,
+    /// Damaged files waiting for the gateway to stop, with what the first look found.
+    damaged: Vec<(PathBuf, Verdict)>,
+}
+
+impl Pass<'_> {
+    /// Examine one file, repair it if `mode` says now, and record the result.
+    fn file(
+        &mut self,
+        path: &Path,
+        remembered: Option<Fingerprint>,
+        mode: Mode,
+    ) -> Result<(), WatchdogError> {
+        let examined = match examine(self.config, path, remembered, mode) {
+            Ok(examined) => examined,
+            Err(e) => {
+                log::warn!("{}: {e}", path.display());
+                self.report.errors.push((path.to_path_buf(), e.to_string()));
+                return Ok(());
+            }
+        };
+        let report = &mut *self.report;
+        match examined {
+            Examined::Unchanged => report.unchanged += 1,
+            Examined::Damaged(verdict) => self.damaged.push((path.to_path_buf(), verdict)),
+            Examined::Read {
+                seen,
+                bytes,
+                result,
+            } => {
+                report.read += 1;
+                report.bytes_read += bytes;
+                match &result {
+                    Verdict::Healthy => report.healthy += 1,
+                    Verdict::Corrupt { repaired: true, .. } => report.repaired += 1,
+                    _ => {}
+                }
+                if mode != Mode::DryRun {
+                    let key = path.as_os_str().as_bytes();
+                    let memo = record(self.store, key, path, &seen, &result, time::now())?;
+                    self.memos.push(memo);
+                }
+                if !matches!(result, Verdict::Healthy) {
+                    report.sessions.push(FileReport {
+                        path: path.to_path_buf(),
+                        verdict: result,
+                    });
+                }
+            }
+            Examined::NotNow(verdict) => report.sessions.push(FileReport {
+                path: path.to_path_buf(),
+                verdict,
+            }),
         }
-    };
-    let now = time::now();
-    match examined {
-        Examined::Unchanged => report.unchanged += 1,
-        Examined::Read {
-            seen,
-            bytes,
-            result,
-        } => {
-            report.read += 1;
-            report.bytes_read += bytes;
-            match &result {
-                Verdict::Healthy => report.healthy += 1,
-                Verdict::Corrupt { repaired: true, .. } => report.repaired += 1,
-                _ => {}
-            }
-            if !report.dry_run {
-                memos.push(record(store, key, path, &seen, &result, now)?);
-            }
-            if !matches!(result, Verdict::Healthy) {
-                report.sessions.push(FileReport {
-                    path: path.to_path_buf(),
-                    verdict: result,
-                });
-            }
-        }
-        Examined::NotNow(verdict) => report.sessions.push(FileReport {
-            path: path.to_path_buf(),
-            verdict,
-        }),
+        Ok(())
     }
-    Ok(())
+
+    /// Stop the gateway, repair the damaged files (each read again: it may have changed before
+    /// the gateway stopped), and leave the start to the end of the pass. If the gateway does
+    /// not stop, nothing is repaired and the files are reported as they are.
+    fn repair_stopped(&mut self, damaged: Vec<(PathBuf, Verdict)>) -> Result<(), WatchdogError> {
+        let w = &self.config.watchdog;
+        let now = time::now().to_string();
+        // Set first: a pass that dies after the stop still starts the gateway next time.
+        self.store
+            .write(|tx| tx.set_setting(START_PENDING, Some(&now)))?;
+        let outcome = command::run(&w.stop, w.gateway_timeout.get());
+        let stop = GatewayReport {
+            command: w.stop.clone(),
+            ok: outcome.success(),
+            detail: outcome.describe(),
+        };
+        if stop.ok {
+            log::info!(
+                "gateway stopped to repair {} session file(s): {}",
+                damaged.len(),
+                w.stop.join(" ")
+            );
+        } else {
+            log::error!(
+                "the gateway did not stop ({}): {}; nothing repaired",
+                stop.detail,
+                w.stop.join(" ")
+            );
+        }
+        let stopped = stop.ok;
+        self.report.stop = Some(stop);
+        for (path, mut verdict) in damaged {
+            if stopped {
+                self.file(&path, None, Mode::Stopped)?;
+                continue;
+            }
+            if let Verdict::Corrupt { left, .. } = &mut verdict {
+                *left = Some("the gateway could not be stopped; tried again next pass".into());
+            }
+            self.report.sessions.push(FileReport { path, verdict });
+        }
+        Ok(())
+    }
 }
 
 /// What a pass learnt about a file: remember it as it is now (`healthy`, or `reported` when
@@ -221,7 +307,7 @@ fn record(
                     &problems,
                     now,
                 )?;
-                tx.set_setting(RESTART_PENDING, Some(&now.to_string()))
+                tx.set_setting(START_PENDING, Some(&now.to_string()))
             })?;
             None
         }
@@ -229,10 +315,7 @@ fn record(
             left: Some(_),
             problems,
             ..
-        } if problems
-            .iter()
-            .all(|f| f.problem.action == Action::Reported) =>
-        {
+        } if problems.iter().all(|f| f.action == Action::Reported) => {
             log_reported(path, problems);
             Some((*seen, "reported"))
         }
@@ -255,7 +338,7 @@ fn remember(store: &mut Store, memos: &[Memo], now: UnixTime) -> Result<(), Watc
     Ok(())
 }
 
-fn log_reported(path: &Path, problems: &[Found]) {
+fn log_reported(path: &Path, problems: &[Problem]) {
     for found in problems {
         log::warn!(
             message_id = journal::Kind::SessionProblem.message_id(),
@@ -264,8 +347,8 @@ fn log_reported(path: &Path, problems: &[Found]) {
             "{}: line {}: {} ({}); not rewritten",
             path.display(),
             found.line,
-            found.problem.kind.as_str(),
-            found.problem.detail
+            found.kind.as_str(),
+            found.detail
         );
     }
 }
@@ -280,6 +363,8 @@ enum Examined {
         bytes: u64,
         result: Verdict,
     },
+    /// Damaged, to be repaired once the gateway is stopped.
+    Damaged(Verdict),
     /// Locked, being written, or not a regular file.
     NotNow(Verdict),
 }
@@ -317,7 +402,7 @@ fn examine(
     config: &Config,
     path: &Path,
     remembered: Option<Fingerprint>,
-    dry_run: bool,
+    mode: Mode,
 ) -> io::Result<Examined> {
     let opened = open(path)?;
     if !opened.stat.regular {
@@ -330,223 +415,85 @@ fn examine(
     }
     let now = time::now();
     let w = &config.watchdog;
-    let lock = lock::inspect(&opened.dir, &opened.name, w.lock_stale.get(), now)?;
-    if let Lock::Live(reason) = &lock {
-        return Ok(Examined::NotNow(Verdict::Locked {
-            reason: reason.clone(),
-        }));
+    // With the gateway stopped, only a process of this host's still counts as the holder.
+    let stale_after = (mode != Mode::Stopped).then(|| w.lock_stale.get());
+    if let Lock::Live(reason) = lock::inspect(&opened.dir, &opened.name, stale_after, now)? {
+        return Ok(Examined::NotNow(Verdict::Locked { reason }));
     }
     let age = now.saturating_sub(opened.stat.seen.mtime_ns / 1_000_000_000);
-    if age < w.settle.as_secs() {
+    if age < w.settle.as_secs() && mode != Mode::Stopped {
         return Ok(Examined::NotNow(Verdict::Skipped {
             reason: format!("modified {age} s ago: it may be being written"),
         }));
     }
-    let (findings, bytes) = read_and_scan(&opened.file, opened.stat.seen.size, w.window.get())?;
     let seen = opened.stat.seen;
-    let Some(findings) = findings else {
-        return Ok(Examined::Read {
-            seen,
-            bytes,
-            result: Verdict::Skipped {
-                reason: format!("no line boundary or tool call within {SCAN_MAX} bytes of the end"),
-            },
-        });
-    };
+    let size = u64::try_from(seen.size).unwrap_or(0);
+    if size > FILE_MAX {
+        return Ok(Examined::NotNow(Verdict::Skipped {
+            reason: format!("{size} bytes: larger than OpenClaw can load ({FILE_MAX}); not read"),
+        }));
+    }
+    let mut bytes = vec![0u8; size as usize];
+    opened.file.read_exact_at(&mut bytes, 0)?;
+    let findings = transcript::scan(&bytes);
     if findings.problems.is_empty() {
         return Ok(Examined::Read {
             seen,
-            bytes,
+            bytes: size,
             result: Verdict::Healthy,
         });
     }
-    let problems = number_lines(&opened.file, &findings)?;
-    let removed_bytes = problems
-        .iter()
-        .filter(|f| matches!(f.problem.action, Action::Removed | Action::Stripped))
-        .map(|f| f.problem.bytes)
-        .sum();
     let mut verdict = Verdict::Corrupt {
-        problems,
-        boundary: findings.cut.unwrap_or(opened.stat.seen.size as u64),
-        removed_bytes,
+        problems: findings.problems.clone(),
+        boundary: findings.cut.unwrap_or(size),
+        removed_bytes: findings.removed_bytes(),
         repaired: false,
         backup: None,
         left: None,
     };
     let left = if findings.cut.is_none() {
         Some("a bad header needs a person; it is never rewritten".to_string())
-    } else if findings.tool_may_run && age < w.tool_grace.as_secs() {
-        return Ok(Examined::NotNow(Verdict::Skipped {
-            reason: format!(
-                "the last turn waits for a tool that may still run (modified {age} s ago)"
-            ),
-        }));
-    } else if dry_run {
-        Some("dry run".into())
     } else {
-        match fix(config, path, &opened, &lock, &findings, now)? {
-            Fixed::Done(backup) => {
-                if let Verdict::Corrupt {
-                    repaired,
-                    backup: b,
-                    ..
-                } = &mut verdict
-                {
-                    *repaired = true;
-                    *b = Some(backup);
+        match mode {
+            Mode::DryRun => Some("dry run".into()),
+            Mode::Later => return Ok(Examined::Damaged(verdict)),
+            Mode::Stopped | Mode::Beside => {
+                match backup_and_rewrite(config, path, &opened, &findings, now)? {
+                    Some(backup) => {
+                        if let Verdict::Corrupt {
+                            repaired,
+                            backup: b,
+                            ..
+                        } = &mut verdict
+                        {
+                            *repaired = true;
+                            *b = Some(backup);
+                        }
+                        None
+                    }
+                    None => {
+                        Some("the file changed during the scan; checked again next pass".into())
+                    }
                 }
-                None
             }
-            Fixed::Not(why) => Some(why),
         }
     };
-    if let Verdict::Corrupt { left: l, .. } = &mut verdict {
-        *l = left;
-    }
     if let Verdict::Corrupt {
+        left: l,
         problems,
-        repaired: true,
+        repaired,
         ..
-    } = &verdict
+    } = &mut verdict
     {
-        log_repair(path, problems);
+        *l = left;
+        if *repaired {
+            log_repair(path, problems);
+        }
     }
     Ok(Examined::Read {
         seen,
-        bytes,
+        bytes: size,
         result: verdict,
-    })
-}
-
-/// Read the header and as much of the tail as the scan needs; `None` findings when even
-/// [`SCAN_MAX`] bytes were not enough.
-fn read_and_scan(file: &File, size: i64, window: u64) -> io::Result<(Option<Findings>, u64)> {
-    let size = u64::try_from(size).unwrap_or(0);
-    let (head, mut read) = read_header(file, size)?;
-    let newline = head.iter().position(|&b| b == b'\n');
-    let header_problem = match newline {
-        Some(end) => tail::check_header(&head[..end]).err(),
-        None if size == 0 => Some("the file is empty".to_string()),
-        None => Some("the header line has no end".to_string()),
-    };
-    let Some(header_end) = newline.map(|n| n as u64 + 1) else {
-        let mut findings = Findings::default();
-        findings.problems.extend(header_problem.map(header));
-        return Ok((Some(findings), read));
-    };
-    let mut len = window;
-    let mut findings = loop {
-        let start = size.saturating_sub(len).max(header_end.min(size));
-        let mut bytes = vec![0u8; (size - start) as usize];
-        file.read_exact_at(&mut bytes, start)?;
-        read += size - start;
-        match tail::scan(&bytes, start, header_end) {
-            Scan::Done(findings) => break findings,
-            Scan::NeedMore if len >= SCAN_MAX => return Ok((None, read)),
-            Scan::NeedMore => len = (len * 2).min(SCAN_MAX),
-        }
-    };
-    if let Some(problem) = header_problem {
-        findings.problems.insert(0, header(problem));
-    }
-    Ok((Some(findings), read))
-}
-
-/// The start of the file, enough to hold the header line: a few hundred bytes as a rule,
-/// at most [`tail::HEADER_MAX`].
-fn read_header(file: &File, size: u64) -> io::Result<(Vec<u8>, u64)> {
-    let mut len = size.min(4096);
-    loop {
-        let mut head = vec![0u8; len as usize];
-        file.read_exact_at(&mut head, 0)?;
-        let limit = size.min(tail::HEADER_MAX as u64);
-        if head.contains(&b'\n') || len >= limit {
-            return Ok((head, len));
-        }
-        len = limit;
-    }
-}
-
-fn header(detail: String) -> Problem {
-    Problem {
-        kind: Kind::BadHeader,
-        action: Action::Reported,
-        offset: 0,
-        bytes: 0,
-        index: 0,
-        detail,
-    }
-}
-
-/// Line numbers for the problems: newlines before the scan's boundary, then within it.
-fn number_lines(file: &File, findings: &Findings) -> io::Result<Vec<Found>> {
-    let end = findings
-        .problems
-        .iter()
-        .map(|p| p.offset)
-        .max()
-        .unwrap_or(0);
-    let mut offsets: Vec<u64> = findings.problems.iter().map(|p| p.offset).collect();
-    offsets.sort_unstable();
-    offsets.dedup();
-    let mut lines = std::collections::HashMap::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let (mut at, mut count, mut next) = (0u64, 1u64, 0usize);
-    while next < offsets.len() && at <= end {
-        let n = file.read_at(&mut buf, at)?;
-        let chunk = &buf[..n];
-        for (i, &b) in chunk.iter().enumerate() {
-            while next < offsets.len() && offsets[next] == at + i as u64 {
-                lines.insert(offsets[next], count);
-                next += 1;
-            }
-            if b == b'\n' {
-                count += 1;
-            }
-        }
-        if n == 0 {
-            break;
-        }
-        at += n as u64;
-    }
-    Ok(findings
-        .problems
-        .iter()
-        .map(|p| Found {
-            line: lines.get(&p.offset).copied().unwrap_or(count),
-            problem: p.clone(),
-        })
-        .collect())
-}
-
-enum Fixed {
-    Done(PathBuf),
-    Not(String),
-}
-
-/// Take the gateway's lock, back the file up, and write the repaired one over it.
-fn fix(
-    config: &Config,
-    path: &Path,
-    opened: &Opened,
-    lock: &Lock,
-    findings: &Findings,
-    now: UnixTime,
-) -> io::Result<Fixed> {
-    let stale = matches!(lock, Lock::Stale(_));
-    let Some(held) = lock::take(&opened.dir, &opened.name, stale, now)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot take the session's lock: {e}")))?
-    else {
-        return Ok(Fixed::Not("the gateway took its lock meanwhile".into()));
-    };
-    let result = backup_and_rewrite(config, path, opened, findings, now);
-    let released = held.release(&opened.dir);
-    let backup = result?;
-    released?;
-    Ok(match backup {
-        Some(backup) => Fixed::Done(backup),
-        None => Fixed::Not("the file changed during the scan; checked again next pass".into()),
     })
 }
 
@@ -617,21 +564,15 @@ fn agent_of(path: &Path) -> String {
     }
 }
 
-fn log_repair(path: &Path, problems: &[Found]) {
-    for found in problems {
-        let p = &found.problem;
-        let what = match p.action {
-            Action::Removed => format!("removed line {} ({} bytes)", found.line, p.bytes),
-            Action::Stripped => format!("stripped {} NUL bytes from line {}", p.bytes, found.line),
-            Action::NewlineAdded => format!("ended line {} with a newline", found.line),
-            Action::Reported => format!("left line {} for a person", found.line),
-        };
+fn log_repair(path: &Path, problems: &[Problem]) {
+    for p in problems {
         log::warn!(
             message_id = journal::Kind::SessionRepair.message_id(),
             clawdbot_event = journal::Kind::SessionRepair.name(),
             clawdbot_file = path.display().to_string().as_str();
-            "{}: {what}: {} ({})",
+            "{}: {}: {} ({})",
             path.display(),
+            transcript::describe(p),
             p.kind.as_str(),
             p.detail
         );
@@ -640,8 +581,10 @@ fn log_repair(path: &Path, problems: &[Found]) {
 
 /// Judge one file without changing anything (`clawdbot-watchdog scan FILE`).
 pub fn scan_file(config: &Config, path: &Path) -> Result<FileReport, io::Error> {
-    let verdict = match examine(config, path, None, true)? {
-        Examined::Read { result, .. } | Examined::NotNow(result) => result,
+    let verdict = match examine(config, path, None, Mode::DryRun)? {
+        Examined::Read { result, .. } | Examined::NotNow(result) | Examined::Damaged(result) => {
+            result
+        }
         Examined::Unchanged => Verdict::Healthy,
     };
     Ok(FileReport {
@@ -689,34 +632,30 @@ fn check_database(path: &Path) -> DatabaseReport {
     }
 }
 
-/// Restart the gateway if a repair asked for it (in this pass or an earlier one whose
-/// restart failed).
-fn restart(
-    config: &Config,
-    store: &mut Store,
-    report: &mut PassReport,
-) -> Result<(), WatchdogError> {
-    if store.write(|tx| tx.setting(RESTART_PENDING))?.is_none() {
+/// Start the gateway if a repair stopped it or asked for it (in this pass, or in an earlier
+/// one whose start failed).
+fn start(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<(), WatchdogError> {
+    if store.write(|tx| tx.setting(START_PENDING))?.is_none() {
         return Ok(());
     }
-    let argv = &config.watchdog.restart;
-    if argv.is_empty() {
-        store.write(|tx| tx.set_setting(RESTART_PENDING, None))?;
+    let w = &config.watchdog;
+    if w.start.is_empty() {
+        store.write(|tx| tx.set_setting(START_PENDING, None))?;
         return Ok(());
     }
-    let outcome = command::run(argv, config.watchdog.restart_timeout.get());
+    let outcome = command::run(&w.start, w.gateway_timeout.get());
     let detail = outcome.describe();
     if outcome.success() {
-        log::info!("gateway restarted: {}", argv.join(" "));
-        store.write(|tx| tx.set_setting(RESTART_PENDING, None))?;
+        log::info!("gateway started: {}", w.start.join(" "));
+        store.write(|tx| tx.set_setting(START_PENDING, None))?;
     } else {
         log::error!(
-            "gateway restart failed ({detail}): {}; retried on the next pass",
-            argv.join(" ")
+            "the gateway did not start ({detail}): {}; tried again next pass",
+            w.start.join(" ")
         );
     }
-    report.restart = Some(RestartReport {
-        command: argv.clone(),
+    report.start = Some(GatewayReport {
+        command: w.start.clone(),
         ok: outcome.success(),
         detail,
     });
@@ -751,7 +690,7 @@ fn incident(config: &Config, store: &mut Store, report: &PassReport) -> Result<(
             )?;
             tx.set_setting(INCIDENT_OPEN, Some(&now.to_string()))?;
         }
-        if tx.setting(RESTART_PENDING)?.is_none() && !needs_person {
+        if tx.setting(START_PENDING)?.is_none() && !needs_person {
             tx.set_setting(INCIDENT_OPEN, None)?;
         }
         Ok(())

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::tail::{Findings, Piece};
+use super::transcript::{Findings, Piece};
 use crate::dir::{self, Dir, Stat};
 use crate::failpoint;
 
@@ -85,7 +85,7 @@ pub fn temp_name(session: &OsStr) -> OsString {
 
 /// Write the repaired file under the temporary name and rename it over `session`, if the
 /// original is still the file that was scanned (`was`); returns false when it changed
-/// meanwhile (a writer that ignores the lock), and the original is left as it is.
+/// meanwhile, and the original is left as it is.
 pub fn rewrite(
     dir: &Dir,
     session: &OsStr,
@@ -127,9 +127,9 @@ fn write_repaired(
     let mut out = dir.create_new(temp, 0o600)?;
     copy_range(file, 0, cut, &mut out)?;
     for piece in keep {
-        match *piece {
-            Piece::Copy(start, end) => copy_range(file, start, end, &mut out)?,
-            Piece::Newline => out.write_all(b"\n")?,
+        match piece {
+            Piece::Copy(start, end) => copy_range(file, *start, *end, &mut out)?,
+            Piece::Bytes(bytes) => out.write_all(bytes)?,
         }
     }
     dir::copy_owner(&out, was)?;

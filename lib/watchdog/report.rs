@@ -5,17 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::tail::Problem;
-
-/// One problem as reported: the scanner's finding and its line number.
-#[derive(Debug, Clone, Serialize)]
-pub struct Found {
-    /// 1-based line number in the file.
-    pub line: u64,
-    /// The problem.
-    #[serde(flatten)]
-    pub problem: Problem,
-}
+use super::transcript::{self, Problem};
 
 /// The verdict on one session file.
 #[derive(Debug, Clone, Serialize)]
@@ -26,8 +16,8 @@ pub enum Verdict {
     /// Something wrong.
     Corrupt {
         /// What, in file order.
-        problems: Vec<Found>,
-        /// Offset of the last valid boundary: every byte before it is kept.
+        problems: Vec<Problem>,
+        /// Every byte before this offset is kept as it is.
         boundary: u64,
         /// Bytes a repair removes.
         removed_bytes: u64,
@@ -73,9 +63,9 @@ pub struct DatabaseReport {
     pub detail: String,
 }
 
-/// The gateway restart after repairs.
+/// Stopping or starting the gateway around repairs.
 #[derive(Debug, Clone, Serialize)]
-pub struct RestartReport {
+pub struct GatewayReport {
     /// The command.
     pub command: Vec<String>,
     /// Whether it succeeded.
@@ -107,16 +97,22 @@ pub struct PassReport {
     pub errors: Vec<(PathBuf, String)>,
     /// Per-agent databases.
     pub databases: Vec<DatabaseReport>,
-    /// The restart, if one was due.
-    pub restart: Option<RestartReport>,
+    /// The gateway stopped before repairs, if any were due.
+    pub stop: Option<GatewayReport>,
+    /// The gateway started after repairs (or after a start that failed before).
+    pub start: Option<GatewayReport>,
     /// Old backups removed.
     pub backups_removed: usize,
 }
 
 impl PassReport {
-    /// Whether the pass left something to retry (exit 75): an error or a failed restart.
+    /// Whether the pass left something to retry (exit 75): an error, or the gateway not
+    /// stopped or not started.
     pub fn incomplete(&self) -> bool {
-        !self.errors.is_empty() || self.restart.as_ref().is_some_and(|r| !r.ok)
+        !self.errors.is_empty()
+            || [&self.stop, &self.start]
+                .iter()
+                .any(|g| g.as_ref().is_some_and(|g| !g.ok))
     }
 }
 
@@ -150,27 +146,16 @@ pub fn describe(report: &FileReport) -> String {
     text
 }
 
-fn problems_text(text: &mut String, problems: &[Found]) {
-    for f in problems {
+fn problems_text(text: &mut String, problems: &[Problem]) {
+    for p in problems {
         let _ = writeln!(
             text,
-            "  line {}: {} ({}, {} bytes): {}",
-            f.line,
-            f.problem.kind.as_str(),
-            action(f),
-            f.problem.bytes,
-            f.problem.detail
+            "  line {}: {}: {}: {}",
+            p.line,
+            p.kind.as_str(),
+            transcript::describe(p),
+            p.detail
         );
-    }
-}
-
-fn action(found: &Found) -> &'static str {
-    use super::tail::Action;
-    match found.problem.action {
-        Action::Removed => "removed",
-        Action::Stripped => "NULs stripped",
-        Action::NewlineAdded => "newline added",
-        Action::Reported => "reported only",
     }
 }
 
@@ -215,25 +200,31 @@ pub fn summary(report: &PassReport) -> String {
     for d in &report.databases {
         let _ = writeln!(text, "{}: quick_check {}", d.path.display(), d.detail);
     }
-    if let Some(r) = &report.restart {
-        let state = if r.ok { "done" } else { "failed" };
-        let _ = writeln!(
-            text,
-            "gateway restart ({}): {state}: {}",
-            r.command.join(" "),
-            r.detail
-        );
+    for (what, g) in [("stop", &report.stop), ("start", &report.start)] {
+        if let Some(g) = g {
+            let state = if g.ok { "done" } else { "failed" };
+            let _ = writeln!(
+                text,
+                "gateway {what} ({}): {state}: {}",
+                g.command.join(" "),
+                g.detail
+            );
+        }
     }
     text
 }
 
 pub(super) fn incident_subject(report: &PassReport) -> String {
-    match (report.repaired, &report.restart) {
-        (0, _) => "session files need a look".into(),
-        (n, Some(r)) if !r.ok => {
-            format!("repaired {n} session file(s); the gateway restart failed")
+    let failed = |g: &Option<GatewayReport>| g.as_ref().is_some_and(|g| !g.ok);
+    match report.repaired {
+        _ if failed(&report.stop) => {
+            "the gateway could not be stopped to repair session files".into()
         }
-        (n, _) => format!("repaired {n} session file(s)"),
+        0 => "session files need a look".into(),
+        n if failed(&report.start) => {
+            format!("repaired {n} session file(s); the gateway did not start")
+        }
+        n => format!("repaired {n} session file(s)"),
     }
 }
 
@@ -251,18 +242,20 @@ pub(super) fn incident_text(report: &PassReport) -> String {
     for (path, error) in &report.errors {
         let _ = writeln!(text, "{}: {error}", path.display());
     }
-    if let Some(r) = &report.restart {
-        let state = if r.ok {
-            "done"
-        } else {
-            "FAILED, retried every pass"
-        };
-        let _ = writeln!(
-            text,
-            "\nGateway restart ({}): {state}: {}",
-            r.command.join(" "),
-            r.detail
-        );
+    for (what, g) in [("stop", &report.stop), ("start", &report.start)] {
+        if let Some(g) = g {
+            let state = if g.ok {
+                "done"
+            } else {
+                "FAILED, tried again every pass"
+            };
+            let _ = writeln!(
+                text,
+                "\nGateway {what} ({}): {state}: {}",
+                g.command.join(" "),
+                g.detail
+            );
+        }
     }
     text.push_str(
         "\nYou get one mail per incident; `journalctl -u clawdbot-watchdog` has every pass.",
