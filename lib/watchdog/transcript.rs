@@ -404,15 +404,11 @@ fn judge(line: &Line, bytes: &[u8]) -> Judged {
         Kind::PartialLine => format!("unterminated: {reason}"),
         _ => reason,
     };
-    let kept_bytes: usize = parts.iter().map(|p| p.text.len()).sum();
-    let removed = if parts.is_empty() {
-        whole
-    } else {
-        (bytes.len().saturating_sub(kept_bytes)) as u64
-    };
     if parts.is_empty() {
         return gone(kind, whole, detail, lost);
     }
+    let kept_bytes: usize = parts.iter().map(|p| p.text.len()).sum();
+    let removed = bytes.len().saturating_sub(kept_bytes) as u64;
     Judged::Change {
         parts,
         kind,
@@ -478,16 +474,25 @@ fn values(text: &str) -> (Vec<Span>, Option<usize>) {
 
 /// After a broken value at `broken`: the first `{"type"` from which the rest of the line is
 /// whole session entries. Returns their spans and where they start (the line's end if none).
+/// Each try resumes past what the last one showed cannot start such a run (its broken value,
+/// or its last value that is no entry), so a hostile line is parsed a bounded number of times.
 fn salvage(text: &str, broken: usize) -> (Vec<Span>, usize) {
     let mut from = broken + 1;
     while let Some(i) = text.get(from..).and_then(|t| t.find("{\"type\"")) {
         let at = from + i;
         let (spans, rest) = values(&text[at..]);
-        if rest.is_none() && !spans.is_empty() && spans.iter().all(|(_, _, v)| Facts::is_entry(v)) {
-            let spans = spans.into_iter().map(|(s, e, v)| (at + s, at + e, v));
-            return (spans.collect(), at);
-        }
-        from = at + 1;
+        from = match (
+            rest,
+            spans.iter().rposition(|(_, _, v)| !Facts::is_entry(v)),
+        ) {
+            (Some(bad), _) => at + bad + 1,
+            (None, Some(last)) => at + spans[last].1,
+            (None, None) if spans.is_empty() => break,
+            (None, None) => {
+                let spans = spans.into_iter().map(|(s, e, v)| (at + s, at + e, v));
+                return (spans.collect(), at);
+            }
+        };
     }
     (Vec::new(), text.len())
 }
@@ -1063,6 +1068,17 @@ mod tests {
             assert_eq!(findings.problems[0].kind, Kind::BadHeader);
             assert_eq!(findings.cut, None);
         }
+    }
+
+    #[test]
+    fn a_hostile_line_is_parsed_a_bounded_number_of_times() {
+        // A broken start, then 200,000 whole entries and junk: each try must not parse the
+        // rest of the line again (trying every entry start in turn would not finish).
+        let entry = "{\"type\":\"custom\",\"id\":\"x\"}";
+        let line = format!("{{\"type\":\"mess{}junk\n", entry.repeat(200_000));
+        let bytes = [HEADER.as_bytes(), line.as_bytes()].concat();
+        let findings = scan(&bytes);
+        assert_eq!(kinds(&findings), [Kind::NotJson]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //   node harness.mjs check FILE... for each file: the model's context as OpenClaw builds it
 //                                  (read-only) and what OpenClaw's own repair would do to a
 //                                  copy of it; prints {file: {messages, repair}}
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,7 +20,6 @@ const { SessionManager, loadEntriesFromFile, buildSessionContext } = sdk;
 async function repairFunction() {
   const require = createRequire(import.meta.url);
   const entry = require.resolve('openclaw/plugin-sdk/agent-sessions');
-  const { readFileSync } = await import('node:fs');
   const source = readFileSync(entry, 'utf8');
   const chunk = source.match(/from "(\.\.\/session-manager-[^"]+\.js)"/);
   if (!chunk) throw new Error(`no session-manager chunk named in ${entry}`);
