@@ -692,6 +692,9 @@ pub struct Watchdog {
     pub start: Vec<String>,
     /// How long stopping or starting the gateway may take.
     pub gateway_timeout: ConfigDuration,
+    /// The action (`[actions.NAME]`) a request to reset a session that can no longer be
+    /// sent to the model is filed for; empty: none is filed, the incident mail says what to run.
+    pub reset_action: String,
     /// Keys of earlier releases, refused with a word on what replaced them.
     #[serde(flatten)]
     pub retired: BTreeMap<String, toml::Value>,
@@ -725,6 +728,7 @@ impl Default for Watchdog {
                 .map(String::from)
                 .to_vec(),
             gateway_timeout: ConfigDuration::from_secs(120),
+            reset_action: "openclaw_session_reset".into(),
             retired: BTreeMap::new(),
         }
     }

@@ -62,6 +62,16 @@ command = ["systemctl", "restart", "{unit}.service"]
 risk = "medium"
 timeout = "2m"
 params = { unit = "^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$" }
+
+# Reset one OpenClaw session with OpenClaw's own command. The watchdog files these requests for
+# sessions whose history can no longer be sent to the model ([watchdog] reset_action); {params}
+# is the JSON OpenClaw's sessions.reset reads, with the session id it must still have. Run it
+# where the gateway runs (here: inside its container).
+[actions.openclaw_session_reset]
+command = ["docker", "exec", "openclaw-gateway", "openclaw", "gateway", "call", "sessions.reset", "--json", "--params", "{params}"]
+risk = "medium"
+timeout = "2m"
+params = { params = '^\{"agentId":"[a-z0-9][a-z0-9_-]{0,63}","expectedSessionId":"[A-Za-z0-9-]{1,64}","key":"[^"\\\x00-\x1f]{1,200}"\}$' }
 "#;
 
 /// The configuration text of an instance rooted at `dir` (absolute).
@@ -158,7 +168,7 @@ mod tests {
         let path = init(&dir).unwrap();
         let config = Config::from_files(std::slice::from_ref(&path)).unwrap();
         assert!(config.paths.spool.path().starts_with(&dir));
-        assert_eq!(config.actions.len(), 3);
+        assert_eq!(config.actions.len(), 4);
         for (sub, what) in crate::broker::directories(&config) {
             assert!(sub.is_dir(), "{what} {}", sub.display());
         }

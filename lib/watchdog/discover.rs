@@ -122,6 +122,17 @@ pub fn matches(pattern: &[u8], name: &[u8]) -> bool {
     pattern[p..].iter().all(|&c| c == b'*')
 }
 
+/// Where the SQLite store of the agent a transcript belongs to would be:
+/// `agents/A/sessions/X.jsonl` → `agents/A/agent/openclaw-agent.sqlite`. An agent that has one
+/// is in the SQLite era (OpenClaw 2026.8.1 on), and its transcripts are no longer read.
+pub fn store_of(transcript: &Path) -> PathBuf {
+    let agent = transcript
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("/"));
+    agent.join("agent").join("openclaw-agent.sqlite")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

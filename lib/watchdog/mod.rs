@@ -4,10 +4,13 @@
 //! OpenClaw's is writing a file being repaired (OpenClaw takes over any lock whose owner is not
 //! an OpenClaw process, so a lock would not keep it out), and starts it again after.
 
+pub mod agentdb;
 pub mod discover;
 pub mod lock;
+mod poison;
 mod repair;
 mod report;
+mod reset;
 pub mod transcript;
 
 use std::ffi::OsStr;
@@ -97,7 +100,13 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
         dry_run,
         ..PassReport::default()
     };
-    let files: Vec<PathBuf> = config
+    let stores: Vec<PathBuf> = config
+        .watchdog
+        .database_patterns()
+        .iter()
+        .flat_map(|p| discover::glob(p))
+        .collect();
+    let (files, legacy): (Vec<PathBuf>, Vec<PathBuf>) = config
         .watchdog
         .session_patterns()
         .iter()
@@ -106,8 +115,9 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
             p.file_name()
                 .is_some_and(|n| discover::is_primary_transcript(n.as_bytes()))
         })
-        .collect();
+        .partition(|p| !stores.contains(&discover::store_of(p)));
     report.files = files.len();
+    report.legacy = legacy.len();
     journal_status(&format!("checking {} session files", files.len()));
     let mode = match (dry_run, config.watchdog.stop.is_empty()) {
         (true, _) => Mode::DryRun,
@@ -141,14 +151,13 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
         remember(&mut store, &memos, time::now())?;
         report.backups_removed = prune_backups(config);
     }
-    report.databases = config
-        .watchdog
-        .database_patterns()
-        .iter()
-        .flat_map(|p| discover::glob(p))
-        .map(|p| check_database(&p))
-        .collect();
+    report.databases = stores.iter().map(|p| check_database(p)).collect();
     if !dry_run {
+        for db in &mut report.databases {
+            for found in &mut db.poisoned {
+                found.request = Some(reset::propose(config, &mut store, &db.agent, found)?);
+            }
+        }
         start(config, &mut store, &mut report)?;
         incident(config, &mut store, &report)?;
         let now = time::now().to_string();
@@ -593,43 +602,49 @@ pub fn scan_file(config: &Config, path: &Path) -> Result<FileReport, io::Error> 
     })
 }
 
-/// Run `PRAGMA quick_check` on a per-agent database, opened read-only.
+/// Read a per-agent store without changing it (see [`agentdb`]).
 fn check_database(path: &Path) -> DatabaseReport {
-    use rusqlite::{Connection, OpenFlags};
-    // In a user's home: the directories are walked without following a link, and only a
-    // regular file (with no FIFO as its journal) is handed to SQLite, itself not followed.
-    let checked = crate::dir::check_database(path)
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                    | OpenFlags::SQLITE_OPEN_NOFOLLOW,
-            )
-            .map_err(|e| e.to_string())
-        });
-    let checked = checked.and_then(|conn| {
-        let quick_check = || -> rusqlite::Result<Vec<String>> {
-            let mut stmt = conn.prepare("PRAGMA quick_check")?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            rows.collect()
-        };
-        quick_check().map_err(|e| e.to_string())
-    });
-    let (ok, detail) = match checked {
-        Ok(lines) if lines == ["ok"] => (true, "ok".to_string()),
-        Ok(lines) => (false, lines.join("; ")),
-        Err(e) => (false, e),
-    };
-    if !ok {
-        log::warn!("{}: quick_check: {detail}", path.display());
-    }
-    DatabaseReport {
+    let agent = path
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut report = DatabaseReport {
         path: path.to_path_buf(),
-        ok,
-        detail,
+        agent,
+        ok: false,
+        detail: String::new(),
+        busy: false,
+        sessions: 0,
+        poisoned: Vec::new(),
+        unread: Vec::new(),
+    };
+    match agentdb::check(path) {
+        Ok(checked) => {
+            report.ok = checked.quick_check == "ok";
+            report.detail = format!("quick_check: {}", checked.quick_check);
+            report.sessions = checked.sessions;
+            report.poisoned = checked.poisoned;
+            report.unread = checked.unread;
+        }
+        Err(not_read) => {
+            report.busy = not_read.busy;
+            report.detail = format!("not read: {}", not_read.reason);
+        }
     }
+    if !report.ok && !report.busy {
+        log::warn!("{}: {}", path.display(), report.detail);
+    }
+    for u in &report.unread {
+        log::warn!(
+            "{}: session {} not read: {}",
+            path.display(),
+            u.key,
+            u.reason
+        );
+    }
+    report
 }
 
 /// Start the gateway if a repair stopped it or asked for it (in this pass, or in an earlier
@@ -673,7 +688,7 @@ fn incident(config: &Config, store: &mut Store, report: &PassReport) -> Result<(
                 ..
             }
         )
-    }) || report.databases.iter().any(|d| !d.ok);
+    }) || report.databases.iter().any(DatabaseReport::needs_person);
     let happened = report.repaired > 0 || needs_person || report.incomplete();
     let now = time::now();
     let text = incident_text(report);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::agentdb::{Poisoned, Unread};
 use super::transcript::{self, Problem};
 
 /// The verdict on one session file.
@@ -52,15 +53,32 @@ pub struct FileReport {
     pub verdict: Verdict,
 }
 
-/// A per-agent SQLite store (newer OpenClaw), checked read-only.
+/// A per-agent SQLite store (OpenClaw 2026.8.1 on), read without being changed.
 #[derive(Debug, Clone, Serialize)]
 pub struct DatabaseReport {
     /// The database file.
     pub path: PathBuf,
-    /// Whether `PRAGMA quick_check` said ok.
+    /// The agent whose store it is (its directory's name).
+    pub agent: String,
+    /// Whether it was read and `PRAGMA quick_check` found it sound.
     pub ok: bool,
-    /// What it said.
+    /// What `quick_check` said, or why the store was not read.
     pub detail: String,
+    /// Not read for a passing reason (a write under way): no incident, read next pass.
+    pub busy: bool,
+    /// Sessions read.
+    pub sessions: usize,
+    /// Sessions whose context cannot be sent to the model.
+    pub poisoned: Vec<Poisoned>,
+    /// Sessions that could not be read.
+    pub unread: Vec<Unread>,
+}
+
+impl DatabaseReport {
+    /// Whether a person should look: damage, a stuck session, or a session not readable.
+    pub fn needs_person(&self) -> bool {
+        (!self.ok && !self.busy) || !self.poisoned.is_empty() || !self.unread.is_empty()
+    }
 }
 
 /// Stopping or starting the gateway around repairs.
@@ -83,6 +101,9 @@ pub struct PassReport {
     pub files: usize,
     /// Files not read: unchanged since they were last checked.
     pub unchanged: usize,
+    /// Files not read: their agent keeps its sessions in SQLite now, and OpenClaw no longer
+    /// reads them.
+    pub legacy: usize,
     /// Files read.
     pub read: usize,
     /// Bytes read from them.
@@ -159,6 +180,31 @@ fn problems_text(text: &mut String, problems: &[Problem]) {
     }
 }
 
+/// A store's result as text.
+fn database_text(text: &mut String, d: &DatabaseReport) {
+    let path = d.path.display();
+    if d.ok {
+        let _ = writeln!(text, "{path}: {} sessions read; store sound", d.sessions);
+    } else if d.busy {
+        let _ = writeln!(text, "{path}: not read now: {}", d.detail);
+    } else {
+        let _ = writeln!(text, "{path}: {}", d.detail);
+    }
+    for p in &d.poisoned {
+        let _ = writeln!(
+            text,
+            "  session {} cannot be sent to the model: message {} of {} in its context (event {}, entry {}) is {}",
+            p.key, p.position, p.messages, p.seq, p.entry, p.reason
+        );
+        if let Some(request) = &p.request {
+            let _ = writeln!(text, "    {request}");
+        }
+    }
+    for u in &d.unread {
+        let _ = writeln!(text, "  session {} not read: {}", u.key, u.reason);
+    }
+}
+
 /// What became of a corrupt file, as a line (empty for other verdicts).
 fn outcome(verdict: &Verdict) -> String {
     match verdict {
@@ -197,8 +243,15 @@ pub fn summary(report: &PassReport) -> String {
     for (path, error) in &report.errors {
         let _ = writeln!(text, "{}: error: {error}", path.display());
     }
+    if report.legacy > 0 {
+        let _ = writeln!(
+            text,
+            "{} session files not read: their agents keep sessions in SQLite now",
+            report.legacy
+        );
+    }
     for d in &report.databases {
-        let _ = writeln!(text, "{}: quick_check {}", d.path.display(), d.detail);
+        database_text(&mut text, d);
     }
     for (what, g) in [("stop", &report.stop), ("start", &report.start)] {
         if let Some(g) = g {
@@ -220,6 +273,9 @@ pub(super) fn incident_subject(report: &PassReport) -> String {
         _ if failed(&report.stop) => {
             "the gateway could not be stopped to repair session files".into()
         }
+        0 if report.databases.iter().any(|d| !d.poisoned.is_empty()) => {
+            "an agent session cannot be sent to the model".into()
+        }
         0 => "session files need a look".into(),
         n if failed(&report.start) => {
             format!("repaired {n} session file(s); the gateway did not start")
@@ -236,8 +292,8 @@ pub(super) fn incident_text(report: &PassReport) -> String {
             text.push_str(&outcome(&file.verdict));
         }
     }
-    for d in report.databases.iter().filter(|d| !d.ok) {
-        let _ = writeln!(text, "{}: quick_check: {}", d.path.display(), d.detail);
+    for d in report.databases.iter().filter(|d| d.needs_person()) {
+        database_text(&mut text, d);
     }
     for (path, error) in &report.errors {
         let _ = writeln!(text, "{}: {error}", path.display());

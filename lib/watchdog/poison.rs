@@ -1,0 +1,219 @@
+//! Messages that OpenClaw keeps in a session but cannot send to the model again: a context
+//! holding one fails on every turn, and the agent is stuck until the session is reset.
+//!
+//! Found by running OpenClaw 2026.9.6's own replay on each shape, stored through its own
+//! append, up to the provider payload of its Anthropic, OpenAI Responses and OpenAI Chat
+//! Completions routes (see docs/openclaw.md). OpenClaw drops a failed assistant turn
+//! (`stopReason` `error` or `aborted`) whole before replay, pairs tool calls with results
+//! itself (whatever the result's id is spelled), and drops messages without a role or with
+//! content it cannot read; none of that is a finding here. What it passes on, and what then
+//! breaks:
+//! - a tool call block spelled `toolUse` or `functionCall`: no route sends it, so its result
+//!   is refused as answering no call (every route);
+//! - tool call `arguments` that are not an object (a string, an array, a number): refused
+//!   (every route);
+//! - a tool call with `input` and no `arguments`: the OpenAI routes send no arguments;
+//! - the same tool call id twice in the context: refused by the OpenAI routes;
+//! - a text block whose `text` is not text: OpenClaw's converter throws (an assistant's on
+//!   the Anthropic and Chat Completions routes, a user's on Chat Completions).
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+/// Tool call block types other than `toolCall`, which OpenClaw pairs but never sends.
+const UNSENT_CALLS: [&str; 2] = ["toolUse", "functionCall"];
+
+/// Judges a context's messages in order (a tool call id is judged against those before it).
+#[derive(Debug, Default)]
+pub struct Replay {
+    calls: HashSet<String>,
+}
+
+impl Replay {
+    /// Why this message (the `message` member of a `message` entry) cannot be sent, or `None`.
+    pub fn message(&mut self, message: &Value) -> Option<String> {
+        let content = message.get("content")?;
+        match message.get("role").and_then(Value::as_str)? {
+            "user" => content.as_array()?.iter().find_map(|b| {
+                text_block(b).map(|why| format!("{why}; the OpenAI Chat Completions route throws"))
+            }),
+            "assistant" => {
+                let stop = message.get("stopReason").and_then(Value::as_str);
+                if matches!(stop, Some("error" | "aborted")) {
+                    return None;
+                }
+                content
+                    .as_array()?
+                    .iter()
+                    .find_map(|b| self.assistant_block(b))
+            }
+            _ => None,
+        }
+    }
+
+    fn assistant_block(&mut self, block: &Value) -> Option<String> {
+        let kind_of = block.get("type").and_then(Value::as_str);
+        if let Some(spelled) = kind_of.filter(|t| UNSENT_CALLS.contains(t)) {
+            return Some(format!(
+                "a tool call spelled {spelled:?}, which no provider route sends, so its result is refused"
+            ));
+        }
+        if kind_of != Some("toolCall") {
+            return text_block(block).map(|why| {
+                format!("{why}; the Anthropic and OpenAI Chat Completions routes throw")
+            });
+        }
+        match block.get("arguments") {
+            None | Some(Value::Null | Value::Object(_)) => {}
+            Some(args) => {
+                return Some(format!(
+                    "tool call arguments that are {}, not an object, which every provider refuses",
+                    kind(args)
+                ));
+            }
+        }
+        if block.get("arguments").is_none() && block.get("input").is_some() {
+            return Some(
+                "a tool call with input and no arguments, which the OpenAI routes send without arguments"
+                    .into(),
+            );
+        }
+        let id = block.get("id").and_then(Value::as_str)?;
+        if !self.calls.insert(id.to_string()) {
+            return Some(format!(
+                "a tool call id used twice ({}), which the OpenAI routes refuse",
+                excerpt(id)
+            ));
+        }
+        None
+    }
+}
+
+fn text_block(block: &Value) -> Option<String> {
+    if block.get("type").and_then(Value::as_str) != Some("text") {
+        return None;
+    }
+    match block.get("text") {
+        Some(Value::String(_)) => None,
+        other => Some(format!(
+            "a text block whose text is {}",
+            other.map_or("missing", kind)
+        )),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// At most 64 characters of an id the agent chose, for a report.
+fn excerpt(id: &str) -> String {
+    let mut short: String = id.chars().take(64).collect();
+    if short.len() < id.len() {
+        short.push('…');
+    }
+    format!("{short:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn judge(messages: &[Value]) -> Vec<Option<String>> {
+        let mut replay = Replay::default();
+        messages.iter().map(|m| replay.message(m)).collect()
+    }
+
+    #[test]
+    fn what_openclaw_replays_or_drops_is_not_a_finding() {
+        let fine = [
+            json!({ "role": "user", "content": "hello" }),
+            json!({ "role": "user", "content": [{ "type": "text", "text": "hi" }] }),
+            json!({ "role": "user", "content": null }),
+            json!({ "role": "user", "content": { "text": "x" } }),
+            json!({ "role": "assistant", "content": [{ "type": "toolCall", "id": "t1", "name": "read", "arguments": { "p": 1 } }], "stopReason": "toolUse" }),
+            json!({ "role": "assistant", "content": [{ "type": "toolCall", "id": "t2", "name": "read", "arguments": null }] }),
+            json!({ "role": "assistant", "content": [{ "type": "tool_use", "id": "t3", "input": {} }] }),
+            json!({ "role": "assistant", "content": null }),
+            json!({ "role": "assistant", "content": "text" }),
+            // Failed turns are dropped before replay, whatever they hold.
+            json!({ "role": "assistant", "content": [{ "type": "toolUse", "id": "t1" }], "stopReason": "error" }),
+            json!({ "role": "assistant", "content": [{ "type": "text", "text": null }], "stopReason": "aborted" }),
+            json!({ "role": "toolResult", "call_id": "t1", "content": null }),
+            json!({ "role": null, "content": [] }),
+            json!({ "role": "bashExecution", "command": "ls" }),
+            json!("not an object"),
+        ];
+        assert!(
+            judge(&fine).iter().all(Option::is_none),
+            "{:?}",
+            judge(&fine)
+        );
+    }
+
+    #[test]
+    fn each_shape_a_provider_refuses_is_named() {
+        let cases = [
+            (
+                json!({ "role": "assistant", "content": [{ "type": "toolUse", "id": "t1", "input": {} }], "stopReason": "toolUse" }),
+                "spelled \"toolUse\"",
+            ),
+            (
+                json!({ "role": "assistant", "content": [{ "type": "functionCall", "id": "t1" }] }),
+                "spelled \"functionCall\"",
+            ),
+            (
+                json!({ "role": "assistant", "content": [{ "type": "toolCall", "id": "t1", "arguments": "{\"p\":1}" }] }),
+                "arguments that are a string",
+            ),
+            (
+                json!({ "role": "assistant", "content": [{ "type": "toolCall", "id": "t1", "arguments": [1] }] }),
+                "arguments that are an array",
+            ),
+            (
+                json!({ "role": "assistant", "content": [{ "type": "toolCall", "id": "t1", "arguments": 5 }] }),
+                "arguments that are a number",
+            ),
+            (
+                json!({ "role": "assistant", "content": [{ "type": "toolCall", "id": "t1", "input": {} }] }),
+                "input and no arguments",
+            ),
+            (
+                json!({ "role": "assistant", "content": [{ "type": "text", "text": null }] }),
+                "text is null",
+            ),
+            (
+                json!({ "role": "user", "content": [{ "type": "text" }] }),
+                "text is missing",
+            ),
+        ];
+        for (m, want) in cases {
+            let got = judge(std::slice::from_ref(&m))
+                .remove(0)
+                .unwrap_or_default();
+            assert!(got.contains(want), "{m}: {got:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn a_tool_call_id_is_judged_against_the_calls_before_it() {
+        let call = |id: &str| json!({ "role": "assistant", "content": [{ "type": "toolCall", "id": id, "arguments": {} }] });
+        let found = judge(&[call("a"), call("b"), call("a")]);
+        assert_eq!(found[..2], [None, None]);
+        assert!(
+            found[2]
+                .as_deref()
+                .unwrap_or_default()
+                .contains("used twice")
+        );
+    }
+}
