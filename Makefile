@@ -4,7 +4,7 @@ DESTDIR ?=
 BINS := clawdbot clawdbot-broker clawdbot-request clawdbot-bridge clawdbot-exec clawdbot-mailpoll clawdbot-watchdog clawdbot-secrets clawdbot-maint clawdbot-telegram clawdbot-calendar
 CARGO ?= cargo
 
-.PHONY: all build release check test lint fmt bench bench-watchdog bench-maint bench-load demo assets deb install system-test clean
+.PHONY: all build release check test lint fmt bench bench-watchdog bench-watchdog-unchanged bench-maint bench-load demo assets deb install system-test clean
 
 all: build
 
@@ -33,6 +33,10 @@ bench: release
 # The watchdog against 2,000 files of 1 MB and two of 1 GB grown to 5 GB (needs ~13 GB free).
 bench-watchdog: release
 	python3 bench/watchdog.py
+
+# A watchdog pass over 2,000 unchanged transcripts next to a plain find over them.
+bench-watchdog-unchanged: release
+	python3 bench/watchdog-unchanged.py
 
 # The maintenance tiers with 20 containers on the real Docker engine.
 bench-maint: release

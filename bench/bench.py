@@ -21,6 +21,16 @@ RELEASE = os.path.join(ROOT, "target", "release")
 BINS = ["clawdbot", "clawdbot-broker", "clawdbot-request", "clawdbot-bridge", "clawdbot-exec", "clawdbot-mailpoll", "clawdbot-watchdog", "clawdbot-secrets", "clawdbot-maint"]
 
 
+def in_scratch(parent, name, run, args):
+    """Run `run(base, args)` in a new directory under `parent`, removed afterwards."""
+    base = os.path.join(parent, f"clawdbot-bench-{name}-{os.getpid()}")
+    os.makedirs(base)
+    try:
+        run(base, args)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def launcher(base):
     """Compile bench/peakrss.c: a static launcher that reports wall time and peak RSS.
 

@@ -16,7 +16,6 @@ Usage: make bench-watchdog  (or: python3 bench/watchdog.py [--dir D] [--small N]
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from bench import launcher  # noqa: E402
+from bench import in_scratch, launcher  # noqa: E402
 
 MB = 1_000_000
 GB = 1_000_000_000
@@ -102,12 +101,7 @@ def main():
     ap.add_argument("--large-gb", type=int, default=1)
     ap.add_argument("--grown-gb", type=int, default=5)
     args = ap.parse_args()
-    base = os.path.join(args.dir, f"clawdbot-bench-watchdog-{os.getpid()}")
-    os.makedirs(base)
-    try:
-        run(base, args)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    in_scratch(args.dir, "watchdog", run, args)
 
 
 def run(base, args):

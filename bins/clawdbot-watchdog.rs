@@ -14,12 +14,17 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     journal::init(cli.verbose, false);
+    // Run as a store's owner, with no access to the configuration.
+    if let Some(Command::Store { file }) = &cli.command {
+        return store(file, cli.json);
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => return exit::report(PROGRAM, &e),
     };
     match cli.command {
         Some(Command::Scan { file }) => scan(&config, &file, cli.json),
+        Some(Command::Store { .. }) => Exit::Software.into(),
         None => pass(&config, cli.dry_run, cli.json),
     }
 }
@@ -42,6 +47,23 @@ fn scan(config: &Config, file: &std::path::Path, json: bool) -> ExitCode {
             eprintln!("{PROGRAM}: {}: {e}", path.display());
             Exit::NoInput.into()
         }
+    }
+}
+
+fn store(file: &std::path::Path, json: bool) -> ExitCode {
+    let path = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let result = watchdog::agentdb::check(&path);
+    if json {
+        println!("{}", serde_json::to_string(&result).unwrap_or_default());
+    } else {
+        print!("{}", watchdog::agentdb::describe(&path, &result));
+    }
+    match result {
+        Ok(checked) if checked.poisoned.is_empty() && checked.quick_check == "ok" => {
+            Exit::Ok.into()
+        }
+        Ok(_) => Exit::DataErr.into(),
+        Err(_) => Exit::NoInput.into(),
     }
 }
 

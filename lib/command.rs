@@ -126,10 +126,28 @@ pub fn run(argv: &[String], timeout: Duration) -> Outcome {
 /// Run `argv` and return its standard output (at most `max` bytes), or why it failed (its
 /// exit status and the start of its standard error). For commands whose output is parsed.
 pub fn capture(argv: &[String], timeout: Duration, max: u64) -> Result<String, String> {
+    capture_as(argv, timeout, max, None, &[0])
+}
+
+/// [`capture`], run as another user (uid, gid, no supplementary group) when `user` says so,
+/// taking the output of every exit status in `answers` as an answer.
+pub fn capture_as(
+    argv: &[String],
+    timeout: Duration,
+    max: u64,
+    user: Option<(u32, u32)>,
+    answers: &[i32],
+) -> Result<String, String> {
+    use std::os::unix::process::CommandExt;
     let Some((program, args)) = argv.split_first() else {
         return Err("an empty command".into());
     };
-    let mut child = clean(program, args)
+    let mut command = clean(program, args);
+    if let Some((uid, gid)) = user {
+        // Run from root, std also drops every supplementary group.
+        command.uid(uid).gid(gid);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -177,7 +195,7 @@ pub fn capture(argv: &[String], timeout: Duration, max: u64) -> Result<String, S
     };
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
-    if status.success() {
+    if status.code().is_some_and(|c| answers.contains(&c)) {
         Ok(stdout)
     } else {
         let first = stderr.lines().next().unwrap_or("").trim().to_string();

@@ -93,7 +93,19 @@ fn openat(dir: libc::c_int, name: &OsStr, flags: libc::c_int, mode: u32) -> io::
 impl Dir {
     /// Open an absolute directory path, refusing a link at any component.
     pub fn open(path: &Path) -> io::Result<Dir> {
-        Dir::walk(path, open_dir)
+        // The directories above need only be searchable, as for any lookup (a store's reader
+        // runs as its owner, who may not read every directory on the way).
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Dir::walk(path, open_dir);
+        };
+        let above = Dir::walk(parent, |dir, name| {
+            openat(dir.as_raw_fd(), name, libc::O_PATH | libc::O_DIRECTORY, 0)
+        })?;
+        let fd = open_dir(&above.fd, name).map_err(|e| on_path(e, path))?;
+        Ok(Dir {
+            fd,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Open an absolute directory path as [`Dir::open`] does, creating the directories that
@@ -218,6 +230,15 @@ impl Dir {
                 size: u64::try_from(st.st_size).unwrap_or(0),
                 blocks: u64::try_from(st.st_blocks).unwrap_or(0),
                 mtime: st.st_mtime,
+                seen: Fingerprint {
+                    dev: i64::try_from(st.st_dev).unwrap_or(i64::MAX),
+                    ino: i64::try_from(st.st_ino).unwrap_or(i64::MAX),
+                    size: st.st_size,
+                    mtime_ns: st
+                        .st_mtime
+                        .saturating_mul(1_000_000_000)
+                        .saturating_add(st.st_mtime_nsec),
+                },
             })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -341,6 +362,8 @@ pub struct Meta {
     pub blocks: u64,
     /// Modification time, seconds since the epoch.
     pub mtime: i64,
+    /// Device, inode, size and modification time, as [`Stat::of`] gives them.
+    pub seen: Fingerprint,
 }
 
 /// What a directory entry is.

@@ -599,17 +599,63 @@ fn the_gateway_is_stopped_for_repairs_once_per_pass_and_one_mail_per_incident() 
     );
 }
 
+/// The tables of OpenClaw's agent schema the watchdog reads (schema 23), with one session.
+fn openclaw_store(path: &Path, message: &str) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE session_nodes (session_key TEXT PRIMARY KEY, current_session_id TEXT NOT NULL, archived_at INTEGER);
+         CREATE TABLE transcript_events (session_id TEXT, seq INTEGER, event_json TEXT, event_zstd BLOB, event_utf8_bytes INTEGER, PRIMARY KEY (session_id, seq));
+         CREATE TABLE session_transcript_index_state (session_id TEXT PRIMARY KEY, indexed_seq INTEGER, needs_rebuild INTEGER);
+         CREATE TABLE session_transcript_active_events (session_id TEXT, active_position INTEGER, event_seq INTEGER, context_eligible INTEGER);
+         CREATE TABLE transcript_rewrite_watermarks (session_id TEXT PRIMARY KEY);
+         INSERT INTO session_nodes VALUES ('agent:main:main', 's1', NULL);",
+    )
+    .unwrap();
+    let events = [
+        r#"{"type":"session","version":4,"id":"s1"}"#.to_string(),
+        r#"{"type":"message","id":"a","parentId":null,"message":{"role":"user","content":"hi"}}"#
+            .to_string(),
+        format!(r#"{{"type":"message","id":"b","parentId":"a","message":{message}}}"#),
+    ];
+    for (seq, e) in events.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO transcript_events (session_id, seq, event_json) VALUES ('s1', ?1, ?2)",
+            rusqlite::params![seq as i64, e],
+        )
+        .unwrap();
+    }
+}
+
 #[test]
-fn per_agent_databases_are_checked_read_only() {
+fn per_agent_databases_are_read_as_their_owner_and_changed_never() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let (inst, _) = watched("wd-sqlite");
     let agent = inst.dir.join("openclaw/agents/main/agent");
     std::fs::create_dir_all(&agent).unwrap();
     let db = agent.join("openclaw-agent.sqlite");
-    {
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
-            .unwrap();
+    let stuck = r#"{"role":"assistant","content":[{"type":"toolUse","id":"t","input":{}}],"stopReason":"toolUse"}"#;
+    openclaw_store(&db, stuck);
+    // The agent's user owns the store, as OpenClaw leaves it: 0600 in a 0700 directory.
+    let nobody = 65534;
+    for path in [&agent, &db] {
+        std::os::unix::fs::chown(path, Some(nobody), Some(nobody)).unwrap();
     }
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut up = agent.parent();
+    while let Some(dir) = up.filter(|d| d.starts_with(&inst.dir)) {
+        let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o001)).unwrap();
+        up = dir.parent();
+    }
+    // A store that is not OpenClaw's, and one that is not a database.
+    let unknown = inst.dir.join("openclaw/agents/other/agent");
+    std::fs::create_dir_all(&unknown).unwrap();
+    rusqlite::Connection::open(unknown.join("openclaw-agent.sqlite"))
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); CREATE VIEW session_nodes AS SELECT 1;")
+        .unwrap();
     let other = inst.dir.join("openclaw/agents/broken/agent");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(
@@ -621,22 +667,33 @@ fn per_agent_databases_are_checked_read_only() {
     let (code, report) = pass(&inst, &[]);
     assert_eq!(code, 0, "{report}");
     let dbs = report["databases"].as_array().unwrap();
-    assert_eq!(dbs.len(), 2, "{report}");
-    let main = dbs
-        .iter()
-        .find(|d| d["path"].as_str().unwrap().contains("/main/"))
-        .unwrap();
-    let broken = dbs
-        .iter()
-        .find(|d| d["path"].as_str().unwrap().contains("/broken/"))
-        .unwrap();
+    assert_eq!(dbs.len(), 3, "{report}");
+    let find = |part: &str| {
+        dbs.iter()
+            .find(|d| d["path"].as_str().unwrap().contains(part))
+            .unwrap()
+    };
+    let main = find("/main/");
     assert_eq!(main["ok"], true, "{main}");
-    assert_eq!(broken["ok"], false, "{broken}");
-    assert_eq!(std::fs::read(&db).unwrap(), before);
-    assert_eq!(
-        common::names(&agent),
-        vec!["openclaw-agent.sqlite".to_string()]
+    assert_eq!(main["poisoned"][0]["key"], "agent:main:main", "{main}");
+    assert_eq!(main["poisoned"][0]["entry"], "b", "{main}");
+    let unknown = find("/other/");
+    assert_eq!(unknown["ok"], false, "{unknown}");
+    assert!(
+        unknown["detail"]
+            .as_str()
+            .unwrap()
+            .contains("session_nodes is a view"),
+        "{unknown}"
     );
+    assert_eq!(find("/broken/")["ok"], false, "{report}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    // Read as its owner (who may leave SQLite's -wal and -shm, as OpenClaw's readers do):
+    // nothing of root's is left beside it.
+    for name in common::names(&agent) {
+        let meta = std::fs::metadata(agent.join(&name)).unwrap();
+        assert_eq!(meta.uid(), nobody, "{name} belongs to uid {}", meta.uid());
+    }
 }
 
 #[test]

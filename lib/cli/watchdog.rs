@@ -7,27 +7,35 @@ use clap::{Parser, Subcommand};
 /// The program's name, in messages and usage.
 pub const PROGRAM: &str = "clawdbot-watchdog";
 
-/// Find corrupted agent session files and repair them without losing a valid line.
+/// Keep OpenClaw's agent sessions loadable: repair damaged transcripts, and propose a reset for
+/// a session whose history can no longer be sent to the model.
 #[derive(Parser)]
 #[command(name = PROGRAM, version, after_help = "\
-Started every 5 minutes by clawdbot-watchdog.timer. Each pass reads only the tail of each
-session file ([watchdog] window), and not even that when the file's size, mtime and inode are
-those it had when last found healthy. A corrupted file is copied to the backup directory,
-then the bad lines are removed (a partial last line, a line that is not JSON, merged events,
-NUL bytes, invalid UTF-8, a tool result without its call, a malformed tool call, a last turn
-whose tool calls were never answered) by writing the repaired file beside it and renaming it
-over the original. Nothing before the first problem is touched and a valid line is never
-dropped. A bad header is reported, never rewritten. Files under a live lock
-(FILE.jsonl.lock) or modified within [watchdog] settle are left for a later pass. After a
-pass that repaired a file the gateway is restarted once ([watchdog] restart); a failed
-restart is retried on the next pass, and the operator gets one mail per incident.
+Started every 5 minutes by clawdbot-watchdog.timer.
+
+OpenClaw up to 2026.7 keeps each session as a JSONL transcript. A pass reads every transcript
+whose size, mtime and inode changed since it was last found healthy, whole, and repairs what
+OpenClaw itself does not: glued entries are split onto their own lines, what is left of a
+broken entry goes, NULs go, and every entry whose parent went is re-pointed to its nearest
+surviving ancestor, so that no message drops out of OpenClaw's context. What OpenClaw reads
+without harm is left byte for byte; a bad header is reported, never rewritten. Before
+repairing, the pass stops the gateway once ([watchdog] stop), and starts it after ([watchdog]
+start); a failed start is retried every pass.
+
+OpenClaw 2026.8.1 and later keep an agent's sessions in agents/AGENT/agent/openclaw-agent.sqlite.
+The watchdog only reads that store, as its owner, and never writes it. A session whose
+context holds a message OpenClaw cannot send to the model is proposed for OpenClaw's own
+reset: a request of [watchdog] reset_action, which the operator approves or denies like any
+other. The operator gets one mail per incident.
 
 Examples:
   clawdbot-watchdog --dry-run --json
   clawdbot-watchdog scan /home/dakota/.openclaw/agents/main/sessions/4f1c.jsonl
+  clawdbot-watchdog store /home/dakota/.openclaw/agents/main/agent/openclaw-agent.sqlite
 
-Exit status: 0 done, 65 (scan) the file is corrupt, 66 (scan) the file cannot be read,
-75 a file could not be examined or the restart failed (retried next pass), 78 configuration.")]
+Exit status: 0 done, 65 (scan) the file is corrupt or (store) a session is stuck, 66 (scan,
+store) it cannot be read, 75 a file could not be examined or the gateway did not stop or
+start (retried next pass), 78 configuration.")]
 pub struct Cli {
     /// Configuration file (drop-ins are read from FILE.d/).
     #[arg(long, global = true, value_name = "FILE")]
@@ -50,6 +58,12 @@ pub enum Command {
     /// Judge one session file (healthy, corrupt, locked, skipped) without changing it.
     Scan {
         /// The session file.
+        file: PathBuf,
+    },
+    /// Read one OpenClaw SQLite store and name its stuck sessions, changing nothing (run as
+    /// the store's owner; a pass runs it so for every store).
+    Store {
+        /// The store (agents/AGENT/agent/openclaw-agent.sqlite).
         file: PathBuf,
     },
 }

@@ -5,25 +5,32 @@
 //! message OpenClaw keeps but cannot replay ([`super::poison`]); the cure is OpenClaw's own
 //! `sessions.reset`, which the caller proposes to the operator as a request.
 //!
-//! A session's context is rebuilt as OpenClaw does: every event of the session's current
-//! window (`session_nodes.current_session_id`) in `seq` order, the leaf (the last entry, or
-//! the target of a `leaf` event), the `parentId` chain back from it, cut at the last `reset`
-//! or `compaction` on that chain. Events of 1 KiB or more may be stored as a zstd frame
-//! (`event_zstd`, with its decoded length in `event_utf8_bytes`) instead of `event_json`.
+//! The store belongs to the agent's user, who can put anything in it and swap anything around
+//! it, and SQLite opens files by path (the store, then its `-wal` and `-shm`). So root never
+//! reads it: a pass runs `clawdbot-watchdog store FILE` as the store's owner, with a time
+//! limit, and reads its JSON answer; whatever the agent plants then reaches only what the
+//! agent could reach anyway, and a store that hangs or bloats its reader stops nothing else.
 //!
 //! Reading leaves nothing behind: with OpenClaw's `-wal` and `-shm` present the store is opened
-//! `mode=ro` (SQLite uses them as they are); with neither present (no gateway has it open) it
-//! is opened `immutable=1`, since `mode=ro` would create both, owned by root. Anything in
-//! between is a write under way, and the store is read next pass.
+//! `mode=ro` (SQLite uses them as they are); with neither (no gateway has it open) it is opened
+//! `immutable=1`, since `mode=ro` would create both. With only one of them, or a rollback
+//! journal, `mode=ro` as the owner creates what SQLite needs, as OpenClaw's own readers do.
+//!
+//! A session's context is OpenClaw's own active path (`session_transcript_active_events`,
+//! rows marked for the model) when OpenClaw itself would trust it, else rebuilt from the leaf
+//! along `parentId`; either is cut at the last `reset` or `compaction`. Events of 1 KiB or more
+//! may be stored as a zstd frame (`event_zstd`, decoded length in `event_utf8_bytes`).
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::io::Read;
 use std::path::Path;
+use std::time::Duration;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::poison;
@@ -31,17 +38,29 @@ use crate::dir::{Dir, FileKind};
 
 /// The largest event OpenClaw compresses, and the largest decoded size accepted for one.
 const ZSTD_MAX: i64 = 4 << 20;
+/// The largest window a frame may ask for: OpenClaw's frames hold one event each.
+const WINDOW_MAX: u64 = 8 << 20;
 /// The largest event read as text.
-const EVENT_MAX: usize = 16 << 20;
+const EVENT_MAX: usize = 64 << 20;
 /// The most bytes of events read for one session (what OpenClaw could hold in one string).
 const SESSION_MAX: usize = 512 << 20;
+/// The most a store's reader may print.
+const ANSWER_MAX: u64 = 16 << 20;
+/// The tables read, which must be tables (not views or virtual tables the agent made).
+const TABLES: [&str; 5] = [
+    "session_nodes",
+    "transcript_events",
+    "session_transcript_index_state",
+    "session_transcript_active_events",
+    "transcript_rewrite_watermarks",
+];
 
 /// One session whose context holds a message the model cannot be sent.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Poisoned {
     /// The session key (`agent:main:main`).
     pub key: String,
-    /// The current window (`sessionId`), which a reset must still find.
+    /// The current window (`sessionId`).
     pub session_id: String,
     /// Messages in the model's context now: what a reset takes out of it.
     pub messages: usize,
@@ -54,12 +73,15 @@ pub struct Poisoned {
     /// What is wrong with it.
     pub reason: String,
     /// The request filed for it, or why none was.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
+    /// Proposed in an earlier pass already: no new incident.
+    #[serde(default)]
+    pub known: bool,
 }
 
 /// A session that could not be read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Unread {
     /// The session key.
     pub key: String,
@@ -68,11 +90,11 @@ pub struct Unread {
 }
 
 /// What reading one store found.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Checked {
     /// What `PRAGMA quick_check` said (`ok` when sound).
     pub quick_check: String,
-    /// Sessions read.
+    /// Sessions read whole.
     pub sessions: usize,
     /// Sessions that cannot be replayed.
     pub poisoned: Vec<Poisoned>,
@@ -81,7 +103,7 @@ pub struct Checked {
 }
 
 /// Why a store was not read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NotRead {
     /// For a passing reason (a write under way): read next pass.
     pub busy: bool,
@@ -98,13 +120,6 @@ impl From<String> for NotRead {
     }
 }
 
-fn busy(reason: &str) -> NotRead {
-    NotRead {
-        busy: true,
-        reason: format!("{reason}; read next pass"),
-    }
-}
-
 fn sql(e: rusqlite::Error) -> NotRead {
     let busy = matches!(
         e.sqlite_error_code(),
@@ -112,11 +127,47 @@ fn sql(e: rusqlite::Error) -> NotRead {
     );
     NotRead {
         busy,
-        reason: e.to_string(),
+        reason: if busy {
+            format!("{e}; read next pass")
+        } else {
+            e.to_string()
+        },
     }
 }
 
-/// Read one store.
+/// Read one store as its owner: in this process when it is ours, else through
+/// `clawdbot-watchdog store FILE` run as the owner, given at most `timeout`.
+pub fn check_as_owner(path: &Path, timeout: Duration) -> Result<Checked, NotRead> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(String::from("not a file path").into());
+    };
+    let dir = Dir::open(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    let owner = match dir.stat(name) {
+        Ok(Some(stat)) if stat.regular => stat,
+        Ok(Some(_)) => return Err(String::from("not a regular file; not read").into()),
+        Ok(None) => return Err(String::from("gone").into()),
+        Err(e) => return Err(format!("cannot be opened: {e}").into()),
+    };
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if owner.uid == euid || euid != 0 {
+        return check(path);
+    }
+    let argv = [
+        "/proc/self/exe".to_string(),
+        "store".into(),
+        "--json".into(),
+        path.to_string_lossy().into_owned(),
+    ];
+    let user = Some((owner.uid, owner.gid));
+    // Its exit status says what the answer says: healthy (0), stuck (65), not read (66).
+    let answer = crate::command::capture_as(&argv, timeout, ANSWER_MAX, user, &[0, 65, 66])
+        .map_err(|e| format!("its reader (as uid {}) failed: {e}", owner.uid))?;
+    serde_json::from_str::<Result<Checked, NotRead>>(&answer)
+        .map_err(|e| format!("its reader's answer cannot be read ({e})"))?
+}
+
+/// Read one store, in this process.
 pub fn check(path: &Path) -> Result<Checked, NotRead> {
     let conn = open(path)?;
     conn.execute_batch("BEGIN").map_err(sql)?;
@@ -125,9 +176,23 @@ pub fn check(path: &Path) -> Result<Checked, NotRead> {
         quick_check,
         ..Checked::default()
     };
-    let nodes = nodes(&conn).map_err(|e| {
-        format!("its sessions cannot be listed ({e}): a schema this watchdog does not know")
-    })?;
+    for table in TABLES {
+        let kind: Option<String> = conn
+            .query_row(
+                "SELECT type FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE",
+                [table],
+                |r| r.get(0),
+            )
+            .ok();
+        if kind.as_deref() != Some("table") {
+            return Err(format!(
+                "{table} is {}, not a table: a schema this watchdog does not know",
+                kind.map_or("missing".into(), |k| format!("a {k}"))
+            )
+            .into());
+        }
+    }
+    let nodes = nodes(&conn).map_err(|e| format!("its sessions cannot be listed ({e})"))?;
     let mut events = conn
         .prepare(
             "SELECT seq, event_json, event_zstd, event_utf8_bytes FROM transcript_events \
@@ -135,31 +200,83 @@ pub fn check(path: &Path) -> Result<Checked, NotRead> {
         )
         .map_err(|e| format!("its transcripts cannot be read ({e})"))?;
     for (key, session_id) in nodes {
-        checked.sessions += 1;
         let read = read_events(&mut events, &session_id).and_then(|events| {
             let path = active_path(&conn, &session_id)
                 .map_err(|e| format!("its context index cannot be read ({e})"))?
                 .unwrap_or_else(|| walked_path(&events));
-            Ok(judge(&events, &path))
+            judge(&events, &path)
         });
         match read {
-            Ok(None) => {}
-            Ok(Some(found)) => checked.poisoned.push(Poisoned {
-                key,
-                session_id,
-                messages: found.messages,
-                position: found.position,
-                seq: found.seq,
-                entry: found.entry,
-                reason: found.reason,
-                request: None,
-            }),
+            Ok(found) => {
+                checked.sessions += 1;
+                if let Some(found) = found {
+                    checked.poisoned.push(Poisoned {
+                        key,
+                        session_id,
+                        messages: found.messages,
+                        position: found.position,
+                        seq: found.seq,
+                        entry: found.entry,
+                        reason: found.reason,
+                        request: None,
+                        known: false,
+                    });
+                }
+            }
             Err(reason) => checked.unread.push(Unread { key, reason }),
         }
     }
     drop(events);
     conn.execute_batch("COMMIT").map_err(sql)?;
     Ok(checked)
+}
+
+/// A store's result as text (`clawdbot-watchdog store`).
+pub fn describe(path: &Path, result: &Result<Checked, NotRead>) -> String {
+    let mut text = String::new();
+    let path = path.display();
+    match result {
+        Err(e) => {
+            let _ = writeln!(text, "{path}: not read: {}", e.reason);
+        }
+        Ok(c) => {
+            let _ = writeln!(
+                text,
+                "{path}: quick_check {}; {} sessions read",
+                c.quick_check, c.sessions
+            );
+            for p in &c.poisoned {
+                let _ = writeln!(text, "  {}", poisoned_line(p));
+            }
+            for u in &c.unread {
+                let _ = writeln!(text, "  session {} not read: {}", shown(&u.key), u.reason);
+            }
+        }
+    }
+    text
+}
+
+/// One stuck session as a line for people.
+pub fn poisoned_line(p: &Poisoned) -> String {
+    format!(
+        "session {} cannot be sent to the model: message {} of {} in its context (event {}, entry {}) is {}",
+        shown(&p.key),
+        p.position,
+        p.messages,
+        p.seq,
+        shown(&p.entry),
+        p.reason
+    )
+}
+
+/// A name the agent chose, quoted and escaped (no control character reaches a mail or the
+/// journal), at most 200 characters.
+pub fn shown(name: &str) -> String {
+    let mut short: String = name.chars().take(200).collect();
+    if short.len() < name.len() {
+        short.push('…');
+    }
+    format!("{short:?}")
 }
 
 /// Open the store read-only without creating anything beside it (see the module comment).
@@ -179,18 +296,8 @@ fn open(path: &Path) -> Result<Connection, NotRead> {
             Err(e) => Err(format!("{suffix}: {e}").into()),
         }
     };
-    if present("-journal")? {
-        return Err(busy("a rollback journal is present (a write under way)"));
-    }
-    let how = match (present("-wal")?, present("-shm")?) {
-        (true, true) => "mode=ro",
-        (false, false) => "immutable=1",
-        _ => {
-            return Err(busy(
-                "only one of -wal and -shm is present (a gateway opening or closing it)",
-            ));
-        }
-    };
+    let quiet = !present("-wal")? && !present("-shm")? && !present("-journal")?;
+    let how = if quiet { "immutable=1" } else { "mode=ro" };
     let uri = format!("file:{}?{how}", uri_path(path));
     let conn = Connection::open_with_flags(
         uri,
@@ -200,15 +307,14 @@ fn open(path: &Path) -> Result<Connection, NotRead> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(sql)?;
-    // The store belongs to the agent's user: read it as untrusted input.
+    // Read as untrusted input: no schema code runs, no page is trusted.
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
         .map_err(sql)?;
     conn.execute_batch(
         "PRAGMA query_only = ON; PRAGMA trusted_schema = OFF; PRAGMA cell_size_check = ON;",
     )
     .map_err(sql)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(sql)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(sql)?;
     Ok(conn)
 }
 
@@ -220,7 +326,7 @@ fn uri_path(path: &Path) -> String {
         if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
@@ -244,10 +350,44 @@ fn nodes(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// One decoded event.
+/// One event: its `seq`, the members that place it in the tree, and its bytes (the message
+/// is parsed only when judged).
 struct Event {
     seq: i64,
-    value: Value,
+    kind: Option<String>,
+    id: Option<String>,
+    parent: Option<String>,
+    target: Option<String>,
+    first_kept: Option<String>,
+    raw: Vec<u8>,
+}
+
+/// The members of an event that place it; any other member is skipped unparsed.
+#[derive(Deserialize)]
+struct Head {
+    #[serde(rename = "type", default)]
+    kind: Loose,
+    #[serde(default)]
+    id: Loose,
+    #[serde(rename = "parentId", default)]
+    parent: Loose,
+    #[serde(rename = "targetId", default)]
+    target: Loose,
+    #[serde(rename = "firstKeptEntryId", default)]
+    first_kept: Loose,
+}
+
+/// A member that counts only when it is a string.
+#[derive(Default)]
+struct Loose(Option<String>);
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Loose(match Value::deserialize(d)? {
+            Value::String(s) => Some(s),
+            _ => None,
+        }))
+    }
 }
 
 fn read_events(stmt: &mut rusqlite::Statement<'_>, session: &str) -> Result<Vec<Event>, String> {
@@ -257,30 +397,42 @@ fn read_events(stmt: &mut rusqlite::Statement<'_>, session: &str) -> Result<Vec<
     while let Some(row) = rows.next().map_err(|e| e.to_string())? {
         let seq: i64 = row.get(0).map_err(|e| e.to_string())?;
         let cell = |i| row.get_ref(i).map_err(|e| e.to_string());
-        let text =
-            payload(cell(1)?, cell(2)?, cell(3)?).map_err(|e| format!("event {seq}: {e}"))?;
-        total += text.len();
+        let raw = payload(cell(1)?, cell(2)?, cell(3)?).map_err(|e| format!("event {seq}: {e}"))?;
+        total += raw.len();
         if total > SESSION_MAX {
             return Err(format!(
                 "more than {} MiB of events: more than OpenClaw can load",
                 SESSION_MAX >> 20
             ));
         }
-        let value =
-            serde_json::from_slice(&text).map_err(|e| format!("event {seq} is not JSON ({e})"))?;
-        events.push(Event { seq, value });
+        events.push(parse_event(seq, raw)?);
     }
     Ok(events)
+}
+
+fn parse_event(seq: i64, raw: Vec<u8>) -> Result<Event, String> {
+    let head: Head =
+        serde_json::from_slice(&raw).map_err(|e| format!("event {seq} is not JSON ({e})"))?;
+    Ok(Event {
+        seq,
+        kind: head.kind.0,
+        id: head.id.0,
+        parent: head.parent.0,
+        target: head.target.0,
+        first_kept: head.first_kept.0,
+        raw,
+    })
 }
 
 /// An event's JSON: `event_json` as it is, or `event_zstd` decoded to exactly
 /// `event_utf8_bytes` bytes.
 fn payload(json: ValueRef<'_>, zstd: ValueRef<'_>, size: ValueRef<'_>) -> Result<Vec<u8>, String> {
     match (json, zstd) {
-        (ValueRef::Text(t) | ValueRef::Blob(t), ValueRef::Null) => {
+        (ValueRef::Text(t) | ValueRef::Blob(t), _) => {
             if t.len() > EVENT_MAX {
                 return Err(format!("larger than {} MiB", EVENT_MAX >> 20));
             }
+            // OpenClaw reads event_json first, whatever else the row holds.
             Ok(t.to_vec())
         }
         (ValueRef::Null, ValueRef::Blob(frame)) => {
@@ -292,6 +444,7 @@ fn payload(json: ValueRef<'_>, zstd: ValueRef<'_>, size: ValueRef<'_>) -> Result
                     "compressed, with a length of {size} bytes out of bounds"
                 ));
             }
+            check_window(frame)?;
             let size = size as usize;
             let mut src = frame;
             let decoder = ruzstd::decoding::StreamingDecoder::new(&mut src)
@@ -309,8 +462,36 @@ fn payload(json: ValueRef<'_>, zstd: ValueRef<'_>, size: ValueRef<'_>) -> Result
             }
             Ok(out)
         }
-        _ => Err("neither event_json nor event_zstd alone is set".into()),
+        _ => Err("neither event_json nor event_zstd is set".into()),
     }
+}
+
+/// Refuse a frame whose header asks for a window (the memory a decoder reserves) larger than
+/// [`WINDOW_MAX`]; RFC 8878 section 3.1.1.1.
+fn check_window(frame: &[u8]) -> Result<(), String> {
+    let (Some(&descriptor), true) = (frame.get(4), frame.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]))
+    else {
+        return Err("not a zstd frame".into());
+    };
+    let window = if descriptor & 0x20 == 0 {
+        let w = u64::from(*frame.get(5).ok_or("a cut zstd frame")?);
+        let log = 10 + (w >> 3);
+        let base = 1u64 << log.min(63);
+        base + (base / 8) * (w & 7)
+    } else {
+        // One segment: the window is the content size that follows the dictionary id.
+        let dict = [0, 1, 2, 4][usize::from(descriptor & 3)];
+        let width = [1, 2, 4, 8][usize::from(descriptor >> 6)];
+        let at = 5 + dict;
+        let bytes = frame.get(at..at + width).ok_or("a cut zstd frame")?;
+        let mut le = [0u8; 8];
+        le[..width].copy_from_slice(bytes);
+        u64::from_le_bytes(le) + if width == 2 { 256 } else { 0 }
+    };
+    if window > WINDOW_MAX {
+        return Err(format!("a zstd frame asking for a {window}-byte window"));
+    }
+    Ok(())
 }
 
 /// The first message of a session's context that cannot be replayed.
@@ -322,16 +503,14 @@ struct Found {
     reason: String,
 }
 
-fn str_of<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(Value::as_str)
-}
-
 /// The context's path, root to leaf, as OpenClaw keeps it (`session_transcript_active_events`),
 /// when OpenClaw itself would trust it: the index is not being rebuilt, covers the last event,
-/// and has judged every row. Each entry: the event's `seq` and whether it goes to the model.
+/// has judged every row, and has a rewrite watermark. Each entry: the event's `seq` and
+/// whether it goes to the model.
 fn active_path(conn: &Connection, session: &str) -> rusqlite::Result<Option<Vec<(i64, bool)>>> {
     let fresh: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM session_transcript_index_state s \
+           JOIN transcript_rewrite_watermarks w ON w.session_id = s.session_id \
            WHERE s.session_id = ?1 AND s.needs_rebuild = 0 \
              AND s.indexed_seq = (SELECT max(seq) FROM transcript_events WHERE session_id = ?1) \
              AND NOT EXISTS (SELECT 1 FROM session_transcript_active_events \
@@ -352,50 +531,46 @@ fn active_path(conn: &Connection, session: &str) -> rusqlite::Result<Option<Vec<
     Ok(Some(path))
 }
 
+/// Whether an event is an entry of the tree (not the header, a `leaf` pointer or untyped).
+fn is_entry(e: &Event) -> bool {
+    e.id.is_some() && !matches!(e.kind.as_deref(), Some("session" | "leaf") | None)
+}
+
 /// The context's path when OpenClaw's index cannot be trusted: back from the leaf (the last
 /// entry, or the target of a `leaf` event) along `parentId`. A parent that is missing, or
-/// seen already, is taken to be the entry before in the window, as OpenClaw appends.
+/// seen already, is taken to be the entry before the earliest one reached, as OpenClaw
+/// appends. Each event is visited once.
 fn walked_path(events: &[Event]) -> Vec<(i64, bool)> {
     let mut by_id: HashMap<&str, usize> = HashMap::new();
     let mut leaf: Option<usize> = None;
-    for (i, event) in events.iter().enumerate() {
-        let v = &event.value;
-        let Some(id) = str_of(v, "id") else {
-            continue;
-        };
-        match str_of(v, "type") {
-            Some("session") | None => {}
-            Some("leaf") => {
-                if let Some(&target) = str_of(v, "targetId").and_then(|t| by_id.get(t)) {
-                    leaf = Some(target);
-                }
+    for (i, e) in events.iter().enumerate() {
+        if e.kind.as_deref() == Some("leaf") {
+            if let Some(&target) = e.target.as_deref().and_then(|t| by_id.get(t)) {
+                leaf = Some(target);
             }
-            Some(_) => {
+        } else if is_entry(e) {
+            if let Some(id) = e.id.as_deref() {
                 by_id.insert(id, i);
-                leaf = Some(i);
             }
+            leaf = Some(i);
         }
     }
     let mut path = Vec::new();
     let mut seen = HashSet::new();
+    let mut lowest = events.len();
     let mut at = leaf;
     while let Some(i) = at {
-        if !seen.insert(i) {
-            break;
-        }
+        seen.insert(i);
+        lowest = lowest.min(i);
         path.push((events[i].seq, true));
-        let parent = str_of(&events[i].value, "parentId");
-        at = match parent.map(|p| by_id.get(p).copied()) {
+        at = match events[i].parent.as_deref() {
             None => None,
-            Some(Some(p)) if !seen.contains(&p) => Some(p),
-            // Missing or circular: the entry before it.
-            Some(_) => (0..i).rev().find(|&j| {
-                !seen.contains(&j)
-                    && !matches!(
-                        str_of(&events[j].value, "type"),
-                        Some("session" | "leaf") | None
-                    )
-            }),
+            Some(p) => match by_id.get(p) {
+                Some(&j) if !seen.contains(&j) => Some(j),
+                _ => (0..lowest)
+                    .rev()
+                    .find(|&j| is_entry(&events[j]) && !seen.contains(&j)),
+            },
         };
     }
     path.reverse();
@@ -404,44 +579,52 @@ fn walked_path(events: &[Event]) -> Vec<(i64, bool)> {
 
 /// Judge each message of the model's context: the path, cut after the last reset or
 /// compaction on it (or at the entry a compaction says it kept).
-fn judge(events: &[Event], path: &[(i64, bool)]) -> Option<Found> {
+fn judge(events: &[Event], path: &[(i64, bool)]) -> Result<Option<Found>, String> {
     let by_seq: HashMap<i64, &Event> = events.iter().map(|e| (e.seq, e)).collect();
     let path: Vec<(&Event, bool)> = path
         .iter()
         .filter_map(|&(seq, eligible)| by_seq.get(&seq).map(|e| (*e, eligible)))
         .collect();
-    let kind = |e: &Event| str_of(&e.value, "type").map(str::to_owned);
     let start = match path
         .iter()
-        .rposition(|(e, _)| matches!(kind(e).as_deref(), Some("reset" | "compaction")))
+        .rposition(|(e, _)| matches!(e.kind.as_deref(), Some("reset" | "compaction")))
     {
         None => 0,
         Some(b) => {
-            let kept = str_of(&path[b].0.value, "firstKeptEntryId");
+            let kept = path[b].0.first_kept.as_deref();
             kept.and_then(|k| {
                 path[..b]
                     .iter()
-                    .position(|(e, _)| str_of(&e.value, "id") == Some(k))
+                    .position(|(e, _)| e.id.as_deref() == Some(k))
             })
             .unwrap_or(b + 1)
         }
     };
     let messages: Vec<&Event> = path[start..]
         .iter()
-        .filter(|(e, eligible)| *eligible && kind(e).as_deref() == Some("message"))
+        .filter(|(e, eligible)| *eligible && e.kind.as_deref() == Some("message"))
         .map(|(e, _)| *e)
         .collect();
+    #[derive(Deserialize)]
+    struct Message {
+        #[serde(default)]
+        message: Value,
+    }
     let mut replay = poison::Replay::default();
-    messages.iter().enumerate().find_map(|(n, e)| {
-        let message = e.value.get("message").unwrap_or(&Value::Null);
-        replay.message(message).map(|reason| Found {
-            messages: messages.len(),
-            position: n + 1,
-            seq: e.seq,
-            entry: str_of(&e.value, "id").unwrap_or_default().to_string(),
-            reason,
-        })
-    })
+    for (n, e) in messages.iter().enumerate() {
+        let m: Message = serde_json::from_slice(&e.raw)
+            .map_err(|err| format!("event {} is not JSON ({err})", e.seq))?;
+        if let Some(reason) = replay.message(&m.message) {
+            return Ok(Some(Found {
+                messages: messages.len(),
+                position: n + 1,
+                seq: e.seq,
+                entry: e.id.clone().unwrap_or_default(),
+                reason,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -453,15 +636,12 @@ mod tests {
         values
             .into_iter()
             .enumerate()
-            .map(|(seq, value)| Event {
-                seq: seq as i64,
-                value,
-            })
+            .map(|(seq, value)| parse_event(seq as i64, value.to_string().into_bytes()).unwrap())
             .collect()
     }
 
     fn walked(evs: &[Event]) -> Option<Found> {
-        judge(evs, &walked_path(evs))
+        judge(evs, &walked_path(evs)).unwrap()
     }
 
     fn msg(id: &str, parent: Option<&str>, message: Value) -> Value {
@@ -533,8 +713,11 @@ mod tests {
     #[test]
     fn only_what_openclaw_marks_for_the_model_is_judged() {
         let evs = events(vec![msg("a", None, bad()), msg("b", Some("a"), user("2"))]);
-        assert!(judge(&evs, &[(0, false), (1, true)]).is_none());
-        assert_eq!(judge(&evs, &[(0, true), (1, true)]).unwrap().entry, "a");
+        assert!(judge(&evs, &[(0, false), (1, true)]).unwrap().is_none());
+        assert_eq!(
+            judge(&evs, &[(0, true), (1, true)]).unwrap().unwrap().entry,
+            "a"
+        );
     }
 
     #[test]
@@ -559,12 +742,21 @@ mod tests {
             ValueRef::Integer(5),
         );
         assert!(junk.is_err());
+        // OpenClaw reads event_json first.
         let both = payload(
             ValueRef::Text(b"{}"),
             ValueRef::Blob(&frame),
             ValueRef::Integer(5),
         );
-        assert!(both.is_err());
+        assert_eq!(both.unwrap(), b"{}");
+        // A frame asking for a 2 GiB window (descriptor 0xA8: 2^31 bytes) is not decoded.
+        let greedy = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xA8, 0x01, 0x00, 0x00];
+        let refused = payload(
+            ValueRef::Null,
+            ValueRef::Blob(&greedy),
+            ValueRef::Integer(5),
+        );
+        assert!(refused.unwrap_err().contains("window"));
     }
 
     #[test]

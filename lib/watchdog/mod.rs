@@ -44,6 +44,8 @@ const FILE_MAX: u64 = 512 << 20;
 /// Settings keys of the watchdog's own state.
 const START_PENDING: &str = "watchdog.restart_pending";
 const INCIDENT_OPEN: &str = "watchdog.incident_open";
+/// How long reading one OpenClaw store may take.
+const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// When the last pass finished, for the maintenance health check.
 pub const LAST_PASS: &str = "watchdog.last_pass";
 
@@ -131,10 +133,25 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
         memos: Vec::new(),
         damaged: Vec::new(),
     };
+    // Each directory is opened once (without following a link on its path), and a file
+    // remembered as it is now is judged unchanged from one fstatat, without being opened.
+    let mut dir: Option<(PathBuf, Dir)> = None;
     for path in &files {
         let remembered = known
             .remove(path.as_os_str().as_bytes())
             .map(|(seen, _)| seen);
+        if let (Some(seen), Some(parent), Some(name)) =
+            (remembered, path.parent(), path.file_name())
+        {
+            if dir.as_ref().is_none_or(|(p, _)| p != parent) {
+                dir = Dir::open(parent).ok().map(|d| (parent.to_path_buf(), d));
+            }
+            let now = dir.as_ref().and_then(|(_, d)| d.lstat(name).ok().flatten());
+            if now.is_some_and(|m| m.kind == FileKind::File && m.seen == seen) {
+                pass.report.unchanged += 1;
+                continue;
+            }
+        }
         pass.file(path, remembered, mode)?;
     }
     let damaged = std::mem::take(&mut pass.damaged);
@@ -151,14 +168,20 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
         remember(&mut store, &memos, time::now())?;
         report.backups_removed = prune_backups(config);
     }
+    // After the gateway is started again: a store is read by another process, as its owner,
+    // with a time limit, but nothing here may keep the gateway down.
+    if !dry_run {
+        start(config, &mut store, &mut report)?;
+    }
     report.databases = stores.iter().map(|p| check_database(p)).collect();
     if !dry_run {
         for db in &mut report.databases {
             for found in &mut db.poisoned {
-                found.request = Some(reset::propose(config, &mut store, &db.agent, found)?);
+                let (said, known) = reset::propose(config, &mut store, &db.agent, found)?;
+                found.request = Some(said);
+                found.known = known;
             }
         }
-        start(config, &mut store, &mut report)?;
         incident(config, &mut store, &report)?;
         let now = time::now().to_string();
         store.write(|tx| tx.set_setting(LAST_PASS, Some(&now)))?;
@@ -620,7 +643,7 @@ fn check_database(path: &Path) -> DatabaseReport {
         poisoned: Vec::new(),
         unread: Vec::new(),
     };
-    match agentdb::check(path) {
+    match agentdb::check_as_owner(path, STORE_TIMEOUT) {
         Ok(checked) => {
             report.ok = checked.quick_check == "ok";
             report.detail = format!("quick_check: {}", checked.quick_check);

@@ -64,6 +64,10 @@ impl Replay {
                 format!("{why}; the Anthropic and OpenAI Chat Completions routes throw")
             });
         }
+        if block.get("partialJson").is_some() {
+            // A call cut off mid-stream: OpenClaw drops the block before replay.
+            return None;
+        }
         match block.get("arguments") {
             None | Some(Value::Null | Value::Object(_)) => {}
             Some(args) => {
@@ -142,6 +146,7 @@ mod tests {
             json!({ "role": "user", "content": { "text": "x" } }),
             json!({ "role": "assistant", "content": [{ "type": "toolCall", "id": "t1", "name": "read", "arguments": { "p": 1 } }], "stopReason": "toolUse" }),
             json!({ "role": "assistant", "content": [{ "type": "toolCall", "id": "t2", "name": "read", "arguments": null }] }),
+            json!({ "role": "assistant", "content": [{ "type": "toolCall", "id": "t2", "arguments": "{\"p", "partialJson": "{\"p" }] }),
             json!({ "role": "assistant", "content": [{ "type": "tool_use", "id": "t3", "input": {} }] }),
             json!({ "role": "assistant", "content": null }),
             json!({ "role": "assistant", "content": "text" }),

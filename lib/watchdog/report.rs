@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::agentdb::{Poisoned, Unread};
+use super::agentdb::{self, Poisoned, Unread};
 use super::transcript::{self, Problem};
 
 /// The verdict on one session file.
@@ -75,9 +75,12 @@ pub struct DatabaseReport {
 }
 
 impl DatabaseReport {
-    /// Whether a person should look: damage, a stuck session, or a session not readable.
+    /// Whether a person should look: damage, a stuck session not proposed for a reset before,
+    /// or a session not readable.
     pub fn needs_person(&self) -> bool {
-        (!self.ok && !self.busy) || !self.poisoned.is_empty() || !self.unread.is_empty()
+        (!self.ok && !self.busy)
+            || self.poisoned.iter().any(|p| !p.known)
+            || !self.unread.is_empty()
     }
 }
 
@@ -191,17 +194,18 @@ fn database_text(text: &mut String, d: &DatabaseReport) {
         let _ = writeln!(text, "{path}: {}", d.detail);
     }
     for p in &d.poisoned {
-        let _ = writeln!(
-            text,
-            "  session {} cannot be sent to the model: message {} of {} in its context (event {}, entry {}) is {}",
-            p.key, p.position, p.messages, p.seq, p.entry, p.reason
-        );
+        let _ = writeln!(text, "  {}", agentdb::poisoned_line(p));
         if let Some(request) = &p.request {
             let _ = writeln!(text, "    {request}");
         }
     }
     for u in &d.unread {
-        let _ = writeln!(text, "  session {} not read: {}", u.key, u.reason);
+        let _ = writeln!(
+            text,
+            "  session {} not read: {}",
+            agentdb::shown(&u.key),
+            u.reason
+        );
     }
 }
 

@@ -6,8 +6,9 @@
 //! configures, typically `openclaw gateway call sessions.reset --json --params {params}` run
 //! where the gateway is). The watchdog fills the parameters the action declares, from
 //! `agent`, `key`, `session` and `params` (the JSON OpenClaw's `sessions.reset` reads, with
-//! `expectedSessionId`, so that a session reset or replaced meanwhile is left alone). Each
-//! finding is filed once: its `client_ref` is remembered.
+//! `expectedSessionId`: OpenClaw refuses the reset if the session was replaced meanwhile, but
+//! not if it was reset meanwhile, which keeps its id). Each finding is filed once, under a
+//! random `client_ref` the agent cannot guess and so cannot file first.
 
 use std::collections::BTreeMap;
 
@@ -34,7 +35,8 @@ pub fn reset_params(agent: &str, found: &Poisoned) -> String {
     .to_string()
 }
 
-/// The command an operator can run by hand where the gateway runs, quoted for a POSIX shell
+/// The command an operator can run by hand where the gateway runs (in its container, say),
+/// quoted for a POSIX shell
 /// (a session key is the agent's to choose, and may hold a quote).
 pub fn by_hand(agent: &str, found: &Poisoned) -> String {
     format!(
@@ -43,22 +45,24 @@ pub fn by_hand(agent: &str, found: &Poisoned) -> String {
     )
 }
 
-/// File the reset request for one poisoned session (once), and say what became of it.
+/// File the reset request for one poisoned session (once), and say what became of it, and
+/// whether it was proposed in an earlier pass.
 pub fn propose(
     config: &Config,
     store: &mut Store,
     agent: &str,
     found: &Poisoned,
-) -> Result<String, StoreError> {
+) -> Result<(String, bool), StoreError> {
+    let said = |text: String| Ok((text, false));
     let hand = by_hand(agent, found);
     let name = config.watchdog.reset_action.as_str();
     if name.is_empty() {
-        return Ok(format!(
+        return said(format!(
             "no reset_action is configured; to reset it, run: {hand}"
         ));
     }
     let Some(action) = config.actions.get(name) else {
-        return Ok(format!(
+        return said(format!(
             "[actions.{name}] is not configured, so no request was filed (see the README); to reset it, run: {hand}"
         ));
     };
@@ -74,28 +78,40 @@ pub fn propose(
         }
     }
     if let Some(unknown) = action.params.keys().find(|p| !KNOWN.contains(&p.as_str())) {
-        return Ok(format!(
+        return said(format!(
             "[actions.{name}] has a parameter {unknown:?} the watchdog cannot fill (only {}); to reset it, run: {hand}",
             KNOWN.join(", ")
         ));
     }
-    let client_ref = client_ref(agent, found);
-    let remembered = format!("{FILED}{client_ref}");
-    if let Some(at) = store.read(|tx| tx.setting(&remembered))? {
-        return Ok(format!(
-            "a reset was proposed at {at} (client_ref {client_ref}); see `clawdbot status`"
+    let remembered = format!("{FILED}{}", finding(agent, found));
+    if let Some(filed) = store.read(|tx| tx.setting(&remembered))? {
+        return Ok((
+            format!("a reset was proposed {filed}; see `clawdbot status`"),
+            true,
         ));
     }
+    let client_ref = match crate::ids::random_base32(16) {
+        Ok(random) => format!("watchdog-{}", random.to_ascii_lowercase()),
+        Err(e) => {
+            return said(format!(
+                "no request could be filed ({e}); to reset it, run: {hand}"
+            ));
+        }
+    };
     let argv = action.render(&values);
     let fields = Fields {
         kind: Some(name.to_string()),
         summary: Some(summary(agent, &found.key)),
         reason: Some(format!(
-            "Message {} of {} in its context (event {}, entry {}) is {}. OpenClaw sends the whole context to the model on every turn, so every turn of this session fails.",
-            found.position, found.messages, found.seq, found.entry, found.reason
+            "Message {} of {} in its context (event {}, entry {}) is {}. OpenClaw sends the whole context to the model on every turn, so every turn of this session fails where this is refused.",
+            found.position,
+            found.messages,
+            found.seq,
+            super::agentdb::shown(&found.entry),
+            found.reason
         )),
         details: Some(format!(
-            "A reset appends a reset mark: the model then starts this conversation afresh and no longer sees its {} earlier messages (they stay in OpenClaw's database). It runs: {}\nOpenClaw refuses the reset if the session is no longer {} (replaced meanwhile).",
+            "A reset appends a reset mark: the model then starts this conversation afresh and no longer sees its {} earlier messages (they stay in OpenClaw's database). It runs: {}\nOpenClaw refuses the reset if the session is no longer {} (replaced meanwhile); a session reset meanwhile is reset again.",
             found.messages,
             argv.join(" "),
             found.session_id
@@ -108,20 +124,19 @@ pub fn propose(
         .and_then(|raw| submit::submit(config, config.paths.spool.path(), &raw));
     match filed {
         Ok(path) => {
-            let now = jiff::Timestamp::now()
-                .strftime("%Y-%m-%d %H:%M UTC")
-                .to_string();
-            store.write(|tx| tx.set_setting(&remembered, Some(&now)))?;
+            let now = jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC");
+            let filed = format!("at {now} (client_ref {client_ref})");
+            store.write(|tx| tx.set_setting(&remembered, Some(&filed)))?;
             log::warn!(
                 "session {} of agent {agent} cannot be sent to the model; a reset is proposed to the operator ({})",
-                found.key,
+                super::agentdb::shown(&found.key),
                 path.display()
             );
-            Ok(format!(
+            said(format!(
                 "a reset is proposed to the operator as a request (client_ref {client_ref})"
             ))
         }
-        Err(e) => Ok(format!(
+        Err(e) => said(format!(
             "no request could be filed ({e}); to reset it, run: {hand}"
         )),
     }
@@ -137,12 +152,13 @@ fn summary(agent: &str, key: &str) -> String {
     }
 }
 
-/// The same finding in the same session gives the same reference.
-fn client_ref(agent: &str, found: &Poisoned) -> String {
+/// The same finding in the same session gives the same key (under which the filing is
+/// remembered).
+fn finding(agent: &str, found: &Poisoned) -> String {
     let mut h = Sha256::new();
     for part in [agent, &found.key, &found.session_id, &found.entry] {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    format!("watchdog-{}", &request::hex(&h.finalize())[..24])
+    request::hex(&h.finalize())[..32].to_string()
 }
