@@ -5,12 +5,20 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::dir::{Dir, FileKind};
+use crate::dir::{Dir, FileKind, Meta};
 
 /// The regular files matching `pattern`, sorted. Unreadable directories are skipped. Each
 /// directory is opened from its parent without following a link, and listed through that
 /// handle, so a directory swapped for a link meanwhile leads nowhere.
 pub fn glob(pattern: &str) -> Vec<PathBuf> {
+    glob_stat(pattern)
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect()
+}
+
+/// [`glob`], with what `lstat` said of each file as it was found.
+pub fn glob_stat(pattern: &str) -> Vec<(PathBuf, Meta)> {
     let parts: Vec<String> = Path::new(pattern)
         .components()
         .filter_map(|c| match c {
@@ -22,11 +30,11 @@ pub fn glob(pattern: &str) -> Vec<PathBuf> {
     if let Ok(root) = Dir::open(Path::new("/")) {
         walk(&root, &parts, &mut found);
     }
-    found.sort();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
     found
 }
 
-fn walk(at: &Dir, parts: &[String], found: &mut Vec<PathBuf>) {
+fn walk(at: &Dir, parts: &[String], found: &mut Vec<(PathBuf, Meta)>) {
     let Some((part, rest)) = parts.split_first() else {
         return;
     };
@@ -48,9 +56,11 @@ fn walk(at: &Dir, parts: &[String], found: &mut Vec<PathBuf>) {
         vec![OsString::from(part)]
     };
     for name in candidates {
-        match at.kind(&name) {
-            Ok(Some(FileKind::File)) if rest.is_empty() => found.push(at.path().join(&name)),
-            Ok(Some(FileKind::Directory)) if !rest.is_empty() => {
+        match at.lstat(&name) {
+            Ok(Some(meta)) if meta.kind == FileKind::File && rest.is_empty() => {
+                found.push((at.path().join(&name), meta));
+            }
+            Ok(Some(meta)) if meta.kind == FileKind::Directory && !rest.is_empty() => {
                 if let Ok(dir) = at.child(&name) {
                     walk(&dir, rest, found);
                 }

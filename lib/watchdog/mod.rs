@@ -108,16 +108,16 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
         .iter()
         .flat_map(|p| discover::glob(p))
         .collect();
-    let (files, legacy): (Vec<PathBuf>, Vec<PathBuf>) = config
+    let (files, legacy): (Vec<_>, Vec<_>) = config
         .watchdog
         .session_patterns()
         .iter()
-        .flat_map(|p| discover::glob(p))
-        .filter(|p| {
+        .flat_map(|p| discover::glob_stat(p))
+        .filter(|(p, _)| {
             p.file_name()
                 .is_some_and(|n| discover::is_primary_transcript(n.as_bytes()))
         })
-        .partition(|p| !stores.contains(&discover::store_of(p)));
+        .partition(|(p, _)| !stores.contains(&discover::store_of(p)));
     report.files = files.len();
     report.legacy = legacy.len();
     journal_status(&format!("checking {} session files", files.len()));
@@ -133,24 +133,14 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
         memos: Vec::new(),
         damaged: Vec::new(),
     };
-    // Each directory is opened once (without following a link on its path), and a file
-    // remembered as it is now is judged unchanged from one fstatat, without being opened.
-    let mut dir: Option<(PathBuf, Dir)> = None;
-    for path in &files {
+    // A file remembered as it was found (by the walk's lstat) is not opened at all.
+    for (path, found) in &files {
         let remembered = known
             .remove(path.as_os_str().as_bytes())
             .map(|(seen, _)| seen);
-        if let (Some(seen), Some(parent), Some(name)) =
-            (remembered, path.parent(), path.file_name())
-        {
-            if dir.as_ref().is_none_or(|(p, _)| p != parent) {
-                dir = Dir::open(parent).ok().map(|d| (parent.to_path_buf(), d));
-            }
-            let now = dir.as_ref().and_then(|(_, d)| d.lstat(name).ok().flatten());
-            if now.is_some_and(|m| m.kind == FileKind::File && m.seen == seen) {
-                pass.report.unchanged += 1;
-                continue;
-            }
+        if remembered == Some(found.seen) {
+            pass.report.unchanged += 1;
+            continue;
         }
         pass.file(path, remembered, mode)?;
     }

@@ -1,21 +1,22 @@
 //! Messages that OpenClaw keeps in a session but cannot send to the model again: a context
 //! holding one fails on every turn, and the agent is stuck until the session is reset.
 //!
-//! Found by running OpenClaw 2026.9.6's own replay on each shape, stored through its own
-//! append, up to the provider payload of its Anthropic, OpenAI Responses and OpenAI Chat
-//! Completions routes (see docs/openclaw.md). OpenClaw drops a failed assistant turn
-//! (`stopReason` `error` or `aborted`) whole before replay, pairs tool calls with results
-//! itself (whatever the result's id is spelled), and drops messages without a role or with
-//! content it cannot read; none of that is a finding here. What it passes on, and what then
-//! breaks:
+//! Found by writing each shape through OpenClaw 2026.9.6's own append and running one real
+//! turn (`openclaw agent --local`) against a stand-in provider on each of its Anthropic, OpenAI
+//! Responses and OpenAI Chat Completions routes (see docs/openclaw.md). OpenClaw drops a failed
+//! assistant turn (`stopReason` `error` or `aborted`) whole before replay, pairs tool calls
+//! with results itself (whatever the result's id is spelled), and drops messages without a
+//! role or with content it cannot read; none of that is a finding here. What it passes on, and
+//! what then breaks:
+//! - a text block whose `text` is not text: a user's makes OpenClaw throw before anything is
+//!   sent (every route), an assistant's on the Anthropic and Chat Completions routes;
+//! - a `thinking` block whose `thinking` is not text: OpenClaw throws (Anthropic, Responses);
 //! - a tool call block spelled `toolUse` or `functionCall`: no route sends it, so its result
 //!   is refused as answering no call (every route);
-//! - tool call `arguments` that are not an object (a string, an array, a number): refused
-//!   (every route);
-//! - a tool call with `input` and no `arguments`: the OpenAI routes send no arguments;
-//! - the same tool call id twice in the context: refused by the OpenAI routes;
-//! - a text block whose `text` is not text: OpenClaw's converter throws (an assistant's on
-//!   the Anthropic and Chat Completions routes, a user's on Chat Completions).
+//! - tool call `arguments` that are not an object: a string is refused by Chat Completions, an
+//!   array or a number by both OpenAI routes;
+//! - a tool call with `input` and no `arguments`: Chat Completions sends no arguments;
+//! - the same tool call id twice in the context: refused by the OpenAI routes.
 
 use std::collections::HashSet;
 
@@ -36,7 +37,7 @@ impl Replay {
         let content = message.get("content")?;
         match message.get("role").and_then(Value::as_str)? {
             "user" => content.as_array()?.iter().find_map(|b| {
-                text_block(b).map(|why| format!("{why}; the OpenAI Chat Completions route throws"))
+                text_block(b).map(|why| format!("{why}, on which OpenClaw throws before sending"))
             }),
             "assistant" => {
                 let stop = message.get("stopReason").and_then(Value::as_str);
@@ -59,9 +60,17 @@ impl Replay {
                 "a tool call spelled {spelled:?}, which no provider route sends, so its result is refused"
             ));
         }
+        if kind_of == Some("thinking") && !block.get("thinking").is_some_and(Value::is_string) {
+            return Some(
+                "a thinking block without its text, on which OpenClaw throws (Anthropic and OpenAI Responses routes)"
+                    .into(),
+            );
+        }
         if kind_of != Some("toolCall") {
             return text_block(block).map(|why| {
-                format!("{why}; the Anthropic and OpenAI Chat Completions routes throw")
+                format!(
+                    "{why}, on which OpenClaw throws (Anthropic and OpenAI Chat Completions routes)"
+                )
             });
         }
         if block.get("partialJson").is_some() {
@@ -70,16 +79,22 @@ impl Replay {
         }
         match block.get("arguments") {
             None | Some(Value::Null | Value::Object(_)) => {}
+            Some(args @ Value::String(_)) => {
+                return Some(format!(
+                    "tool call arguments that are {}, not an object (refused on the OpenAI Chat Completions route)",
+                    kind(args)
+                ));
+            }
             Some(args) => {
                 return Some(format!(
-                    "tool call arguments that are {}, not an object, which every provider refuses",
+                    "tool call arguments that are {}, not an object (refused on the OpenAI routes)",
                     kind(args)
                 ));
             }
         }
         if block.get("arguments").is_none() && block.get("input").is_some() {
             return Some(
-                "a tool call with input and no arguments, which the OpenAI routes send without arguments"
+                "a tool call with input and no arguments (sent without arguments on the OpenAI Chat Completions route)"
                     .into(),
             );
         }
@@ -199,6 +214,14 @@ mod tests {
             (
                 json!({ "role": "user", "content": [{ "type": "text" }] }),
                 "text is missing",
+            ),
+            (
+                json!({ "role": "user", "content": [{ "type": "text", "text": 5 }] }),
+                "text is a number",
+            ),
+            (
+                json!({ "role": "assistant", "content": [{ "type": "thinking", "thinking": null }] }),
+                "thinking block without its text",
             ),
         ];
         for (m, want) in cases {
