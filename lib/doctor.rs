@@ -53,7 +53,31 @@ pub fn run(config: &Config) -> Vec<Check> {
     checks.push(transport(config));
     checks.push(bridge(config));
     checks.extend(calendars(config));
+    checks.push(reset_action(config));
     checks
+}
+
+/// The action the watchdog files a session reset under: configured, with parameters it fills.
+fn reset_action(config: &Config) -> Check {
+    let name = config.watchdog.reset_action.as_str();
+    let check = "watchdog reset_action";
+    if name.is_empty() {
+        return pass(
+            check,
+            "off: a stuck OpenClaw session is only reported, with the command to run",
+        );
+    }
+    match crate::watchdog::reset_action_problem(config) {
+        None => pass(
+            check,
+            format!("{name}: a stuck OpenClaw session is proposed for a reset by mail"),
+        ),
+        Some(problem) => fail(
+            check,
+            problem,
+            "configure [actions.openclaw_session_reset] as in the README, or set [watchdog] reset_action = \"\"",
+        ),
+    }
 }
 
 /// Each calendar account's credential, and the directory `availability.json` goes into.

@@ -74,6 +74,13 @@ fn doctor_passes_on_a_fresh_instance_and_names_each_problem_with_a_fix() {
         "{text}"
     );
     assert!(text.contains("FAIL mail transport smtp"), "{text}");
+
+    inst.drop_in("60-reset.toml", "[watchdog]\nreset_action = \"reset_it\"\n");
+    let text = String::from_utf8(inst.run("clawdbot", &["doctor"]).stdout).unwrap();
+    assert!(
+        text.contains("FAIL watchdog reset_action: [actions.reset_it] is not configured"),
+        "{text}"
+    );
 }
 
 #[test]

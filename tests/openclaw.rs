@@ -344,6 +344,12 @@ fn repaired_sessions_load_in_openclaw_with_their_whole_context() {
         }
     }
     assert!(kept > 500, "{kept} messages checked");
+    // The figures the README quotes.
+    eprintln!(
+        "OpenClaw {JSONL_RELEASE}: {} damaged files, all load; {kept} messages of the contexts before the damage kept, none lost; {} healthy files and artifacts byte for byte",
+        files.len(),
+        untouched.len()
+    );
 }
 
 /// Every file under `dir`, with its bytes (a SQLite `-shm` by its size only: readers may mark
@@ -485,6 +491,16 @@ fn sqlite_stores_are_only_read_and_stuck_sessions_are_proposed_for_a_reset() {
             around(
                 assistant(
                     serde_json::json!([{ "type": "text", "text": null }]),
+                    "stop",
+                ),
+                None,
+            ),
+        ),
+        (
+            "thinking-null",
+            around(
+                assistant(
+                    serde_json::json!([{ "type": "thinking", "thinking": null }, text("ok")]),
                     "stop",
                 ),
                 None,
@@ -681,5 +697,10 @@ fn sqlite_stores_are_only_read_and_stuck_sessions_are_proposed_for_a_reset() {
         context,
         serde_json::json!([]),
         "OpenClaw still sends the model {context}"
+    );
+    eprintln!(
+        "OpenClaw {SQLITE_RELEASE}: {} sessions, {} stuck ones proposed for a reset and no other; the store unchanged; the reset cures",
+        sessions.len(),
+        poisoned.len()
     );
 }

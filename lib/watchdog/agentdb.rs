@@ -135,8 +135,8 @@ fn sql(e: rusqlite::Error) -> NotRead {
     }
 }
 
-/// Read one store as its owner: in this process when it is ours, else through
-/// `clawdbot-watchdog store FILE` run as the owner, given at most `timeout`.
+/// Read one store as its owner, through `clawdbot-watchdog store FILE` run as the owner and
+/// given at most `timeout` (in this process when not run as root).
 pub fn check_as_owner(path: &Path, timeout: Duration) -> Result<Checked, NotRead> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(String::from("not a file path").into());
@@ -149,8 +149,8 @@ pub fn check_as_owner(path: &Path, timeout: Duration) -> Result<Checked, NotRead
         Err(e) => return Err(format!("cannot be opened: {e}").into()),
     };
     // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if owner.uid == euid || euid != 0 {
+    if unsafe { libc::geteuid() } != 0 {
+        // Not root: no one else's store can be read, and no one can be become.
         return check(path);
     }
     let argv = [

@@ -35,6 +35,7 @@ pub use report::{
     DatabaseReport, FileReport, GatewayReport, PassReport, Verdict, describe, summary,
 };
 use report::{incident_subject, incident_text};
+pub use reset::problem as reset_action_problem;
 use transcript::{Action, Findings, Problem};
 
 /// The largest transcript read. OpenClaw reads a session whole into one string, and V8's

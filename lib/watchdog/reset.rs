@@ -45,6 +45,27 @@ pub fn by_hand(agent: &str, found: &Poisoned) -> String {
     )
 }
 
+/// What keeps `[watchdog] reset_action` from being filed (`None` when it can be, or is off).
+pub fn problem(config: &Config) -> Option<String> {
+    let name = config.watchdog.reset_action.as_str();
+    if name.is_empty() {
+        return None;
+    }
+    let Some(action) = config.actions.get(name) else {
+        return Some(format!("[actions.{name}] is not configured"));
+    };
+    action
+        .params
+        .keys()
+        .find(|p| !KNOWN.contains(&p.as_str()))
+        .map(|unknown| {
+            format!(
+                "[actions.{name}] has a parameter {unknown:?} the watchdog cannot fill (only {})",
+                KNOWN.join(", ")
+            )
+        })
+}
+
 /// File the reset request for one poisoned session (once), and say what became of it, and
 /// whether it was proposed in an earlier pass.
 pub fn propose(
@@ -61,10 +82,13 @@ pub fn propose(
             "no reset_action is configured; to reset it, run: {hand}"
         ));
     }
-    let Some(action) = config.actions.get(name) else {
+    if let Some(problem) = problem(config) {
         return said(format!(
-            "[actions.{name}] is not configured, so no request was filed (see the README); to reset it, run: {hand}"
+            "{problem}, so no request was filed (see the README); to reset it, run: {hand}"
         ));
+    }
+    let Some(action) = config.actions.get(name) else {
+        return said(format!("no request was filed; to reset it, run: {hand}"));
     };
     let mut values = BTreeMap::new();
     for (param, value) in KNOWN.iter().zip([
@@ -76,12 +100,6 @@ pub fn propose(
         if action.params.contains_key(*param) {
             values.insert(param.to_string(), value);
         }
-    }
-    if let Some(unknown) = action.params.keys().find(|p| !KNOWN.contains(&p.as_str())) {
-        return said(format!(
-            "[actions.{name}] has a parameter {unknown:?} the watchdog cannot fill (only {}); to reset it, run: {hand}",
-            KNOWN.join(", ")
-        ));
     }
     let remembered = format!("{FILED}{}", finding(agent, found));
     if let Some(filed) = store.read(|tx| tx.setting(&remembered))? {
