@@ -289,7 +289,23 @@ fn repaired_sessions_load_in_openclaw_with_their_whole_context() {
         .iter()
         .filter(|(_, (bytes, _, _))| transcript_is_whole(bytes))
         .count();
-    assert_eq!(report["healthy"], written.len() + childless, "{summary}");
+    // The session with every tool spelling is whole, but OpenClaw 2026.7 never sends its
+    // `toolUse` and `functionCall` blocks, so their results are refused at every turn: it is
+    // reported for a person (and left byte for byte, below).
+    let stuck: Vec<&str> = report["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["problems"][0]["kind"] == "stuck-message")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(stuck.len(), 1, "{stuck:?}");
+    assert!(stuck[0].ends_with("/spellings.jsonl"), "{stuck:?}");
+    assert_eq!(
+        report["healthy"],
+        written.len() - 1 + childless,
+        "{summary}"
+    );
     assert_eq!(report["repaired"], files.len() - childless, "{summary}");
 
     for (path, bytes) in &untouched {

@@ -5,6 +5,7 @@
 //! an OpenClaw process, so a lock would not keep it out), and starts it again after.
 
 pub mod agentdb;
+mod context;
 pub mod discover;
 pub mod lock;
 mod poison;
@@ -460,10 +461,15 @@ fn examine(
     opened.file.read_exact_at(&mut bytes, 0)?;
     let findings = transcript::scan(&bytes);
     if findings.problems.is_empty() {
+        // Whole: is there a message in its context OpenClaw cannot send?
+        let result = match context::stuck_in_transcript(&bytes) {
+            None => Verdict::Healthy,
+            Some(found) => stuck(&bytes, &found),
+        };
         return Ok(Examined::Read {
             seen,
             bytes: size,
-            result: Verdict::Healthy,
+            result,
         });
     }
     let mut verdict = Verdict::Corrupt {
@@ -599,6 +605,38 @@ fn log_repair(path: &Path, problems: &[Problem]) {
             p.kind.as_str(),
             p.detail
         );
+    }
+}
+
+/// The verdict on a whole transcript whose context holds a message OpenClaw cannot send.
+fn stuck(bytes: &[u8], found: &context::Found) -> Verdict {
+    let line = u64::try_from(found.seq).unwrap_or(0);
+    let offset = bytes
+        .split_inclusive(|&b| b == b'\n')
+        .take(usize::try_from(found.seq).unwrap_or(1).saturating_sub(1))
+        .map(|l| l.len() as u64)
+        .sum();
+    let size = bytes.len() as u64;
+    Verdict::Corrupt {
+        problems: vec![Problem {
+            kind: transcript::Kind::StuckMessage,
+            action: Action::Reported,
+            line,
+            offset,
+            bytes: 0,
+            detail: format!(
+                "message {} of {} in its context is {}; OpenClaw fails every turn of this session until it is reset",
+                found.position, found.messages, found.reason
+            ),
+        }],
+        boundary: size,
+        removed_bytes: 0,
+        repaired: false,
+        backup: None,
+        left: Some(
+            "a message OpenClaw cannot send needs a person: reset the session (openclaw gateway call sessions.reset)"
+                .into(),
+        ),
     }
 }
 

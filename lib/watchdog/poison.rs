@@ -25,18 +25,38 @@ use serde_json::Value;
 /// Tool call block types other than `toolCall`, which OpenClaw pairs but never sends.
 const UNSENT_CALLS: [&str; 2] = ["toolUse", "functionCall"];
 
+/// Which storage era's OpenClaw replays the context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// 2026.7 (JSONL transcripts): only what was seen to break there too (a tool call spelled
+    /// `toolUse` or `functionCall`, arguments that are a string or an array, an assistant's
+    /// text block without text); its on-disk repair may rewrite the rest.
+    Jsonl,
+    /// 2026.8.1 on (SQLite stores): every shape above.
+    Sqlite,
+}
+
 /// Judges a context's messages in order (a tool call id is judged against those before it).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Replay {
+    release: Release,
     calls: HashSet<String>,
 }
 
 impl Replay {
+    /// A judge for this release.
+    pub fn new(release: Release) -> Replay {
+        Replay {
+            release,
+            calls: HashSet::new(),
+        }
+    }
+
     /// Why this message (the `message` member of a `message` entry) cannot be sent, or `None`.
     pub fn message(&mut self, message: &Value) -> Option<String> {
         let content = message.get("content")?;
         match message.get("role").and_then(Value::as_str)? {
-            "user" => content.as_array()?.iter().find_map(|b| {
+            "user" if self.release == Release::Sqlite => content.as_array()?.iter().find_map(|b| {
                 text_block(b).map(|why| format!("{why}, on which OpenClaw throws before sending"))
             }),
             "assistant" => {
@@ -60,7 +80,11 @@ impl Replay {
                 "a tool call spelled {spelled:?}, which no provider route sends, so its result is refused"
             ));
         }
-        if kind_of == Some("thinking") && !block.get("thinking").is_some_and(Value::is_string) {
+        let sqlite = self.release == Release::Sqlite;
+        if sqlite
+            && kind_of == Some("thinking")
+            && !block.get("thinking").is_some_and(Value::is_string)
+        {
             return Some(
                 "a thinking block without its text, on which OpenClaw throws (Anthropic and OpenAI Responses routes)"
                     .into(),
@@ -79,6 +103,7 @@ impl Replay {
         }
         match block.get("arguments") {
             None | Some(Value::Null | Value::Object(_)) => {}
+            Some(Value::Number(_)) if !sqlite => {}
             Some(args @ Value::String(_)) => {
                 return Some(format!(
                     "tool call arguments that are {}, not an object (refused on the OpenAI Chat Completions route)",
@@ -91,6 +116,9 @@ impl Replay {
                     kind(args)
                 ));
             }
+        }
+        if !sqlite {
+            return None;
         }
         if block.get("arguments").is_none() && block.get("input").is_some() {
             return Some(
@@ -148,7 +176,7 @@ mod tests {
     use serde_json::json;
 
     fn judge(messages: &[Value]) -> Vec<Option<String>> {
-        let mut replay = Replay::default();
+        let mut replay = Replay::new(Release::Sqlite);
         messages.iter().map(|m| replay.message(m)).collect()
     }
 

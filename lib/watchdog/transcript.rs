@@ -20,6 +20,9 @@
 //!   and so is an entry whose parent was lost before (by OpenClaw's own repair, say): to the
 //!   entry before it in the file, which is where OpenClaw appended it.
 //!
+//! A whole file is also judged on its context ([`super::context`]): a message OpenClaw keeps
+//! but can never send is reported (`stuck-message`) for a person, and never rewritten.
+//!
 //! What OpenClaw reads without harm is left byte for byte: blank lines, values that are not
 //! objects, bytes that are not UTF-8 inside strings, a last entry without its newline, unpaired
 //! tool calls and results. The header is checked and never rewritten; with a bad header
@@ -68,6 +71,9 @@ pub enum Kind {
     BrokenParent,
     /// The first line is not a session header.
     BadHeader,
+    /// A message in the context that OpenClaw keeps but cannot send to the model: every
+    /// turn of the session fails. Left for a person (a reset), never rewritten.
+    StuckMessage,
 }
 
 impl Kind {
@@ -82,6 +88,7 @@ impl Kind {
             Kind::InvalidMessage => "invalid-message",
             Kind::BrokenParent => "broken-parent",
             Kind::BadHeader => "bad-header",
+            Kind::StuckMessage => "stuck-message",
         }
     }
 }
