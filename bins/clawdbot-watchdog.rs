@@ -14,18 +14,18 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     journal::init(cli.verbose, false);
-    // Run as a store's owner, with no access to the configuration.
-    if let Some(Command::Store { file }) = &cli.command {
-        return store(file, cli.json);
-    }
+    let command = match cli.command {
+        // Run as a store's owner, with no access to the configuration.
+        Some(Command::Store { file }) => return store(&file, cli.json),
+        other => other,
+    };
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => return exit::report(PROGRAM, &e),
     };
-    match cli.command {
+    match command {
         Some(Command::Scan { file }) => scan(&config, &file, cli.json),
-        Some(Command::Store { .. }) => Exit::Software.into(),
-        None => pass(&config, cli.dry_run, cli.json),
+        _ => pass(&config, cli.dry_run, cli.json),
     }
 }
 
@@ -52,7 +52,7 @@ fn scan(config: &Config, file: &std::path::Path, json: bool) -> ExitCode {
 
 fn store(file: &std::path::Path, json: bool) -> ExitCode {
     let path = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-    let result = watchdog::agentdb::check(&path);
+    let result = watchdog::agentdb::read_as_reader(&path);
     if json {
         println!("{}", serde_json::to_string(&result).unwrap_or_default());
     } else {

@@ -152,16 +152,23 @@ pub fn capture_as(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {program}: {e}"))?;
+    // Each pipe is read by a thread that hands its bytes over a channel, so that a pipe held
+    // open by someone else (a child's child, or another process of the same user) cannot hold
+    // this past the time limit: what has not arrived by then is not waited for.
     let reader = |pipe: Option<Box<dyn Read + Send>>, cap: u64| {
+        let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
             if let Some(pipe) = pipe {
                 let mut limited = pipe.take(cap);
                 let _ = limited.read_to_end(&mut bytes);
+                let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
                 let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
+            } else {
+                let _ = tx.send(String::new());
             }
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
+        });
+        rx
     };
     let out = reader(
         child
@@ -193,8 +200,15 @@ pub fn capture_as(
             Err(e) => return Err(format!("{program}: {e}")),
         }
     };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
+    let left =
+        |started: Instant| timeout.saturating_sub(started.elapsed()) + Duration::from_millis(100);
+    let Ok(stdout) = out.recv_timeout(left(started)) else {
+        return Err(format!(
+            "{program}: its output did not end within {} s (held open by another process?)",
+            timeout.as_secs()
+        ));
+    };
+    let stderr = err.recv_timeout(left(started)).unwrap_or_default();
     if status.code().is_some_and(|c| answers.contains(&c)) {
         Ok(stdout)
     } else {
@@ -216,6 +230,19 @@ mod tests {
 
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn an_output_held_open_by_another_process_is_not_waited_for() {
+        // The shell answers and exits; a process it left behind keeps the pipe open.
+        let started = Instant::now();
+        let answer = capture(
+            &argv(&["sh", "-c", "echo partial; sleep 5 & exit 0"]),
+            Duration::from_secs(1),
+            1024,
+        );
+        assert!(started.elapsed() < Duration::from_secs(3), "waited");
+        assert!(answer.unwrap_err().contains("did not end"));
     }
 
     #[test]

@@ -675,11 +675,16 @@ fn per_agent_databases_are_read_as_their_owner_and_changed_never() {
         b"this is not a database, it is text",
     )
     .unwrap();
+    // A store someone else owns, in the agent's directory (renamed there): not read as them.
+    let planted = inst.dir.join("openclaw/agents/planted/agent");
+    std::fs::create_dir_all(&planted).unwrap();
+    openclaw_store(&planted.join("openclaw-agent.sqlite"), stuck);
+    std::os::unix::fs::chown(&planted, Some(nobody), Some(nobody)).unwrap();
     let before = std::fs::read(&db).unwrap();
     let (code, report) = pass(&inst, &[]);
     assert_eq!(code, 0, "{report}");
     let dbs = report["databases"].as_array().unwrap();
-    assert_eq!(dbs.len(), 3, "{report}");
+    assert_eq!(dbs.len(), 4, "{report}");
     let find = |part: &str| {
         dbs.iter()
             .find(|d| d["path"].as_str().unwrap().contains(part))
@@ -699,6 +704,23 @@ fn per_agent_databases_are_read_as_their_owner_and_changed_never() {
         "{unknown}"
     );
     assert_eq!(find("/broken/")["ok"], false, "{report}");
+    let planted = find("/planted/");
+    assert!(
+        planted["detail"]
+            .as_str()
+            .unwrap()
+            .contains("owned by uid 0 in a directory of uid 65534"),
+        "{planted}"
+    );
+    // The same problems next pass are told already: they do not open a new incident.
+    let (_, again) = pass(&inst, &[]);
+    let broken = again["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"].as_str().unwrap().contains("/broken/"))
+        .unwrap();
+    assert_eq!(broken["repeated"], true, "{broken}");
     assert_eq!(std::fs::read(&db).unwrap(), before);
     // Read as its owner (who may leave SQLite's -wal and -shm, as OpenClaw's readers do):
     // nothing of root's is left beside it.

@@ -147,6 +147,24 @@ pub fn check_as_owner(path: &Path, timeout: Duration) -> Result<Checked, NotRead
         Ok(None) => return Err(String::from("gone").into()),
         Err(e) => return Err(format!("cannot be opened: {e}").into()),
     };
+    // A file someone else owns, in the agent's directory (renamed there, say), would have
+    // the reader run as that someone: read a store only as the owner of its directory too.
+    let keeper = dir
+        .stat(std::ffi::OsStr::new("."))
+        .ok()
+        .flatten()
+        .map(|d| d.uid);
+    if keeper != Some(owner.uid) {
+        return Err(format!(
+            "owned by uid {} in a directory of uid {}; not read",
+            owner.uid,
+            keeper.map_or("unknown".into(), |u| u.to_string())
+        )
+        .into());
+    }
+    let Some(path_text) = path.to_str() else {
+        return Err(String::from("its path is not UTF-8; not read").into());
+    };
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         // Not root: no one else's store can be read, and no one can be become.
@@ -156,14 +174,91 @@ pub fn check_as_owner(path: &Path, timeout: Duration) -> Result<Checked, NotRead
         "/proc/self/exe".to_string(),
         "store".into(),
         "--json".into(),
-        path.to_string_lossy().into_owned(),
+        path_text.to_string(),
     ];
     let user = Some((owner.uid, owner.gid));
     // Its exit status says what the answer says: healthy (0), stuck (65), not read (66).
     let answer = crate::command::capture_as(&argv, timeout, ANSWER_MAX, user, &[0, 65, 66])
         .map_err(|e| format!("its reader (as uid {}) failed: {e}", owner.uid))?;
-    serde_json::from_str::<Result<Checked, NotRead>>(&answer)
-        .map_err(|e| format!("its reader's answer cannot be read ({e})"))?
+    let answer = serde_json::from_str::<Result<Checked, NotRead>>(&answer)
+        .map_err(|e| format!("its reader's answer cannot be read ({e})"))?;
+    // The answer came from a process of the agent's user: what it says is shown escaped and
+    // cut short, and never more of it than a store can hold.
+    match answer {
+        Ok(checked) => Ok(checked.sanitized()),
+        Err(not_read) => Err(NotRead {
+            busy: not_read.busy,
+            reason: clean(&not_read.reason),
+        }),
+    }
+}
+
+/// At most this many stuck or unread sessions are reported per store.
+const LISTED_MAX: usize = 100;
+
+impl Checked {
+    /// Every string made printable and short, every list capped.
+    fn sanitized(self) -> Checked {
+        Checked {
+            quick_check: clean(&self.quick_check),
+            sessions: self.sessions,
+            poisoned: self
+                .poisoned
+                .into_iter()
+                .take(LISTED_MAX)
+                .map(|p| Poisoned {
+                    key: p.key,
+                    session_id: p.session_id,
+                    messages: p.messages,
+                    position: p.position,
+                    seq: p.seq,
+                    entry: p.entry,
+                    reason: clean(&p.reason),
+                    request: None,
+                    known: false,
+                })
+                .collect(),
+            unread: self
+                .unread
+                .into_iter()
+                .take(LISTED_MAX)
+                .map(|u| Unread {
+                    key: u.key,
+                    reason: clean(&u.reason),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Text for people from a source not trusted: control characters escaped, at most 500
+/// characters. (Names are shown through [`shown`], quoted.)
+fn clean(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(500)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if text.chars().nth(500).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// `clawdbot-watchdog store FILE`: read one store as the process that reads it for a pass.
+/// It runs as the store's owner, whose other processes could otherwise open its standard
+/// output through /proc and write into the answer: it makes itself undumpable first, which
+/// gives /proc/self to root.
+pub fn read_as_reader(path: &Path) -> Result<Checked, NotRead> {
+    // SAFETY: prctl with PR_SET_DUMPABLE takes plain integers and has no memory effects.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    check(path)
 }
 
 /// Read one store, in this process.
@@ -178,7 +273,7 @@ pub fn check(path: &Path) -> Result<Checked, NotRead> {
     for table in TABLES {
         let kind: Option<String> = conn
             .query_row(
-                "SELECT type FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE",
+                "SELECT type FROM pragma_table_list WHERE schema = 'main' AND name = ?1 COLLATE NOCASE",
                 [table],
                 |r| r.get(0),
             )

@@ -46,8 +46,12 @@ const FILE_MAX: u64 = 512 << 20;
 /// Settings keys of the watchdog's own state.
 const START_PENDING: &str = "watchdog.restart_pending";
 const INCIDENT_OPEN: &str = "watchdog.incident_open";
-/// How long reading one OpenClaw store may take.
+/// How long reading one OpenClaw store may take, and all of them in one pass (the unit gives
+/// a pass 10 minutes, gateway stop and start included).
 const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+const STORES_TIME: std::time::Duration = std::time::Duration::from_secs(300);
+/// The most reset requests one pass files.
+const PROPOSALS_MAX: usize = 10;
 /// When the last pass finished, for the maintenance health check.
 pub const LAST_PASS: &str = "watchdog.last_pass";
 
@@ -165,14 +169,24 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
     if !dry_run {
         start(config, &mut store, &mut report)?;
     }
-    report.databases = stores.iter().map(|p| check_database(p)).collect();
+    let deadline = std::time::Instant::now() + STORES_TIME;
+    report.databases = stores.iter().map(|p| check_database(p, deadline)).collect();
     if !dry_run {
+        let mut filed = 0;
         for db in &mut report.databases {
             for found in &mut db.poisoned {
+                if filed == PROPOSALS_MAX {
+                    found.request = Some(format!(
+                        "not proposed in this pass: at most {PROPOSALS_MAX} proposals a pass"
+                    ));
+                    continue;
+                }
                 let (said, known) = reset::propose(config, &mut store, &db.agent, found)?;
+                filed += usize::from(!known);
                 found.request = Some(said);
                 found.known = known;
             }
+            remember_store(&mut store, db)?;
         }
         incident(config, &mut store, &report)?;
         let now = time::now().to_string();
@@ -654,8 +668,33 @@ pub fn scan_file(config: &Config, path: &Path) -> Result<FileReport, io::Error> 
     })
 }
 
-/// Read a per-agent store without changing it (see [`agentdb`]).
-fn check_database(path: &Path) -> DatabaseReport {
+/// Mark a store's problems as told when the last pass found the very same, and remember
+/// them for the next (a store is read every pass, unlike an unchanged transcript).
+fn remember_store(store: &mut Store, db: &mut DatabaseReport) -> Result<(), WatchdogError> {
+    use sha2::{Digest, Sha256};
+    let digest = |text: &[u8]| crate::request::hex(&Sha256::digest(text));
+    let key = format!(
+        "watchdog.store_told.{}",
+        &digest(db.path.as_os_str().as_bytes())[..32]
+    );
+    if !db.has_problems() {
+        store.write(|tx| tx.set_setting(&key, None))?;
+        return Ok(());
+    }
+    if db.busy {
+        return Ok(());
+    }
+    let now = digest(db.problems_key().as_bytes());
+    let told = store.read(|tx| tx.setting(&key))?;
+    db.repeated = told.as_deref() == Some(now.as_str());
+    if !db.repeated {
+        store.write(|tx| tx.set_setting(&key, Some(&now)))?;
+    }
+    Ok(())
+}
+
+/// Read a per-agent store without changing it (see [`agentdb`]), by `deadline` at the latest.
+fn check_database(path: &Path, deadline: std::time::Instant) -> DatabaseReport {
     let agent = path
         .parent()
         .and_then(Path::parent)
@@ -671,8 +710,18 @@ fn check_database(path: &Path) -> DatabaseReport {
         sessions: 0,
         poisoned: Vec::new(),
         unread: Vec::new(),
+        repeated: false,
     };
-    match agentdb::check_as_owner(path, STORE_TIMEOUT) {
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    if left.is_zero() {
+        report.busy = true;
+        report.detail = format!(
+            "not read: this pass's {} s for stores ran out; read next pass",
+            STORES_TIME.as_secs()
+        );
+        return report;
+    }
+    match agentdb::check_as_owner(path, STORE_TIMEOUT.min(left)) {
         Ok(checked) => {
             report.ok = checked.quick_check == "ok";
             report.detail = format!("quick_check: {}", checked.quick_check);
@@ -692,7 +741,7 @@ fn check_database(path: &Path) -> DatabaseReport {
         log::warn!(
             "{}: session {} not read: {}",
             path.display(),
-            u.key,
+            agentdb::shown(&u.key),
             u.reason
         );
     }

@@ -72,15 +72,39 @@ pub struct DatabaseReport {
     pub poisoned: Vec<Poisoned>,
     /// Sessions that could not be read.
     pub unread: Vec<Unread>,
+    /// The same problems as at the last pass: told already, no new incident.
+    pub repeated: bool,
 }
 
 impl DatabaseReport {
     /// Whether a person should look: damage, a stuck session not proposed for a reset before,
-    /// or a session not readable.
+    /// or a session not readable, unless the last pass found the very same.
     pub fn needs_person(&self) -> bool {
+        !self.repeated && self.has_problems()
+    }
+
+    /// Whether anything in it is for a person.
+    pub fn has_problems(&self) -> bool {
         (!self.ok && !self.busy)
             || self.poisoned.iter().any(|p| !p.known)
             || !self.unread.is_empty()
+    }
+
+    /// The problems, as text that is the same when they are.
+    pub fn problems_key(&self) -> String {
+        let mut key = format!("{}\n", if self.ok { "ok" } else { &self.detail });
+        for p in self.poisoned.iter().filter(|p| !p.known) {
+            key.push_str(&format!(
+                "{}\0{}\0{}\n",
+                p.key,
+                p.entry,
+                p.request.as_deref().unwrap_or("")
+            ));
+        }
+        for u in &self.unread {
+            key.push_str(&format!("{}\0{}\n", u.key, u.reason));
+        }
+        key
     }
 }
 

@@ -132,7 +132,7 @@ pub fn propose(
             "A reset appends a reset mark: the model then starts this conversation afresh and no longer sees its {} earlier messages (they stay in OpenClaw's database). It runs: {}\nOpenClaw refuses the reset if the session is no longer {} (replaced meanwhile); a session reset meanwhile is reset again.",
             found.messages,
             argv.join(" "),
-            found.session_id
+            super::agentdb::shown(&found.session_id)
         )),
         params: values.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         client_ref: Some(client_ref.clone()),
@@ -161,6 +161,7 @@ pub fn propose(
 }
 
 fn summary(agent: &str, key: &str) -> String {
+    let key = super::agentdb::shown(key);
     let long =
         format!("Reset OpenClaw session {key}: its history can no longer be sent to the model");
     if long.chars().count() <= request::SUMMARY_MAX {
