@@ -71,7 +71,7 @@ params = { unit = "^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$" }
 command = ["docker", "exec", "openclaw-gateway", "openclaw", "gateway", "call", "sessions.reset", "--json", "--params", "{params}"]
 risk = "medium"
 timeout = "2m"
-params = { params = '^\{"agentId":"[a-z0-9][a-z0-9_-]{0,63}","expectedSessionId":"[A-Za-z0-9-]{1,64}","key":"[^"\\\x00-\x1f]{1,200}"\}$' }
+params = { params = '^\{"agentId":"[a-z0-9][a-z0-9_-]{0,63}","expectedSessionId":"[A-Za-z0-9-]{1,64}","key":"[ !#-\[\]-~]+"\}$' }
 "#;
 
 /// The configuration text of an instance rooted at `dir` (absolute).
