@@ -680,11 +680,15 @@ fn per_agent_databases_are_read_as_their_owner_and_changed_never() {
     std::fs::create_dir_all(&planted).unwrap();
     openclaw_store(&planted.join("openclaw-agent.sqlite"), stuck);
     std::os::unix::fs::chown(&planted, Some(nobody), Some(nobody)).unwrap();
+    // A store whose session key names another agent ("main", in the store of "intruder").
+    let intruder = inst.dir.join("openclaw/agents/intruder/agent");
+    std::fs::create_dir_all(&intruder).unwrap();
+    openclaw_store(&intruder.join("openclaw-agent.sqlite"), stuck);
     let before = std::fs::read(&db).unwrap();
     let (code, report) = pass(&inst, &[]);
     assert_eq!(code, 0, "{report}");
     let dbs = report["databases"].as_array().unwrap();
-    assert_eq!(dbs.len(), 4, "{report}");
+    assert_eq!(dbs.len(), 5, "{report}");
     let find = |part: &str| {
         dbs.iter()
             .find(|d| d["path"].as_str().unwrap().contains(part))
@@ -704,6 +708,14 @@ fn per_agent_databases_are_read_as_their_owner_and_changed_never() {
         "{unknown}"
     );
     assert_eq!(find("/broken/")["ok"], false, "{report}");
+    let intruder = find("/intruder/");
+    assert!(
+        intruder["poisoned"][0]["request"]
+            .as_str()
+            .unwrap()
+            .contains("does not belong to agent \"intruder\""),
+        "{intruder}"
+    );
     let planted = find("/planted/");
     assert!(
         planted["detail"]

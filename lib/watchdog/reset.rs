@@ -82,6 +82,12 @@ pub fn propose(
             "no reset_action is configured; to reset it, run: {hand}"
         ));
     }
+    // A store holds its own agent's sessions: a key naming another agent is not proposed.
+    if !found.key.starts_with(&format!("agent:{agent}:")) {
+        return said(format!(
+            "its key does not belong to agent {agent:?}, so no reset is proposed; look at it by hand"
+        ));
+    }
     if let Some(problem) = problem(config) {
         return said(format!(
             "{problem}, so no request was filed (see the README); to reset it, run: {hand}"
