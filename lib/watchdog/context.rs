@@ -181,9 +181,28 @@ pub fn judge(
     Ok(None)
 }
 
+/// What OpenClaw (compact JSON) writes for every shape [`Release::Jsonl`] looks for: a file
+/// holding none of these is not parsed a second time.
+const JSONL_SIGNS: [&[u8]; 6] = [
+    b"\"type\":\"toolUse\"",
+    b"\"type\":\"functionCall\"",
+    b"\"arguments\":\"",
+    b"\"arguments\":[",
+    b"\"text\":null",
+    b"\"type\":\"text\"}",
+];
+
 /// The first message a JSONL transcript's context holds that OpenClaw cannot send: its line
 /// (from 1) and what is wrong. Lines that are not JSON are skipped, as OpenClaw skips them.
 pub fn stuck_in_transcript(bytes: &[u8]) -> Option<Found> {
+    // One pass: every sign begins with a quote.
+    let signed = bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'"' && JSONL_SIGNS.iter().any(|sign| bytes[i..].starts_with(sign)));
+    if !signed {
+        return None;
+    }
     let events: Vec<Event> = bytes
         .split(|&b| b == b'\n')
         .enumerate()
