@@ -306,7 +306,7 @@ pub struct Smtp {
     pub security: Security,
     /// The user name; no authentication when unset.
     pub username: Option<String>,
-    /// The credential holding the password.
+    /// The password: a credential name, or the absolute path of a file with mode 0600.
     pub password_credential: String,
     /// How long one connection attempt may take.
     pub timeout: ConfigDuration,
@@ -981,7 +981,8 @@ pub struct Bridge {
     pub secrets: Vec<String>,
     /// The gateway's hook URL (`http` mode), e.g. `http://127.0.0.1:18789/hooks/agent`.
     pub url: Option<HttpUrl>,
-    /// The credential holding the gateway's bearer token (`http` mode).
+    /// The gateway's bearer token (`http` mode): a credential name, or the absolute path of a
+    /// file with mode 0600.
     pub token_credential: String,
     /// How long one HTTP attempt may take.
     pub timeout: ConfigDuration,

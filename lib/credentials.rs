@@ -21,6 +21,14 @@ pub enum CredentialError {
         /// Where it was looked for.
         looked: Vec<PathBuf>,
     },
+    /// Not a credential name, nor an absolute path.
+    #[error(
+        "credential {name:?} is neither a name (no '/') nor an absolute path of a file with mode 0600"
+    )]
+    BadName {
+        /// What the configuration said.
+        name: String,
+    },
     /// The file is readable by others.
     #[error("credential file {} has mode {mode:04o}: others can read it; run chmod 600 {}", path.display(), path.display())]
     TooOpen {
@@ -65,9 +73,8 @@ impl std::fmt::Debug for Secret {
 pub fn read(name: &str) -> Result<Secret, CredentialError> {
     let mut looked = Vec::new();
     if name.is_empty() || name.contains('/') || name == ".." {
-        return Err(CredentialError::Missing {
+        return Err(CredentialError::BadName {
             name: name.to_string(),
-            looked,
         });
     }
     if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
@@ -157,5 +164,13 @@ mod tests {
         let secret = read_private(&path).unwrap();
         assert_eq!(secret.expose(), "hunter2");
         assert_eq!(format!("{secret:?}"), "Secret(…)");
+        // A configured absolute path is that file; a relative one is neither a name nor a path.
+        let configured = read_configured(path.to_str().unwrap()).unwrap();
+        assert_eq!(configured.expose(), "hunter2");
+        let err = read_configured("secrets/token").unwrap_err().to_string();
+        assert!(
+            err.contains("neither a name") && !err.contains("looked in"),
+            "{err}"
+        );
     }
 }

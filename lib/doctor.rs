@@ -242,18 +242,20 @@ fn smtp_credential(config: &Config) -> Option<Check> {
         return None;
     }
     let name = format!("credential {}", smtp.password_credential);
-    Some(match credentials::read(&smtp.password_credential) {
-        Ok(_) => pass(name, "present and private"),
-        Err(e) => fail(
-            name,
-            e.to_string(),
-            format!(
-                "install -m 600 /dev/stdin {}/clawdbot.{}",
-                credentials::CREDSTORE,
-                smtp.password_credential
+    Some(
+        match credentials::read_configured(&smtp.password_credential) {
+            Ok(_) => pass(name, "present and private"),
+            Err(e) => fail(
+                name,
+                e.to_string(),
+                format!(
+                    "install -m 600 /dev/stdin {}/clawdbot.{}",
+                    credentials::CREDSTORE,
+                    smtp.password_credential
+                ),
             ),
-        ),
-    })
+        },
+    )
 }
 
 fn transport(config: &Config) -> Check {

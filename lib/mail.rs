@@ -522,7 +522,7 @@ fn smtp(config: &Config) -> Result<Sender, MailError> {
         .tls(tls)
         .timeout(Some(smtp.timeout.get().max(Duration::from_secs(1))));
     if let Some(user) = &smtp.username {
-        let password = credentials::read(&smtp.password_credential)?;
+        let password = credentials::read_configured(&smtp.password_credential)?;
         builder = builder.credentials(Credentials::new(
             user.clone(),
             password.expose().to_string(),

@@ -414,6 +414,44 @@ fn http_mode_stops_at_once_on_401_and_names_the_token_credential() {
 }
 
 #[test]
+fn the_gateway_token_may_be_a_0600_file_named_by_its_absolute_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let receiver = Receiver::start(vec![200, 200]);
+    let (inst, _, creds) = http_instance("bridge-token-path", &receiver.url, 0);
+    let token = inst.dir.join("gateway.token");
+    std::fs::write(&token, "tok-from-file\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    inst.drop_in(
+        "60-token.toml",
+        &format!(
+            "[bridge]\ntoken_credential = {:?}\n",
+            token.display().to_string()
+        ),
+    );
+    let out = bridge_cmd(&inst, &creds, &["send", "--message", "x"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        receiver.requests()[0].0["authorization"],
+        "Bearer tok-from-file"
+    );
+    // A path that is not absolute is neither a name nor a path, and says so.
+    inst.drop_in(
+        "60-token.toml",
+        "[bridge]\ntoken_credential = \"creds/token\"\n",
+    );
+    let out = bridge_cmd(&inst, &creds, &["send", "--message", "y"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("neither a name") && !err.contains("looked in"),
+        "{err}"
+    );
+}
+
+#[test]
 fn http_mode_keeps_an_undelivered_message_and_resends_it_under_the_same_id() {
     let down = Receiver::start(vec![503, 503]);
     let (inst, _, creds) = http_instance("bridge-resend", &down.url, 1);

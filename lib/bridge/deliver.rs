@@ -46,7 +46,7 @@ pub fn http(config: &Config, keys: &[Key], id: &str, body: &[u8]) -> Result<Stri
         .as_ref()
         .map(|u| u.as_str().to_string())
         .unwrap_or_default();
-    let token = credentials::read(&bridge.token_credential)?;
+    let token = credentials::read_configured(&bridge.token_credential)?;
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .timeout_global(Some(bridge.timeout.get()))
