@@ -988,7 +988,8 @@ pub struct Bridge {
     pub timeout: ConfigDuration,
     /// Attempts after the first on 429, 5xx and connection errors.
     pub retries: u32,
-    /// The largest body sent or accepted.
+    /// The largest body sent or accepted (default OpenClaw's hook limit, 256 KiB: a larger
+    /// body would be refused there with 413).
     pub max_body_bytes: MaxBytes,
 }
 
@@ -1001,7 +1002,7 @@ impl Default for Bridge {
             token_credential: "gateway-token".into(),
             timeout: ConfigDuration::from_secs(10),
             retries: 3,
-            max_body_bytes: MaxBytes(1_048_576),
+            max_body_bytes: MaxBytes(262_144),
         }
     }
 }
