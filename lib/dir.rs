@@ -436,21 +436,25 @@ fn open_dir(parent: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
 /// a FIFO planted under one of those names would hold the opener (root, for some jobs) for
 /// ever. Refuse a database with anything but a regular file (or nothing) under those names,
 /// and the database itself if it is present and not a regular file.
-pub fn check_database(path: &Path) -> io::Result<()> {
+pub fn check_database(path: &Path) -> io::Result<Companions> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(io::Error::from(io::ErrorKind::InvalidInput));
     };
     let dir = match Dir::open(parent) {
         Ok(dir) => dir,
         // No directory: SQLite says so itself.
-        Err(e) if e.kind() == io::ErrorKind::NotFound || !parent.is_absolute() => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound || !parent.is_absolute() => {
+            return Ok(Companions::default());
+        }
         Err(e) => return Err(e),
     };
-    for suffix in ["", "-journal", "-wal", "-shm"] {
+    let mut present = [false; 4];
+    for (suffix, seen) in ["", "-journal", "-wal", "-shm"].iter().zip(&mut present) {
         let mut companion = name.to_os_string();
         companion.push(suffix);
         match dir.kind(&companion)? {
-            None | Some(FileKind::File) => {}
+            None => {}
+            Some(FileKind::File) => *seen = true,
             Some(other) => {
                 return Err(io::Error::other(format!(
                     "{} is {}, not a regular file; the database is not opened",
@@ -460,7 +464,19 @@ pub fn check_database(path: &Path) -> io::Result<()> {
             }
         }
     }
-    Ok(())
+    let [_, journal, wal, shm] = present;
+    Ok(Companions { journal, wal, shm })
+}
+
+/// Which of SQLite's files beside a database are there (each a regular file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Companions {
+    /// `-journal`: a rollback journal.
+    pub journal: bool,
+    /// `-wal`: a write-ahead log.
+    pub wal: bool,
+    /// `-shm`: the write-ahead log's index.
+    pub shm: bool,
 }
 
 /// Give the owner, group and mode of the original to a replacement.

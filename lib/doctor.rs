@@ -59,20 +59,17 @@ pub fn run(config: &Config) -> Vec<Check> {
 
 /// The action the watchdog files a session reset under: configured, with parameters it fills.
 fn reset_action(config: &Config) -> Check {
-    let name = config.watchdog.reset_action.as_str();
     let check = "watchdog reset_action";
-    if name.is_empty() {
-        return pass(
+    match crate::watchdog::reset_action(config) {
+        Ok(None) => pass(
             check,
             "off: a stuck OpenClaw session is only reported, with the command to run",
-        );
-    }
-    match crate::watchdog::reset_action_problem(config) {
-        None => pass(
+        ),
+        Ok(Some((name, _))) => pass(
             check,
             format!("{name}: a stuck OpenClaw session is proposed for a reset by mail"),
         ),
-        Some(problem) => fail(
+        Err(problem) => fail(
             check,
             problem,
             "configure [actions.openclaw_session_reset] as in the README, or set [watchdog] reset_action = \"\"",

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use common::Instance;
@@ -49,16 +49,7 @@ fn bridged(name: &str) -> (Instance, String) {
 
 /// Run the Python peer with `stdin`.
 fn peer(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new("python3")
-        .arg(PEER)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::output_with_input(Command::new("python3").arg(PEER).args(args), stdin);
     assert!(
         out.status.success() || String::from_utf8_lossy(&out.stdout).starts_with("rejected"),
         "the peer itself failed (is standardwebhooks installed?): {}",

@@ -63,35 +63,30 @@ impl OpenClaw {
         }
     }
 
+    /// Node, with the harness's home as HOME.
+    fn node(&self) -> Command {
+        let mut cmd = Command::new(&self.node);
+        cmd.env("HOME", self.script.parent().unwrap());
+        cmd
+    }
+
     /// OpenClaw's own command line, with `state` as its state directory.
     fn cli(&self, state: &Path) -> Command {
-        let mut cmd = Command::new(&self.node);
+        let mut cmd = self.node();
         cmd.arg(self.release.join("node_modules/openclaw/openclaw.mjs"))
-            .env("HOME", self.script.parent().unwrap())
             .env("OPENCLAW_STATE_DIR", state);
         cmd
     }
 
     /// tests/openclaw/store.mjs against the store in `state`; `input` goes to its stdin.
     fn store(&self, state: &Path, args: &[&str], input: &Value) -> Value {
-        use std::io::Write;
-        let mut child = Command::new(&self.node)
-            .arg(self.script.with_file_name("store.mjs"))
-            .args(args)
-            .env("HOME", self.script.parent().unwrap())
-            .env("OPENCLAW_STATE_DIR", state)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = common::output_with_input(
+            self.node()
+                .arg(self.script.with_file_name("store.mjs"))
+                .args(args)
+                .env("OPENCLAW_STATE_DIR", state),
+            input.to_string().as_bytes(),
+        );
         assert!(
             out.status.success(),
             "node store.mjs {args:?}: {}",
@@ -102,12 +97,7 @@ impl OpenClaw {
     }
 
     fn run(&self, args: &[&str]) -> Value {
-        let out = Command::new(&self.node)
-            .arg(&self.script)
-            .args(args)
-            .env("HOME", self.script.parent().unwrap())
-            .output()
-            .unwrap();
+        let out = self.node().arg(&self.script).args(args).output().unwrap();
         assert!(
             out.status.success(),
             "node harness.mjs {}: {}",

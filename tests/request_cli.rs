@@ -2,9 +2,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-
 use common::Instance;
 
 #[test]
@@ -78,19 +75,10 @@ fn an_invalid_request_exits_65_with_one_line_per_problem_and_writes_nothing() {
 #[test]
 fn a_whole_document_can_come_on_stdin() {
     let inst = Instance::new("req-stdin");
-    let mut child = inst
-        .command("clawdbot-request", &["--file", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&common::request("searxng"))
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::output_with_input(
+        &mut inst.command("clawdbot-request", &["--file", "-"]),
+        &common::request("searxng"),
+    );
     assert!(out.status.success());
     assert_eq!(inst.spool_json().len(), 1);
 

@@ -21,7 +21,6 @@
 //! along `parentId`; either is cut at the last `reset` or `compaction`. Events of 1 KiB or more
 //! may be stored as a zstd frame (`event_zstd`, decoded length in `event_utf8_bytes`).
 
-use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::Path;
@@ -33,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::context::{self, Event};
 use super::poison::Release;
-use crate::dir::{Dir, FileKind};
+use crate::dir::{Companions, Dir};
 
 /// The largest event OpenClaw compresses, and the largest decoded size accepted for one.
 const ZSTD_MAX: i64 = 4 << 20;
@@ -207,15 +206,10 @@ impl Checked {
                 .into_iter()
                 .take(LISTED_MAX)
                 .map(|p| Poisoned {
-                    key: p.key,
-                    session_id: p.session_id,
-                    messages: p.messages,
-                    position: p.position,
-                    seq: p.seq,
-                    entry: p.entry,
                     reason: clean(&p.reason),
                     request: None,
                     known: false,
+                    ..p
                 })
                 .collect(),
             unread: self
@@ -234,17 +228,14 @@ impl Checked {
 /// Text for people from a source not trusted: control characters escaped, at most 500
 /// characters. (Names are shown through [`shown`], quoted.)
 fn clean(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(500)
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
+    let mut out = String::new();
+    for c in text.chars().take(500) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
     if text.chars().nth(500).is_some() {
         out.push('…');
     }
@@ -375,22 +366,8 @@ pub fn shown(name: &str) -> String {
 
 /// Open the store read-only without creating anything beside it (see the module comment).
 fn open(path: &Path) -> Result<Connection, NotRead> {
-    crate::dir::check_database(path).map_err(|e| e.to_string())?;
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(String::from("not a file path").into());
-    };
-    let dir = Dir::open(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-    let present = |suffix: &str| -> Result<bool, NotRead> {
-        let mut companion = OsString::from(name);
-        companion.push(suffix);
-        match dir.kind(&companion) {
-            Ok(None) => Ok(false),
-            Ok(Some(FileKind::File)) => Ok(true),
-            Ok(Some(_)) => Err(format!("{suffix} is not a regular file").into()),
-            Err(e) => Err(format!("{suffix}: {e}").into()),
-        }
-    };
-    let quiet = !present("-wal")? && !present("-shm")? && !present("-journal")?;
+    let beside = crate::dir::check_database(path).map_err(|e| e.to_string())?;
+    let quiet = beside == Companions::default();
     let how = if quiet { "immutable=1" } else { "mode=ro" };
     let uri = format!("file:{}?{how}", uri_path(path));
     let conn = Connection::open_with_flags(

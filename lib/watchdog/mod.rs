@@ -36,7 +36,7 @@ pub use report::{
     DatabaseReport, FileReport, GatewayReport, PassReport, Verdict, describe, summary,
 };
 use report::{incident_subject, incident_text};
-pub use reset::problem as reset_action_problem;
+pub use reset::action as reset_action;
 use transcript::{Action, Findings, Problem};
 
 /// The largest transcript read. OpenClaw reads a session whole into one string, and V8's
@@ -163,10 +163,8 @@ pub fn run(config: &Config, dry_run: bool) -> Result<PassReport, WatchdogError> 
         let memos: Vec<Memo> = memos.into_iter().chain(forgotten).collect();
         remember(&mut store, &memos, time::now())?;
         report.backups_removed = prune_backups(config);
-    }
-    // After the gateway is started again: a store is read by another process, as its owner,
-    // with a time limit, but nothing here may keep the gateway down.
-    if !dry_run {
+        // Before the stores are read: a store is read by another process, as its owner, with
+        // a time limit, but nothing there may keep the gateway down.
         start(config, &mut store, &mut report)?;
     }
     let deadline = std::time::Instant::now() + STORES_TIME;

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use super::agentdb::Poisoned;
-use crate::config::Config;
+use crate::config::{Action, Config};
 use crate::request;
 use crate::store::{Store, StoreError};
 use crate::submit::{self, Fields};
@@ -36,8 +36,7 @@ pub fn reset_params(agent: &str, found: &Poisoned) -> String {
 }
 
 /// The command an operator can run by hand where the gateway runs (in its container, say),
-/// quoted for a POSIX shell
-/// (a session key is the agent's to choose, and may hold a quote).
+/// quoted for a POSIX shell (a session key is the agent's to choose, and may hold a quote).
 pub fn by_hand(agent: &str, found: &Poisoned) -> String {
     format!(
         "openclaw gateway call sessions.reset --json --params '{}'",
@@ -45,25 +44,23 @@ pub fn by_hand(agent: &str, found: &Poisoned) -> String {
     )
 }
 
-/// What keeps `[watchdog] reset_action` from being filed (`None` when it can be, or is off).
-pub fn problem(config: &Config) -> Option<String> {
+/// The action reset requests are filed under: `Ok(None)` when `[watchdog] reset_action` is
+/// off, `Err` saying why it cannot be used.
+pub fn action(config: &Config) -> Result<Option<(&str, &Action)>, String> {
     let name = config.watchdog.reset_action.as_str();
     if name.is_empty() {
-        return None;
+        return Ok(None);
     }
     let Some(action) = config.actions.get(name) else {
-        return Some(format!("[actions.{name}] is not configured"));
+        return Err(format!("[actions.{name}] is not configured"));
     };
-    action
-        .params
-        .keys()
-        .find(|p| !KNOWN.contains(&p.as_str()))
-        .map(|unknown| {
-            format!(
-                "[actions.{name}] has a parameter {unknown:?} the watchdog cannot fill (only {})",
-                KNOWN.join(", ")
-            )
-        })
+    match action.params.keys().find(|p| !KNOWN.contains(&p.as_str())) {
+        Some(unknown) => Err(format!(
+            "[actions.{name}] has a parameter {unknown:?} the watchdog cannot fill (only {})",
+            KNOWN.join(", ")
+        )),
+        None => Ok(Some((name, action))),
+    }
 }
 
 /// File the reset request for one poisoned session (once), and say what became of it, and
@@ -76,25 +73,28 @@ pub fn propose(
 ) -> Result<(String, bool), StoreError> {
     let said = |text: String| Ok((text, false));
     let hand = by_hand(agent, found);
-    let name = config.watchdog.reset_action.as_str();
-    if name.is_empty() {
-        return said(format!(
-            "no reset_action is configured; to reset it, run: {hand}"
-        ));
-    }
+    let named = match action(config) {
+        Ok(None) => {
+            return said(format!(
+                "no reset_action is configured; to reset it, run: {hand}"
+            ));
+        }
+        Ok(Some(named)) => Ok(named),
+        Err(problem) => Err(problem),
+    };
     // A store holds its own agent's sessions: a key naming another agent is not proposed.
     if !found.key.starts_with(&format!("agent:{agent}:")) {
         return said(format!(
             "its key does not belong to agent {agent:?}, so no reset is proposed; look at it by hand"
         ));
     }
-    if let Some(problem) = problem(config) {
-        return said(format!(
-            "{problem}, so no request was filed (see the README); to reset it, run: {hand}"
-        ));
-    }
-    let Some(action) = config.actions.get(name) else {
-        return said(format!("no request was filed; to reset it, run: {hand}"));
+    let (name, action) = match named {
+        Ok(named) => named,
+        Err(problem) => {
+            return said(format!(
+                "{problem}, so no request was filed (see the README); to reset it, run: {hand}"
+            ));
+        }
     };
     let mut values = BTreeMap::new();
     for (param, value) in KNOWN.iter().zip([

@@ -260,3 +260,16 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Run `cmd` with `input` on its standard input; its output and error are collected.
+pub fn output_with_input(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{:?}: {e}", cmd.get_program()));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
