@@ -52,6 +52,7 @@ pub fn run(config: &Config) -> Vec<Check> {
     checks.extend(smtp_credential(config));
     checks.push(transport(config));
     checks.push(bridge(config));
+    checks.extend(bridge_deliveries(config));
     checks.extend(calendars(config));
     checks.push(reset_action(config));
     checks
@@ -142,6 +143,42 @@ fn bridge(config: &Config) -> Check {
             "clawdbot-bridge keygen > FILE; chmod 600 FILE; name it in [bridge] secrets",
         ),
     }
+}
+
+/// Messages the gateway keeps refusing because of one of its settings (none before the state
+/// database exists).
+fn bridge_deliveries(config: &Config) -> Option<Check> {
+    let name = "bridge deliveries";
+    let store = match crate::inspect::open(config) {
+        Err(crate::inspect::InspectError::NoDatabase(_)) => return None,
+        Err(e) => return Some(fail(name, e.to_string(), "see the error")),
+        Ok(store) => store,
+    };
+    let pending = match store.undelivered_bridge_messages() {
+        Ok(messages) => messages,
+        Err(e) => return Some(fail(name, e.to_string(), "see the error")),
+    };
+    let held: Vec<_> = pending
+        .iter()
+        .filter(|m| m.state == "pending")
+        .filter_map(|m| Some((m, m.last_error.as_deref()?)))
+        .filter(|(_, error)| error.contains("change the gateway's"))
+        .collect();
+    Some(match held.last() {
+        None => pass(
+            name,
+            format!("{} message(s) waiting for delivery", pending.len()),
+        ),
+        Some((last, error)) => fail(
+            name,
+            format!(
+                "{} message(s) held by the gateway's configuration; the last, {}: {error}",
+                held.len(),
+                last.id
+            ),
+            "change the OpenClaw setting named, then run clawdbot-bridge resend",
+        ),
+    })
 }
 
 fn config_check(config: &Config) -> Check {

@@ -280,12 +280,17 @@ struct Receiver {
 
 impl Receiver {
     fn start(statuses: Vec<u16>) -> Receiver {
+        Receiver::answering(statuses.into_iter().map(|s| (s, "no")).collect())
+    }
+
+    /// Each request answered with the next status and body.
+    fn answering(replies: Vec<(u16, &'static str)>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hooks/agent", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
         std::thread::spawn(move || {
-            for (stream, status) in listener.incoming().zip(statuses) {
+            for (stream, (status, answer)) in listener.incoming().zip(replies) {
                 let mut stream = stream.unwrap();
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut headers = BTreeMap::new();
@@ -308,7 +313,8 @@ impl Receiver {
                 reader.read_exact(&mut body).unwrap();
                 seen.lock().unwrap().push((headers, body));
                 let reply = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nno"
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
                 );
                 stream.write_all(reply.as_bytes()).unwrap();
             }
@@ -386,7 +392,10 @@ fn http_mode_delivers_signed_and_authorised_and_retries_a_503() {
     let body: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(
         (body["text"].as_str(), body["message"].as_str()),
-        (Some("Denied: not now"), Some("Denied: not now"))
+        (
+            Some("Denied: not now"),
+            Some("clawdbot, about request R-20261126-7Q2M:\nDenied: not now")
+        )
     );
 }
 
@@ -443,6 +452,60 @@ fn the_gateway_token_may_be_a_0600_file_named_by_its_absolute_path() {
 }
 
 #[test]
+fn a_refusal_naming_a_gateway_setting_keeps_the_message_and_doctor_names_the_setting() {
+    // OpenClaw's own answer when its hook policy refuses a session chosen by the sender.
+    let refusal = r#"{"ok":false,"error":"sessionKey is disabled for externally supplied hook payload values. Set hooks.allowRequestSessionKey=true to enable."}"#;
+    let receiver = Receiver::answering(vec![(400, refusal), (200, r#"{"ok":true}"#)]);
+    let (inst, _, creds) = http_instance("bridge-gateway-setting", &receiver.url, 3);
+    let out = bridge_cmd(
+        &inst,
+        &creds,
+        &["send", "--message", "x", "--session", "agent:main:main"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("hooks.allowRequestSessionKey") && err.contains("kept"),
+        "{err}"
+    );
+    assert_eq!(receiver.requests().len(), 1, "no retry until the fix");
+    let first = &receiver.requests()[0];
+    let body: Value = serde_json::from_slice(&first.1).unwrap();
+    assert_eq!(
+        (&body["sessionKey"], &body["sessionMode"], &body["agentId"]),
+        (
+            &json!("agent:main:main"),
+            &json!("persistent"),
+            &json!("main")
+        )
+    );
+
+    let doctor = inst
+        .command("clawdbot", &["doctor"])
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    let line = report
+        .lines()
+        .find(|l| l.contains("bridge deliveries"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(line.contains("hooks.allowRequestSessionKey"), "{report}");
+    assert!(!doctor.status.success());
+
+    // Once the gateway is fixed, the same message goes under the same id.
+    let out = bridge_cmd(&inst, &creds, &["resend"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = &receiver.requests()[1];
+    assert_eq!(again.0["webhook-id"], first.0["webhook-id"]);
+    assert_eq!(again.1, first.1);
+}
+
+#[test]
 fn http_mode_keeps_an_undelivered_message_and_resends_it_under_the_same_id() {
     let down = Receiver::start(vec![503, 503]);
     let (inst, _, creds) = http_instance("bridge-resend", &down.url, 1);
@@ -481,6 +544,7 @@ fn bad_secrets_and_bodies_are_refused_with_their_reason() {
     };
     let empty = body_file("empty.json", b"");
     let not_json = body_file("text.json", b"hello");
+    let floats = body_file("floats.json", br#"{"message":"m","load":0.75}"#);
     let huge = body_file(
         "huge.json",
         format!("\"{}\"", "x".repeat(5 * 1024 * 1024)).as_bytes(),
@@ -489,6 +553,11 @@ fn bad_secrets_and_bodies_are_refused_with_their_reason() {
         (vec!["send", "--json", empty.as_str()], 65, "empty"),
         (vec!["send", "--json", not_json.as_str()], 65, "not JSON"),
         (vec!["send", "--json", huge.as_str()], 65, "at most 262144"),
+        (
+            vec!["send", "--json", floats.as_str()],
+            65,
+            "not an integer",
+        ),
         (
             vec![
                 "verify",

@@ -106,7 +106,16 @@ pub fn http(config: &Config, keys: &[Key], id: &str, body: &[u8]) -> Result<Stri
                     .limit(512)
                     .read_to_string()
                     .unwrap_or_default();
+                let setting = super::gateway_setting(status, &detail);
                 let detail = crate::request::excerpt(&detail);
+                if let Some(setting) = setting {
+                    return Err(BridgeError::Gateway {
+                        url,
+                        status,
+                        detail,
+                        setting,
+                    });
+                }
                 return Err(BridgeError::Refused {
                     url,
                     status,

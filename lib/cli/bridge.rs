@@ -21,7 +21,8 @@ Examples:
   clawdbot-bridge verify --envelope /srv/clawdbot/inbox/msg_….json
 
 Exit status: 0 done, 65 refused (bad body or failed verification), 69 the gateway refused
-the message, 75 not delivered yet (kept, and resent under the same id), 78 configuration.")]
+the message for good, 75 not delivered yet (kept, and resent under the same id), 78
+configuration: ours, or a gateway setting that refuses the message (kept; resend after the fix).")]
 pub struct Cli {
     /// Configuration file (drop-ins are read from FILE.d/).
     #[arg(long, global = true, value_name = "FILE")]
@@ -43,17 +44,20 @@ pub enum Command {
     },
     /// Sign and deliver one message by the configured mode (drop or http).
     Send {
-        /// Text for the agent, wrapped as {"type":"message","text":…,"sent_at":…}.
+        /// Text for the agent, wrapped as {"type":"message","text":…,"message":…,"sent_at":…}.
         #[arg(long, required_unless_present = "json", conflicts_with = "json")]
         message: Option<String>,
-        /// A JSON body sent exactly as given ("-" reads stdin).
+        /// A JSON object to send ("-" reads stdin), in canonical form: compact, keys sorted.
+        /// Numbers must be integers within 2^53 and no key an array index, so that a verifier
+        /// that re-serializes it (OpenClaw's hook transform) sees the bytes that were signed.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
         /// The request the message is about.
         #[arg(long, value_name = "ID")]
         request: Option<String>,
-        /// The agent session it should reach (sessionKey).
-        #[arg(long, value_name = "KEY")]
+        /// The OpenClaw session it should join (sessionKey, sessionMode "persistent"), such as
+        /// agent:main:main. With --json, put those fields in the body.
+        #[arg(long, value_name = "KEY", conflicts_with = "json")]
         session: Option<String>,
     },
     /// Deliver again every recorded message not yet delivered, under its own id.
