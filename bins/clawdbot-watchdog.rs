@@ -25,6 +25,7 @@ fn main() -> ExitCode {
     };
     match command {
         Some(Command::Scan { file }) => scan(&config, &file, cli.json),
+        Some(Command::GatewayExec { command }) => gateway_exec(&config, &command),
         _ => pass(&config, cli.dry_run, cli.json),
     }
 }
@@ -65,6 +66,14 @@ fn store(file: &std::path::Path, json: bool) -> ExitCode {
         Ok(_) => Exit::DataErr.into(),
         Err(_) => Exit::NoInput.into(),
     }
+}
+
+fn gateway_exec(config: &Config, command: &[String]) -> ExitCode {
+    let e = match watchdog::gateway::exec(&config.watchdog, command) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    exit::report(PROGRAM, &e)
 }
 
 fn pass(config: &Config, dry_run: bool, json: bool) -> ExitCode {

@@ -686,10 +686,15 @@ pub struct Watchdog {
     /// How many days backups are kept.
     pub backup_days: u32,
     /// The command that stops the gateway before a repair (no shell); empty: repair beside a
-    /// running gateway, only files no lock covers.
+    /// running gateway, only files no lock covers. `{gateway}` stands for the container of
+    /// `gateway_service`.
     pub stop: Vec<String>,
     /// The command that starts the gateway again after a repair; empty: none.
     pub start: Vec<String>,
+    /// The Compose service `{gateway}` finds the container of (by its labels).
+    pub gateway_service: String,
+    /// The Compose project it belongs to; empty: any, as long as only one has the service.
+    pub gateway_project: String,
     /// How long stopping or starting the gateway may take.
     pub gateway_timeout: ConfigDuration,
     /// The action (`[actions.NAME]`) a request to reset a session that can no longer be
@@ -721,12 +726,10 @@ impl Default for Watchdog {
             settle: ConfigDuration::from_secs(60),
             lock_stale: ConfigDuration::from_secs(30 * 60),
             backup_days: 30,
-            stop: ["docker", "stop", "openclaw-gateway"]
-                .map(String::from)
-                .to_vec(),
-            start: ["docker", "start", "openclaw-gateway"]
-                .map(String::from)
-                .to_vec(),
+            stop: ["docker", "stop", "{gateway}"].map(String::from).to_vec(),
+            start: ["docker", "start", "{gateway}"].map(String::from).to_vec(),
+            gateway_service: "openclaw-gateway".into(),
+            gateway_project: String::new(),
             gateway_timeout: ConfigDuration::from_secs(120),
             reset_action: "openclaw_session_reset".into(),
             retired: BTreeMap::new(),
@@ -1460,6 +1463,19 @@ impl Config {
         ] {
             if command.first().is_some_and(String::is_empty) {
                 return Err(invalid(key, "the command's program is empty".into()));
+            }
+        }
+        let w = &self.watchdog;
+        for (key, name) in [
+            ("watchdog.gateway_service", &w.gateway_service),
+            ("watchdog.gateway_project", &w.gateway_project),
+        ] {
+            let optional = key.ends_with("project") && name.is_empty();
+            if !optional && !crate::watchdog::gateway::valid_name(name) {
+                return Err(invalid(
+                    key,
+                    format!("{name:?} is not a Compose name (letters, digits, - _ .)"),
+                ));
             }
         }
         if let Some(key) = self.watchdog.retired.keys().next() {

@@ -66,9 +66,10 @@ params = { unit = "^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$" }
 # Reset one OpenClaw session with OpenClaw's own command. The watchdog files these requests for
 # sessions whose history can no longer be sent to the model ([watchdog] reset_action); {params}
 # is the JSON OpenClaw's sessions.reset reads, with the session id it must still have. Run it
-# where the gateway runs (here: inside its container).
+# where the gateway runs: gateway-exec runs it inside the gateway's container, found as
+# [watchdog] stop finds it.
 [actions.openclaw_session_reset]
-command = ["docker", "exec", "openclaw-gateway", "openclaw", "gateway", "call", "sessions.reset", "--json", "--params", "{params}"]
+command = ["clawdbot-watchdog", "gateway-exec", "--", "openclaw", "gateway", "call", "sessions.reset", "--json", "--params", "{params}"]
 risk = "medium"
 timeout = "2m"
 params = { params = '^\{"agentId":"[a-z0-9][a-z0-9_-]{0,63}","expectedSessionId":"[A-Za-z0-9-]{1,64}","key":"[ !#-\[\]-~]+"\}$' }
@@ -114,8 +115,8 @@ inline = true               # approved actions run within the broker's pass (no 
 # This instance's agent sessions (a host's default is the OpenClaw layout under /home).
 sessions = ["{d}/openclaw/agents/*/sessions/*.jsonl"]
 databases = ["{d}/openclaw/agents/*/agent/openclaw-agent.sqlite"]
-stop = []                   # a host stops its gateway to repair, e.g. ["docker", "stop", "openclaw-gateway"]
-start = []                  # and starts it again, e.g. ["docker", "start", "openclaw-gateway"]
+stop = []                   # a host stops its gateway to repair, e.g. ["docker", "stop", "{{gateway}}"]
+start = []                  # and starts it again, e.g. ["docker", "start", "{{gateway}}"]
 {REFERENCE_ACTIONS}"#
     )
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use common::Instance;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sessions");
 
@@ -784,32 +784,76 @@ fn events(container: &str, since: &str, event: &str) -> usize {
         .count()
 }
 
-#[test]
-fn the_gateway_container_is_stopped_and_started_once_per_pass() {
-    let image = docker_image();
-    let (inst, sessions) = watched("wd-docker");
-    let container = format!("clawdbot-test-gateway-{}", std::process::id());
-    let _ = docker(&["rm", "-f", &container]);
-    let run = docker(&[
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "--name",
-        &container,
-        &image,
-    ]);
+/// A container as Docker Compose makes one for a service of a project (`oneoff`: a
+/// `docker compose run` container), named the way Compose names it.
+fn compose_container(image: &str, project: &str, name: &str, oneoff: bool) -> String {
+    let _ = docker(&["rm", "-f", name]);
+    let labels = [
+        format!("com.docker.compose.project={project}"),
+        "com.docker.compose.service=openclaw-gateway".to_string(),
+        format!(
+            "com.docker.compose.oneoff={}",
+            if oneoff { "True" } else { "False" }
+        ),
+    ];
+    let mut args = vec!["run", "-d", "--network", "none", "--name", name];
+    for label in &labels {
+        args.extend(["--label", label.as_str()]);
+    }
+    args.push(image);
+    let run = docker(&args);
     assert!(
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    name.to_string()
+}
+
+/// Containers removed when the test ends, passed or not.
+struct Removed(Vec<String>);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        for container in &self.0 {
+            let _ = docker(&["rm", "-f", container]);
+        }
+    }
+}
+
+fn running(container: &str) -> bool {
+    let out = docker(&["inspect", "-f", "{{.State.Running}}", container]);
+    String::from_utf8_lossy(&out.stdout).trim() == "true"
+}
+
+/// The default stop and start, against containers laid out as OpenClaw's own
+/// docker-compose.yml makes them: the service's container has no fixed name.
+#[test]
+fn the_gateway_container_of_the_compose_service_is_stopped_and_started_once_per_pass() {
+    let image = docker_image();
+    let (inst, sessions) = watched("wd-docker");
+    let project = format!("clawdbot-test-{}", std::process::id());
+    let gateway = compose_container(
+        &image,
+        &project,
+        &format!("{project}-openclaw-gateway-1"),
+        false,
+    );
+    let oneoff = compose_container(
+        &image,
+        &project,
+        &format!("{project}-openclaw-gateway-run-3f2a"),
+        true,
+    );
+    let mut removed = Removed(vec![gateway.clone(), oneoff.clone()]);
     // Events are second-granular: the run's own start lies in the second before `since`.
     std::thread::sleep(Duration::from_millis(1100));
     let since = jiff::Timestamp::now().as_second().to_string();
+    // The packaged stop and start (a test instance has none), with a short grace for the
+    // test image.
     inst.drop_in(
         "docker.toml",
-        &format!("[watchdog]\nstop = [\"docker\", \"stop\", \"-t\", \"1\", \"{container}\"]\nstart = [\"docker\", \"start\", \"{container}\"]\ngateway_timeout = \"60s\"\n"),
+        "[watchdog]\nstop = [\"docker\", \"stop\", \"-t\", \"1\", \"{gateway}\"]\nstart = [\"docker\", \"start\", \"{gateway}\"]\ngateway_timeout = \"60s\"\n",
     );
     for name in ["a", "b", "c", "d"] {
         place(
@@ -823,16 +867,20 @@ fn the_gateway_container_is_stopped_and_started_once_per_pass() {
     assert_eq!(report["repaired"], 4, "{report}");
     assert_eq!(report["stop"]["ok"], true, "{report}");
     assert_eq!(report["start"]["ok"], true, "{report}");
+    let id = report["stop"]["command"][4].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 64, "{report}");
+    assert_eq!(report["start"]["command"][2], id.as_str(), "{report}");
     // Events are second-granular: wait for the second to pass before asking.
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(
-        events(&container, &since, "stop"),
+        events(&gateway, &since, "stop"),
         1,
         "one stop for four repairs"
     );
-    assert_eq!(events(&container, &since, "start"), 1);
-    let running = docker(&["inspect", "-f", "{{.State.Running}}", &container]);
-    assert_eq!(String::from_utf8_lossy(&running.stdout).trim(), "true");
+    assert_eq!(events(&gateway, &since, "start"), 1);
+    assert!(running(&gateway));
+    assert_eq!(events(&oneoff, &since, "stop"), 0, "a one-off container");
+    assert!(running(&oneoff));
     // A pass that repairs nothing stops nothing.
     let (_, report) = pass(&inst, &[]);
     assert!(
@@ -840,21 +888,61 @@ fn the_gateway_container_is_stopped_and_started_once_per_pass() {
         "{report}"
     );
     std::thread::sleep(Duration::from_millis(1100));
-    assert_eq!(events(&container, &since, "stop"), 1);
-    // A container that is gone: the stop fails, nothing is repaired, all is tried next pass.
-    docker(&["rm", "-f", &container]);
+    assert_eq!(events(&gateway, &since, "stop"), 1);
+
+    // A second project with the service: no guess; gateway_project picks one.
+    let other_project = format!("{project}-b");
+    let other = compose_container(
+        &image,
+        &other_project,
+        &format!("{other_project}-openclaw-gateway-1"),
+        false,
+    );
+    removed.0.push(other.clone());
     let e = place(&sessions, "e.jsonl", &fixture("partial-line", "jsonl"));
     let (code, report) = pass(&inst, &[]);
     assert_eq!(code, 75, "{report}");
-    assert_eq!(report["stop"]["ok"], false);
+    let detail = report["stop"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("2 containers") && detail.contains("gateway_project"),
+        "{report}"
+    );
+    assert_eq!(std::fs::read(&e).unwrap(), fixture("partial-line", "jsonl"));
+    inst.drop_in(
+        "project.toml",
+        &format!("[watchdog]\ngateway_project = {project:?}\n"),
+    );
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!((code, &report["repaired"]), (0, &json!(1)), "{report}");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(events(&gateway, &since, "stop"), 2);
+    assert_eq!(events(&other, &since, "stop"), 0);
+    assert!(running(&gateway) && running(&other));
+
+    // gateway-exec runs a command in that container, with the command's own exit status.
+    let out = inst.run(
+        "clawdbot-watchdog",
+        &["gateway-exec", "--", "/pause", "exit", "3"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+
+    // No gateway running: nothing to stop, nothing started after; files no lock covers are
+    // repaired.
+    docker(&["stop", "-t", "1", &gateway]);
+    let f = place(&sessions, "f.jsonl", &fixture("partial-line", "jsonl"));
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["repaired"], 1, "{report}");
     assert!(
         report["stop"]["detail"]
             .as_str()
             .unwrap()
-            .contains("exit status"),
+            .contains("nothing to stop"),
         "{report}"
     );
-    assert_eq!(std::fs::read(&e).unwrap(), fixture("partial-line", "jsonl"));
-    let (_, report) = pass(&inst, &[]);
-    assert_eq!(report["stop"]["ok"], false, "tried again: {report}");
+    assert!(report["start"].is_null(), "{report}");
+    assert_ne!(std::fs::read(&f).unwrap(), fixture("partial-line", "jsonl"));
+    assert!(!running(&gateway), "started a gateway that was not running");
+    let out = inst.run("clawdbot-watchdog", &["gateway-exec", "--", "/pause"]);
+    assert_eq!(out.status.code(), Some(69), "{out:?}");
 }

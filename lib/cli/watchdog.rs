@@ -28,14 +28,20 @@ context holds a message OpenClaw cannot send to the model is proposed for OpenCl
 reset: a request of [watchdog] reset_action, which the operator approves or denies like any
 other. The operator gets one mail per incident.
 
+The gateway is found as OpenClaw's docker-compose.yml makes it: {gateway} in stop and start
+stands for the one container of Compose service [watchdog] gateway_service (openclaw-gateway),
+found by its labels, in [watchdog] gateway_project if set; gateway-exec runs a command in it.
+
 Examples:
   clawdbot-watchdog --dry-run --json
+  clawdbot-watchdog gateway-exec -- openclaw gateway call health --json
   clawdbot-watchdog scan /home/dakota/.openclaw/agents/main/sessions/4f1c.jsonl
   clawdbot-watchdog store /home/dakota/.openclaw/agents/main/agent/openclaw-agent.sqlite
 
 Exit status: 0 done, 65 (scan) the file is corrupt or (store) a session is stuck, 66 (scan,
 store) it cannot be read, 75 a file could not be examined or the gateway did not stop or
-start (retried next pass), 78 configuration.")]
+start (retried next pass), 69 (gateway-exec) the gateway's container is not found or not running, 78 configuration.
+gateway-exec exits with the command's own status once it runs.")]
 pub struct Cli {
     /// Configuration file (drop-ins are read from FILE.d/).
     #[arg(long, global = true, value_name = "FILE")]
@@ -65,5 +71,12 @@ pub enum Command {
     Store {
         /// The store (agents/AGENT/agent/openclaw-agent.sqlite).
         file: PathBuf,
+    },
+    /// Run a command in the gateway's running container (docker exec), found as [watchdog]
+    /// stop finds it; its output and exit status are the command's.
+    GatewayExec {
+        /// The command and its arguments, after --.
+        #[arg(required = true, last = true, value_name = "COMMAND")]
+        command: Vec<String>,
     },
 }

@@ -7,6 +7,7 @@
 pub mod agentdb;
 mod context;
 pub mod discover;
+pub mod gateway;
 pub mod lock;
 mod poison;
 mod repair;
@@ -45,6 +46,8 @@ const FILE_MAX: u64 = 512 << 20;
 
 /// Settings keys of the watchdog's own state.
 const START_PENDING: &str = "watchdog.restart_pending";
+/// The id of the container a pass stopped through `{gateway}`: the one to start.
+const GATEWAY_CONTAINER: &str = "watchdog.gateway_container";
 const INCIDENT_OPEN: &str = "watchdog.incident_open";
 /// How long reading one OpenClaw store may take, and all of them in one pass (the unit gives
 /// a pass 10 minutes, gateway stop and start included).
@@ -265,43 +268,77 @@ impl Pass<'_> {
 
     /// Stop the gateway, repair the damaged files (each read again: it may have changed before
     /// the gateway stopped), and leave the start to the end of the pass. If the gateway does
-    /// not stop, nothing is repaired and the files are reported as they are.
+    /// not stop, nothing is repaired and the files are reported as they are; if it does not
+    /// run, the files are repaired as beside a running one (only those no lock covers).
     fn repair_stopped(&mut self, damaged: Vec<(PathBuf, Verdict)>) -> Result<(), WatchdogError> {
         let w = &self.config.watchdog;
         let now = time::now().to_string();
         // Set first: a pass that dies after the stop still starts the gateway next time.
-        self.store
-            .write(|tx| tx.set_setting(START_PENDING, Some(&now)))?;
-        let outcome = command::run(&w.stop, w.gateway_timeout.get());
-        let stop = GatewayReport {
-            command: w.stop.clone(),
-            ok: outcome.success(),
-            detail: outcome.describe(),
+        let earlier = self.store.write(|tx| {
+            let earlier = tx.setting(START_PENDING)?;
+            tx.set_setting(START_PENDING, Some(&now))?;
+            Ok(earlier)
+        })?;
+        let timeout = w.gateway_timeout.get();
+        let mut mode = Mode::Stopped;
+        let program = w.stop.first().map_or("", String::as_str);
+        let found =
+            gateway::uses_placeholder(&w.stop).then(|| gateway::find(program, w, true, timeout));
+        let stop = match found {
+            None => run_gateway(w.stop.clone(), timeout),
+            Some(Ok(Some(id))) => {
+                // Start the very container stopped, whatever else appears meanwhile.
+                self.store
+                    .write(|tx| tx.set_setting(GATEWAY_CONTAINER, Some(&id)))?;
+                run_gateway(gateway::fill(&w.stop, &id), timeout)
+            }
+            Some(Ok(None)) => {
+                // Its files may still be written by a gateway run some other way.
+                mode = Mode::Beside;
+                GatewayReport {
+                    command: w.stop.clone(),
+                    ok: true,
+                    detail: format!(
+                        "no container of the {} is running; nothing to stop",
+                        gateway::wanted(w)
+                    ),
+                }
+            }
+            Some(Err(why)) => GatewayReport {
+                command: w.stop.clone(),
+                ok: false,
+                detail: why,
+            },
         };
         if stop.ok {
             log::info!(
-                "gateway stopped to repair {} session file(s): {}",
+                "gateway stopped to repair {} session file(s): {} ({})",
                 damaged.len(),
-                w.stop.join(" ")
+                stop.command.join(" "),
+                stop.detail
             );
         } else {
             log::error!(
                 "the gateway did not stop ({}): {}; nothing repaired",
                 stop.detail,
-                w.stop.join(" ")
+                stop.command.join(" ")
             );
         }
         let stopped = stop.ok;
         self.report.stop = Some(stop);
         for (path, mut verdict) in damaged {
             if stopped {
-                self.file(&path, None, Mode::Stopped)?;
+                self.file(&path, None, mode)?;
                 continue;
             }
             if let Verdict::Corrupt { left, .. } = &mut verdict {
                 *left = Some("the gateway could not be stopped; tried again next pass".into());
             }
             self.report.sessions.push(FileReport { path, verdict });
+        }
+        // A gateway that was not running is not started, unless an earlier pass stopped it.
+        if mode == Mode::Beside && earlier.is_none() {
+            self.store.write(|tx| tx.set_setting(START_PENDING, None))?;
         }
         Ok(())
     }
@@ -757,23 +794,51 @@ fn start(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<
         store.write(|tx| tx.set_setting(START_PENDING, None))?;
         return Ok(());
     }
-    let outcome = command::run(&w.start, w.gateway_timeout.get());
-    let detail = outcome.describe();
-    if outcome.success() {
-        log::info!("gateway started: {}", w.start.join(" "));
-        store.write(|tx| tx.set_setting(START_PENDING, None))?;
+    let timeout = w.gateway_timeout.get();
+    let stopped = store.write(|tx| tx.setting(GATEWAY_CONTAINER))?;
+    let program = w.start.first().map_or("", String::as_str);
+    let argv = match stopped {
+        _ if !gateway::uses_placeholder(&w.start) => Ok(w.start.clone()),
+        Some(id) => Ok(gateway::fill(&w.start, &id)),
+        None => match gateway::find(program, w, false, timeout) {
+            Ok(Some(id)) => Ok(gateway::fill(&w.start, &id)),
+            Ok(None) => Err(format!("no container of the {}", gateway::wanted(w))),
+            Err(why) => Err(why),
+        },
+    };
+    let started = match argv {
+        Ok(argv) => run_gateway(argv, timeout),
+        Err(why) => GatewayReport {
+            command: w.start.clone(),
+            ok: false,
+            detail: why,
+        },
+    };
+    if started.ok {
+        log::info!("gateway started: {}", started.command.join(" "));
+        store.write(|tx| {
+            tx.set_setting(START_PENDING, None)?;
+            tx.set_setting(GATEWAY_CONTAINER, None)
+        })?;
     } else {
         log::error!(
-            "the gateway did not start ({detail}): {}; tried again next pass",
-            w.start.join(" ")
+            "the gateway did not start ({}): {}; tried again next pass",
+            started.detail,
+            started.command.join(" ")
         );
     }
-    report.start = Some(GatewayReport {
-        command: w.start.clone(),
-        ok: outcome.success(),
-        detail,
-    });
+    report.start = Some(started);
     Ok(())
+}
+
+/// Run a stop or start command.
+fn run_gateway(argv: Vec<String>, timeout: std::time::Duration) -> GatewayReport {
+    let outcome = command::run(&argv, timeout);
+    GatewayReport {
+        command: argv,
+        ok: outcome.success(),
+        detail: outcome.describe(),
+    }
 }
 
 /// Mail the operator once when an incident begins (a repair, a problem for a person, a
