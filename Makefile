@@ -70,6 +70,7 @@ install: release assets
 	install -D -m 0644 packaging/clawdbot.catalog $(DESTDIR)$(PREFIX)/lib/systemd/catalog/clawdbot.catalog
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/clawdbot packaging/request.schema.json packaging/availability.schema.json
 	install -D -m 0644 packaging/SKILL.md $(DESTDIR)$(PREFIX)/share/clawdbot/skill/clawdbot/SKILL.md
+	install -D -m 0644 packaging/openclaw/clawdbot-verify.mjs $(DESTDIR)$(PREFIX)/share/clawdbot/openclaw/clawdbot-verify.mjs
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/clawdbot/wazuh packaging/wazuh/*
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man1 target/assets/man/*
 	gzip -9nf $(DESTDIR)$(PREFIX)/share/man/man1/clawdbot*.1

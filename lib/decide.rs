@@ -289,6 +289,8 @@ pub fn notify_agent(
         request: row.id.as_str(),
         state: state.as_str(),
         text,
+        summary: &row.summary,
+        client_ref: row.client_ref.as_deref(),
         reply_session: row.reply_session.as_deref(),
         decided_by: by.map(|b| b.actor).or(row.decided_by.as_deref()),
         words: by.map(|b| b.words).or(row.decision_note.as_deref()),

@@ -251,6 +251,10 @@ pub struct Outcome<'a> {
     pub state: &'a str,
     /// One sentence for the agent.
     pub text: &'a str,
+    /// The request's summary, as the agent wrote it.
+    pub summary: &'a str,
+    /// The agent's own reference for the request.
+    pub client_ref: Option<&'a str>,
     /// The agent session it should reach.
     pub reply_session: Option<&'a str>,
     /// Who decided.
@@ -275,6 +279,8 @@ const OUTPUT_MAX: usize = 16384;
 ///
 /// ```text
 /// clawdbot request R-20261207-7Q2M: Denied
+/// Your request: Restart the searxng container
+/// Your reference: searxng-2026-12-07
 /// What happened: denied by alice@example.org
 /// Decided by: alice@example.org
 /// Operator's words:
@@ -284,10 +290,16 @@ const OUTPUT_MAX: usize = 16384;
 ///     ...
 /// ```
 pub fn outcome_message(o: &Outcome<'_>) -> String {
+    // The agent's own words, kept on their one line.
+    let summary = o.summary.lines().collect::<Vec<_>>().join(" ");
     let mut message = format!(
-        "clawdbot request {}: {}\nWhat happened: {}\n",
-        o.request, o.state, o.text
+        "clawdbot request {}: {}\nYour request: {summary}\n",
+        o.request, o.state
     );
+    if let Some(reference) = o.client_ref {
+        message.push_str(&format!("Your reference: {reference}\n"));
+    }
+    message.push_str(&format!("What happened: {}\n", o.text));
     if let Some(by) = o.decided_by {
         message.push_str(&format!("Decided by: {by}\n"));
     }
@@ -335,12 +347,14 @@ pub fn outcome_body(o: &Outcome<'_>, now: UnixTime) -> Vec<u8> {
         "request": o.request,
         "state": o.state,
         "text": o.text,
+        "summary": o.summary,
         "message": outcome_message(o),
         "name": "clawdbot",
         "sent_at": time::rfc3339(now),
     });
     let optional = [
         ("reply_session", o.reply_session.map(Into::into)),
+        ("client_ref", o.client_ref.map(Into::into)),
         ("decided_by", o.decided_by.map(Into::into)),
         ("operator_words", o.words.map(|w| cut(w, WORDS_MAX).into())),
         ("exit_status", o.exit.map(Into::into)),
@@ -667,6 +681,8 @@ mod tests {
             request: "R-20261207-7Q2M",
             state: "Failed",
             text: "failed with exit status 2",
+            summary: "Install htop",
+            client_ref: Some("htop-1"),
             reply_session: Some("agent:ops:main"),
             decided_by: Some("alice@example.org"),
             words,
@@ -681,6 +697,8 @@ mod tests {
         assert_eq!(
             outcome_message(&o),
             "clawdbot request R-20261207-7Q2M: Failed\n\
+             Your request: Install htop\n\
+             Your reference: htop-1\n\
              What happened: failed with exit status 2\n\
              Decided by: alice@example.org\n\
              Operator's words:\n    yes, go ahead\n    thanks\n\
