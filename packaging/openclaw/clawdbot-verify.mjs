@@ -48,6 +48,10 @@ export default function verify({ payload, headers }) {
   if (!id || headers["idempotency-key"] !== id) {
     return refuse("the Idempotency-Key header must equal webhook-id");
   }
+  // OpenClaw ignores a longer idempotency key, and with it the replay cache.
+  if (id.length > 256) {
+    return refuse("webhook-id is longer than 256 characters");
+  }
   let keys;
   try {
     keys = secrets();
