@@ -356,6 +356,9 @@ pub struct Requests {
     pub ttl: ConfigDuration,
     /// The largest request file accepted.
     pub max_bytes: MaxBytes,
+    /// What a request's `reply_session` must start with: the agent's own sessions, as the
+    /// gateway's `hooks.allowedSessionKeyPrefixes` allows them.
+    pub reply_session_prefixes: Vec<String>,
 }
 
 impl Default for Requests {
@@ -363,6 +366,7 @@ impl Default for Requests {
         Requests {
             ttl: ConfigDuration::from_secs(86_400),
             max_bytes: MaxBytes(65_536),
+            reply_session_prefixes: vec!["agent:main:".into()],
         }
     }
 }

@@ -161,6 +161,16 @@ fn check(object: &Map<String, Value>, config: &Config) -> Result<Accepted, Vec<P
     });
     let reply_session = optional_string(object, "reply_session", &mut problems).inspect(|r| {
         check_token("reply_session", r, &mut problems);
+        let prefixes = &config.requests.reply_session_prefixes;
+        if !prefixes.iter().any(|p| r.starts_with(p.as_str()) && r.len() > p.len()) {
+            problems.push(Problem::new(
+                "reply_session",
+                "session",
+                format!(
+                    "not one of the agent's sessions ([requests] reply_session_prefixes = {prefixes:?})"
+                ),
+            ));
+        }
     });
     let params = params(object, &mut problems);
     let plan = kind
@@ -467,6 +477,26 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
         );
         assert_eq!(accepted.hash.len(), 64);
         assert_eq!(accepted.assessment.risk, crate::risk::Risk::Medium);
+    }
+
+    #[test]
+    fn a_reply_session_must_be_one_of_the_agents_own() {
+        for (session, ok) in [
+            ("agent:main:main", true),
+            ("agent:main:telegram:direct:7", true),
+            ("agent:main:", false),
+            ("agent:ops:main", false),
+            ("hook:main", false),
+            ("agent:mainframe:x", false),
+        ] {
+            let mut v = good();
+            v["reply_session"] = session.into();
+            let result = validate(v.to_string().as_bytes(), &config());
+            assert_eq!(result.is_ok(), ok, "{session}: {result:?}");
+            if let Err(problems) = result {
+                assert_eq!(problems[0].field, "reply_session", "{problems:?}");
+            }
+        }
     }
 
     #[test]

@@ -506,6 +506,37 @@ fn a_refusal_naming_a_gateway_setting_keeps_the_message_and_doctor_names_the_set
 }
 
 #[test]
+fn answers_that_pass_on_a_later_attempt_are_retried_and_a_plain_refusal_is_final() {
+    // OpenClaw's 409 when its hooks were reloaded mid-request, and 408 for a slow body.
+    let reload = r#"{"ok":false,"error":"hook configuration changed; retry request"}"#;
+    let receiver = Receiver::answering(vec![(409, reload), (408, "{}"), (200, "{}")]);
+    let (inst, _, creds) = http_instance("bridge-409", &receiver.url, 3);
+    let out = bridge_cmd(&inst, &creds, &["send", "--message", "x"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(receiver.requests().len(), 3);
+
+    let refused = Receiver::answering(vec![(400, r#"{"ok":false,"error":"message required"}"#)]);
+    inst.drop_in(
+        "60-url.toml",
+        &format!("[bridge]\nurl = {:?}\n", refused.url),
+    );
+    let out = bridge_cmd(&inst, &creds, &["send", "--message", "y"]);
+    assert_eq!(
+        out.status.code(),
+        Some(69),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = bridge_cmd(&inst, &creds, &["resend"]);
+    assert!(out.status.success(), "a failed message is not sent again");
+    assert_eq!(refused.requests().len(), 1);
+}
+
+#[test]
 fn http_mode_keeps_an_undelivered_message_and_resends_it_under_the_same_id() {
     let down = Receiver::start(vec![503, 503]);
     let (inst, _, creds) = http_instance("bridge-resend", &down.url, 1);

@@ -945,4 +945,26 @@ fn the_gateway_container_of_the_compose_service_is_stopped_and_started_once_per_
     assert!(!running(&gateway), "started a gateway that was not running");
     let out = inst.run("clawdbot-watchdog", &["gateway-exec", "--", "/pause"]);
     assert_eq!(out.status.code(), Some(69), "{out:?}");
+
+    // The container to start is remembered in the database, which the unprivileged user can
+    // write: a planted id of another container is not started; the gateway's is.
+    let create = docker(&["create", "--network", "none", &image]);
+    let victim = String::from_utf8(create.stdout).unwrap().trim().to_string();
+    removed.0.push(victim.clone());
+    let db = rusqlite::Connection::open(inst.database()).unwrap();
+    for (key, value) in [
+        ("watchdog.restart_pending", "1"),
+        ("watchdog.gateway_container", victim.as_str()),
+    ] {
+        db.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            [key, value],
+        )
+        .unwrap();
+    }
+    drop(db);
+    let (code, report) = pass(&inst, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["start"]["command"][2], id.as_str(), "{report}");
+    assert!(running(&gateway) && !running(&victim));
 }

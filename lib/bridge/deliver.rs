@@ -83,45 +83,46 @@ pub fn http(config: &Config, keys: &[Key], id: &str, body: &[u8]) -> Result<Stri
             }
         };
         let status = response.status().as_u16();
-        match status {
-            200..=299 => return Ok(url),
-            401 | 403 => {
-                return Err(BridgeError::Unauthorized {
-                    url,
-                    status,
-                    credential: bridge.token_credential.clone(),
-                });
-            }
-            429 | 500..=599 => {
-                why = format!("attempt {}: HTTP {status}", attempt + 1);
-                log::warn!("bridge message {id} to {url}: {why}");
-                if let Some(wait) = retry_after(&response) {
-                    delay = wait.min(RETRY_AFTER_MAX);
-                }
-            }
-            _ => {
-                let detail = response
-                    .body_mut()
-                    .with_config()
-                    .limit(512)
-                    .read_to_string()
-                    .unwrap_or_default();
-                let setting = super::gateway_setting(status, &detail);
-                let detail = crate::request::excerpt(&detail);
-                if let Some(setting) = setting {
-                    return Err(BridgeError::Gateway {
-                        url,
-                        status,
-                        detail,
-                        setting,
-                    });
-                }
-                return Err(BridgeError::Refused {
-                    url,
-                    status,
-                    detail,
-                });
-            }
+        if (200..=299).contains(&status) {
+            return Ok(url);
+        }
+        if matches!(status, 401 | 403) {
+            return Err(BridgeError::Unauthorized {
+                url,
+                status,
+                credential: bridge.token_credential.clone(),
+            });
+        }
+        let wait = retry_after(&response);
+        let detail = response
+            .body_mut()
+            .with_config()
+            .limit(512)
+            .read_to_string()
+            .unwrap_or_default();
+        let setting = super::gateway_setting(status, &detail);
+        let detail = crate::request::excerpt(&detail);
+        if let Some(setting) = setting {
+            return Err(BridgeError::Gateway {
+                url,
+                status,
+                detail,
+                setting,
+            });
+        }
+        // 408: the body came too slowly; 409: OpenClaw reloaded its hooks or the session
+        // changed under the run. Both pass on a later attempt.
+        if !matches!(status, 408 | 409 | 429 | 500..=599) {
+            return Err(BridgeError::Refused {
+                url,
+                status,
+                detail,
+            });
+        }
+        why = format!("attempt {}: HTTP {status} {detail}", attempt + 1);
+        log::warn!("bridge message {id} to {url}: {why}");
+        if let Some(wait) = wait {
+            delay = wait.min(RETRY_AFTER_MAX);
         }
     }
     Err(BridgeError::Retry {

@@ -30,7 +30,8 @@ other. The operator gets one mail per incident.
 
 The gateway is found as OpenClaw's docker-compose.yml makes it: {gateway} in stop and start
 stands for the one container of Compose service [watchdog] gateway_service (openclaw-gateway),
-found by its labels, in [watchdog] gateway_project if set; gateway-exec runs a command in it.
+found by its labels, in [watchdog] gateway_project if set; gateway-exec runs a command in it
+with docker exec.
 
 Examples:
   clawdbot-watchdog --dry-run --json

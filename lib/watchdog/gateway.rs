@@ -30,12 +30,14 @@ pub fn fill(argv: &[String], id: &str) -> Vec<String> {
 
 /// The id of the gateway's one container, asked of `program` (`docker`, or a CLI that speaks
 /// its `ps`); `None` if there is none. `running`: only a running container counts (to stop
-/// it or run a command in it); otherwise a stopped one does too. Several are refused rather
-/// than guessed between: `gateway_project` picks one.
+/// it or run a command in it); otherwise a stopped one does too. `only`: that container, if it
+/// is still one of the gateway's. Several are refused rather than guessed between:
+/// `gateway_project` picks one.
 pub fn find(
     program: &str,
     w: &Watchdog,
     running: bool,
+    only: Option<&str>,
     timeout: Duration,
 ) -> Result<Option<String>, String> {
     let mut query: Vec<String> = [program, "ps", "--quiet", "--no-trunc"]
@@ -44,26 +46,31 @@ pub fn find(
     if !running {
         query.push("--all".into());
     }
-    let mut labels = vec![
+    let mut filters = vec![
         format!("label={SERVICE_LABEL}={}", w.gateway_service),
         SERVICE_CONTAINER.to_string(),
     ];
     if !w.gateway_project.is_empty() {
-        labels.push(format!("label={PROJECT_LABEL}={}", w.gateway_project));
+        filters.push(format!("label={PROJECT_LABEL}={}", w.gateway_project));
     }
-    for label in labels {
-        query.extend(["--filter".to_string(), label]);
+    if let Some(id) = only {
+        if !is_container_id(id) {
+            return Ok(None);
+        }
+        filters.push(format!("id={id}"));
     }
-    let outcome = command::run(&query, timeout);
-    if !outcome.success() {
-        return Err(format!(
-            "cannot look for the {}: {} ({})",
+    for filter in filters {
+        query.extend(["--filter".to_string(), filter]);
+    }
+    // Standard output only: a warning on standard error must not pass for an id.
+    let output = command::capture(&query, timeout, LIST_MAX).map_err(|why| {
+        format!(
+            "cannot look for the {}: {why} ({})",
             wanted(w),
-            outcome.describe(),
             query.join(" ")
-        ));
-    }
-    let ids: Vec<&str> = outcome.output.split_whitespace().collect();
+        )
+    })?;
+    let ids: Vec<&str> = output.split_whitespace().collect();
     if let Some(bad) = ids.iter().find(|id| !is_container_id(id)) {
         return Err(format!(
             "{} printed {}, not a container id",
@@ -73,6 +80,7 @@ pub fn find(
     }
     match ids.as_slice() {
         [] => Ok(None),
+        [id] if only.is_some_and(|only| only != *id) => Ok(None),
         [id] => Ok(Some((*id).to_string())),
         many => Err(format!(
             "{} containers of the {}; set [watchdog] gateway_project to the one to use",
@@ -121,7 +129,7 @@ impl crate::exit::ExitStatus for ExecError {
 pub fn exec(w: &Watchdog, command: &[String]) -> Result<std::convert::Infallible, ExecError> {
     use std::os::unix::process::CommandExt;
     const DOCKER: &str = "docker";
-    let Some(id) = find(DOCKER, w, true, LOOKUP_TIMEOUT).map_err(ExecError::NotFound)? else {
+    let Some(id) = find(DOCKER, w, true, None, LOOKUP_TIMEOUT).map_err(ExecError::NotFound)? else {
         return Err(ExecError::NotRunning(wanted(w)));
     };
     let source = std::process::Command::new(DOCKER)
@@ -135,11 +143,14 @@ pub fn exec(w: &Watchdog, command: &[String]) -> Result<std::convert::Infallible
     })
 }
 
+/// The most of `ps`'s output read: far more than any number of ids worth reading.
+const LIST_MAX: u64 = 64 * 1024;
+
 /// How long looking for the container may take in `gateway-exec`.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A full container id: 64 lowercase hexadecimal digits.
-fn is_container_id(id: &str) -> bool {
+pub fn is_container_id(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 

@@ -282,8 +282,8 @@ impl Pass<'_> {
         let timeout = w.gateway_timeout.get();
         let mut mode = Mode::Stopped;
         let program = w.stop.first().map_or("", String::as_str);
-        let found =
-            gateway::uses_placeholder(&w.stop).then(|| gateway::find(program, w, true, timeout));
+        let found = gateway::uses_placeholder(&w.stop)
+            .then(|| gateway::find(program, w, true, None, timeout));
         let stop = match found {
             None => run_gateway(w.stop.clone(), timeout),
             Some(Ok(Some(id))) => {
@@ -304,11 +304,17 @@ impl Pass<'_> {
                     ),
                 }
             }
-            Some(Err(why)) => GatewayReport {
-                command: w.stop.clone(),
-                ok: false,
-                detail: why,
-            },
+            Some(Err(why)) => {
+                // Nothing was stopped, so nothing is to be started for this pass.
+                if earlier.is_none() {
+                    self.store.write(|tx| tx.set_setting(START_PENDING, None))?;
+                }
+                GatewayReport {
+                    command: w.stop.clone(),
+                    ok: false,
+                    detail: why,
+                }
+            }
         };
         if stop.ok {
             log::info!(
@@ -796,15 +802,10 @@ fn start(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<
     }
     let timeout = w.gateway_timeout.get();
     let stopped = store.write(|tx| tx.setting(GATEWAY_CONTAINER))?;
-    let program = w.start.first().map_or("", String::as_str);
-    let argv = match stopped {
-        _ if !gateway::uses_placeholder(&w.start) => Ok(w.start.clone()),
-        Some(id) => Ok(gateway::fill(&w.start, &id)),
-        None => match gateway::find(program, w, false, timeout) {
-            Ok(Some(id)) => Ok(gateway::fill(&w.start, &id)),
-            Ok(None) => Err(format!("no container of the {}", gateway::wanted(w))),
-            Err(why) => Err(why),
-        },
+    let argv = if gateway::uses_placeholder(&w.start) {
+        container_to_start(w, stopped.as_deref(), timeout).map(|id| gateway::fill(&w.start, &id))
+    } else {
+        Ok(w.start.clone())
     };
     let started = match argv {
         Ok(argv) => run_gateway(argv, timeout),
@@ -829,6 +830,26 @@ fn start(config: &Config, store: &mut Store, report: &mut PassReport) -> Result<
     }
     report.start = Some(started);
     Ok(())
+}
+
+/// The gateway container to start: the one a pass stopped, if it is still one of the
+/// gateway's (the id comes from the database, which the unprivileged user can write), else
+/// the one found now.
+fn container_to_start(
+    w: &crate::config::Watchdog,
+    stopped: Option<&str>,
+    timeout: std::time::Duration,
+) -> Result<String, String> {
+    let program = w.start.first().map_or("", String::as_str);
+    let remembered = match stopped {
+        Some(id) => gateway::find(program, w, false, Some(id), timeout)?,
+        None => None,
+    };
+    match remembered {
+        Some(id) => Ok(id),
+        None => gateway::find(program, w, false, None, timeout)?
+            .ok_or_else(|| format!("no container of the {}", gateway::wanted(w))),
+    }
 }
 
 /// Run a stop or start command.
