@@ -78,6 +78,7 @@ install: release assets
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions target/assets/completions/zsh/*
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d target/assets/completions/fish/*
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/clawdbot/README.md
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/clawdbot/docs docs/*.md
 
 # Boot a Debian root under systemd-nspawn, install the package and walk the approval loop
 # through the real units (root; debootstrap and systemd-container; see tests/system/).

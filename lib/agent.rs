@@ -1,4 +1,4 @@
-//! The optional admin agent command (DESIGN.md section 7): one configured argv, a prompt on
+//! The optional admin agent command (docs/architecture.md): one configured argv, a prompt on
 //! stdin, JSON on stdout, a time limit. It may raise a request's risk, answer the operator's
 //! question, read a reply the rules found unclear, and carry out an approved freeform request.
 //! It never lowers a risk and never approves anything by itself. Request text reaches it

@@ -1,4 +1,4 @@
-//! One pass of the broker (DESIGN.md sections 4 and 5): take new requests from the spool,
+//! One pass of the broker (docs/state-machine.md): take new requests from the spool,
 //! record them, assess them, queue their approval mails, expire stale requests, and send what
 //! the outbox holds. Each step commits before the next begins, so a pass killed anywhere is
 //! finished by the next one.

@@ -1,4 +1,4 @@
-//! Outgoing mail: the approval mail and the digest (DESIGN.md section 6), built with lettre and
+//! Outgoing mail: the approval mail and the digest (docs/wire-formats.md), built with lettre and
 //! delivered by the configured transport. Mails are composed once, stored in the outbox, and
 //! the stored bytes are what is sent, however many attempts it takes.
 

@@ -1,4 +1,4 @@
-//! The reply Maildir (DESIGN.md section 6): every message in `new/` is read once, recorded once
+//! The reply Maildir (docs/wire-formats.md): every message in `new/` is read once, recorded once
 //! (Message-ID and content hash are unique in the database), judged, and moved to `cur/` only
 //! after its record commits. Nothing is deleted; an unreadable mail is recorded and kept.
 
@@ -232,7 +232,7 @@ struct AgentHelp {
 impl AgentHelp {
     /// Only an unclear verdict is open to the agent's reading, and the agent never approves:
     /// its reading of an approval stays unclear and the operator is asked again, since only
-    /// the operator's own unambiguous words approve (DESIGN.md sections 5 and 6).
+    /// the operator's own unambiguous words approve (docs/state-machine.md).
     fn adjust(&self, mut verdict: Verdict) -> Verdict {
         let Some((intent, why)) = self
             .reading
@@ -318,7 +318,7 @@ pub fn decision(intent: Intent) -> Decision {
     }
 }
 
-/// The checks of DESIGN.md section 6, in order; the first that fails is the reason.
+/// The checks of docs/wire-formats.md ("Replies"), in order; the first that fails is the reason.
 pub fn judge(tx: &Tx<'_>, config: &Config, reply: &Reply) -> Result<Judgement, StoreError> {
     // The request first, so that every refusal lands on the request's audit trail too.
     let text = trim::trim_reply(&reply.text);

@@ -1,5 +1,5 @@
 //! An operator's reply mail: parsed once, then judged by pure functions — is it authenticated,
-//! is it an auto-reply or our own mail, which request does it answer (DESIGN.md section 6).
+//! is it an auto-reply or our own mail, which request does it answer (docs/wire-formats.md).
 
 use std::borrow::Cow;
 

@@ -1,4 +1,4 @@
-//! The broker's state machine (DESIGN.md section 5). Only the transitions listed in
+//! The broker's state machine (docs/state-machine.md). Only the transitions listed in
 //! [`State::can_become`] exist; the store refuses any other.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The bridge (DESIGN.md section 8): one-way messages from the admin side to the agent, signed
+//! The bridge (docs/wire-formats.md): one-way messages from the admin side to the agent, signed
 //! in the Standard Webhooks format so that neither a prompt-injected agent, another local
 //! process nor a replayed capture can forge or repeat one. Every message sent is recorded
 //! first, so a failed delivery is retried under the same id, never minted twice.

@@ -1,5 +1,5 @@
 //! `clawdbot-calendar`: the operator's calendars (Microsoft Graph and Google Calendar) merged
-//! into one `availability.json` the agent reads (DESIGN.md section 13). Every time keeps its
+//! into one `availability.json` the agent reads (docs/wire-formats.md). Every time keeps its
 //! zone: the output is RFC 3339 with explicit offsets in the operator's zone, whatever the
 //! machine's `TZ`.
 

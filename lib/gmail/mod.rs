@@ -1,6 +1,6 @@
 //! `clawdbot-mailpoll`: brings the operator's replies from a Gmail mailbox into the reply
 //! Maildir, cheaply (an idle poll is one `history.list` call) and without ever losing or
-//! doubling a message (DESIGN.md sections 2, 3 and 6).
+//! doubling a message (docs/architecture.md, docs/wire-formats.md).
 
 pub mod api;
 pub mod authorize;

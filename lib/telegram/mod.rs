@@ -1,4 +1,4 @@
-//! `clawdbot-telegram`: the operator's bot (DESIGN.md section 13). One run sends what is
+//! `clawdbot-telegram`: the operator's bot (docs/wire-formats.md). One run sends what is
 //! queued, long-polls `getUpdates` from the stored offset, obeys operators only (checked
 //! before anything else reads an update), and stores the new offset.
 

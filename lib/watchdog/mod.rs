@@ -1,4 +1,4 @@
-//! The session watchdog (DESIGN.md section 9): one pass reads every agent session transcript
+//! The session watchdog (docs/openclaw.md): one pass reads every agent session transcript
 //! that changed since it was last found healthy, and repairs the damaged ones (see
 //! [`transcript`] for what that means). Before a repair it stops the gateway, so that no run of
 //! OpenClaw's is writing a file being repaired (OpenClaw takes over any lock whose owner is not
