@@ -4,7 +4,7 @@ send, sign/verify per operation, and binary sizes.
 
 Runs the release binaries in target/release against fresh `clawdbot init` instances under a
 temporary directory, with the file mail transport and drop-mode bridge (fsync included).
-Prints a Markdown table for the README. Usage: make bench  (or: python3 bench/bench.py [--runs N])
+Prints a Markdown table for docs/benchmarks.md. Usage: make bench  (or: python3 bench/bench.py [--runs N])
 """
 import argparse
 import json
