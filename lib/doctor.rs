@@ -162,7 +162,7 @@ fn bridge_deliveries(config: &Config) -> Option<Check> {
         .iter()
         .filter(|m| m.state == "pending")
         .filter_map(|m| Some((m, m.last_error.as_deref()?)))
-        .filter(|(_, error)| error.contains("change the gateway's"))
+        .filter(|(_, error)| error.contains(crate::bridge::GATEWAY_HOLDS))
         .collect();
     Some(match held.last() {
         None => pass(

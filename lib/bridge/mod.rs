@@ -20,6 +20,10 @@ use crate::store::{Store, StoreError, Tx};
 use crate::time::{self, UnixTime};
 use signature::{Key, Received, SecretError, VerifyError};
 
+/// The words a [`BridgeError::Gateway`] message names the setting with; `clawdbot doctor`
+/// finds the messages the gateway holds by them in the recorded last error.
+pub const GATEWAY_HOLDS: &str = "change the gateway's";
+
 /// Why a message could not be signed, sent or verified.
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
@@ -66,7 +70,8 @@ pub enum BridgeError {
     /// The gateway refused the message because of one of its own settings: a configuration
     /// error, so the message stays pending and is sent again once the setting is fixed.
     #[error(
-        "{url} answered {status}: {detail}; change the gateway's {setting} (the message is kept, and `clawdbot-bridge resend` sends it again)"
+        "{url} answered {status}: {detail}; {change} {setting} (the message is kept, and `clawdbot-bridge resend` sends it again)",
+        change = GATEWAY_HOLDS
     )]
     Gateway {
         /// The hook URL.

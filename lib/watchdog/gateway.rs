@@ -132,11 +132,9 @@ pub fn exec(w: &Watchdog, command: &[String]) -> Result<std::convert::Infallible
     let Some(id) = find(DOCKER, w, true, None, LOOKUP_TIMEOUT).map_err(ExecError::NotFound)? else {
         return Err(ExecError::NotRunning(wanted(w)));
     };
-    let source = std::process::Command::new(DOCKER)
-        .arg("exec")
-        .arg(id)
-        .args(command)
-        .exec();
+    let mut args = vec!["exec".to_string(), id];
+    args.extend(command.iter().cloned());
+    let source = command::clean(DOCKER, &args).exec();
     Err(ExecError::Start {
         program: DOCKER.into(),
         source,

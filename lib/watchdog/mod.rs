@@ -281,6 +281,8 @@ impl Pass<'_> {
         })?;
         let timeout = w.gateway_timeout.get();
         let mut mode = Mode::Stopped;
+        // Nothing stopped (none running, or the lookup failed): nothing to start after.
+        let mut nothing_stopped = false;
         let program = w.stop.first().map_or("", String::as_str);
         let found = gateway::uses_placeholder(&w.stop)
             .then(|| gateway::find(program, w, true, None, timeout));
@@ -295,6 +297,7 @@ impl Pass<'_> {
             Some(Ok(None)) => {
                 // Its files may still be written by a gateway run some other way.
                 mode = Mode::Beside;
+                nothing_stopped = true;
                 GatewayReport {
                     command: w.stop.clone(),
                     ok: true,
@@ -305,10 +308,7 @@ impl Pass<'_> {
                 }
             }
             Some(Err(why)) => {
-                // Nothing was stopped, so nothing is to be started for this pass.
-                if earlier.is_none() {
-                    self.store.write(|tx| tx.set_setting(START_PENDING, None))?;
-                }
+                nothing_stopped = true;
                 GatewayReport {
                     command: w.stop.clone(),
                     ok: false,
@@ -342,8 +342,8 @@ impl Pass<'_> {
             }
             self.report.sessions.push(FileReport { path, verdict });
         }
-        // A gateway that was not running is not started, unless an earlier pass stopped it.
-        if mode == Mode::Beside && earlier.is_none() {
+        // Unless an earlier pass stopped it, a gateway this pass did not stop is not started.
+        if nothing_stopped && earlier.is_none() {
             self.store.write(|tx| tx.set_setting(START_PENDING, None))?;
         }
         Ok(())
