@@ -1,7 +1,11 @@
 # clawdbot: build, test and install. `make check` is the test command CI runs.
 PREFIX ?= /usr
 DESTDIR ?=
-BINS := clawdbot clawdbot-broker clawdbot-request clawdbot-bridge clawdbot-exec clawdbot-mailpoll clawdbot-watchdog clawdbot-secrets clawdbot-maint clawdbot-telegram clawdbot-calendar
+# Four executables: the request writer, clawdbot-exec and the watchdog each link only what they
+# call; every other program is a link to `clawdbot`, which picks the program by the name it is
+# started under (docs/architecture.md).
+BINS := clawdbot clawdbot-request clawdbot-exec clawdbot-watchdog
+LINKS := clawdbot-broker clawdbot-bridge clawdbot-mailpoll clawdbot-secrets clawdbot-maint clawdbot-telegram clawdbot-calendar
 CARGO ?= cargo
 
 .PHONY: all build release check test lint fmt bench bench-watchdog bench-watchdog-unchanged bench-maint bench-load demo assets deb install system-test clean
@@ -13,6 +17,7 @@ build:
 
 release:
 	$(CARGO) build --release
+	for name in $(LINKS); do ln -sfn clawdbot target/release/$$name; done
 
 # Everything CI checks: formatting, lints, and every test (crash points included).
 check: lint test
@@ -63,6 +68,7 @@ deb: release assets
 # clawdbot.conf; journalctl --update-catalog; systemctl enable --now clawdbot.target.
 install: release assets
 	install -D -m 0755 -t $(DESTDIR)$(PREFIX)/bin $(addprefix target/release/,$(BINS))
+	for name in $(LINKS); do ln -sfn clawdbot $(DESTDIR)$(PREFIX)/bin/$$name; done
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/lib/systemd/system units/* timers/* paths/*
 	install -D -m 0644 packaging/sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/clawdbot.conf
 	install -D -m 0644 packaging/tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/clawdbot.conf

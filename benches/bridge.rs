@@ -3,7 +3,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use clawdbot::bridge::signature::{self, Key, Received};
+use clawdbot::channels::bridge::signature::{self, Key, Received};
 
 const ROUNDS: u32 = 200_000;
 

@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use clawdbot::{intent, reply, trim};
+use clawdbot::{reply, reply::intent, reply::trim};
 
 const MAILS: usize = 1000;
 

@@ -1,29 +1,6 @@
 //! `clawdbot-exec`: carries out approved requests, at most once each.
+//! An executable of its own, linking only what it calls (docs/architecture.md).
 
-use std::process::ExitCode;
-
-use clawdbot::cli::exec::{Cli, PROGRAM};
-use clawdbot::config::Config;
-use clawdbot::exit::{self, Exit};
-use clawdbot::{exec, journal};
-
-fn main() -> ExitCode {
-    let cli = match exit::parse_args::<Cli>() {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    journal::init(cli.verbose, false);
-    let config = match Config::load(cli.config.as_deref()) {
-        Ok(config) => config,
-        Err(e) => return exit::report(PROGRAM, &e),
-    };
-    match exec::run(&config) {
-        Ok(report) => {
-            if cli.json {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
-            }
-            Exit::Ok.into()
-        }
-        Err(e) => exit::report(PROGRAM, &e),
-    }
+fn main() -> std::process::ExitCode {
+    clawdbot::cli::exec::main()
 }

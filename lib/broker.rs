@@ -7,24 +7,26 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::atomic::{self, FileError, Untrusted};
-use crate::bridge::{self, BridgeError};
-use crate::config::Config;
+use crate::channels::bridge::{self, BridgeError};
+use crate::channels::mail::{self, MailError, Sender};
+use crate::core::journal;
+use crate::core::journal::Kind;
+use crate::core::request::{self, Accepted, Plan, Problem};
+use crate::core::risk::Risk;
+use crate::core::state::State;
+use crate::core::store::RequestRow;
+use crate::core::store::{NewRequest, Rejection, Store, StoreError, Tx};
+use crate::core::{agent, decide, message, outbox};
 use crate::exec::{self, ExecError};
-use crate::exit::{Exit, ExitStatus};
-use crate::failpoint;
-use crate::ids::{self, RandomError, RequestId};
-use crate::journal;
-use crate::journal::Kind;
-use crate::mail::{self, MailError, Sender};
-use crate::request::{self, Accepted, Plan, Problem};
-use crate::risk::Risk;
-use crate::spool::{self, Entry};
-use crate::state::State;
-use crate::store::RequestRow;
-use crate::store::{NewRequest, Rejection, Store, StoreError, Tx};
-use crate::time::{self, UnixTime};
-use crate::{agent, apt, decide, maildir};
+use crate::intake::spool::{self, Entry};
+use crate::platform::apt;
+use crate::platform::atomic::{self, FileError, Untrusted};
+use crate::platform::config::Config;
+use crate::platform::exit::{Exit, ExitStatus};
+use crate::platform::failpoint;
+use crate::platform::ids::{self, RandomError, RequestId};
+use crate::platform::time::{self, UnixTime};
+use crate::reply::maildir;
 use serde_json::Value;
 
 /// Requests recorded per transaction during intake.
@@ -443,8 +445,8 @@ fn reject(
         excerpt: &excerpt,
         now,
     })?;
-    let body = bridge::rejected_body(id.as_str(), &source, &problems, now);
-    bridge::queue(tx, config, &body, Some(id.as_str()), now)?;
+    let body = message::rejected_body(id.as_str(), &source, &problems, now);
+    outbox::tell_agent(tx, config, &body, Some(id.as_str()), now)?;
     report.rejected += 1;
     Ok(After::Quarantine {
         entry,
@@ -541,8 +543,8 @@ fn tell_throttled(
         if last.is_some_and(|at| now - at < 3600) {
             return Ok(false);
         }
-        let body = bridge::throttled_body(held, config.mail.max_per_hour, now);
-        bridge::queue(tx, config, &body, None, now)?;
+        let body = message::throttled_body(held, config.mail.max_per_hour, now);
+        outbox::tell_agent(tx, config, &body, None, now)?;
         tx.set_setting(THROTTLE_NOTICE, Some(&now.to_string()))?;
         Ok(true)
     })?;
@@ -594,7 +596,7 @@ fn budget(config: &Config, store: &Store, now: UnixTime) -> Result<usize, StoreE
 fn queue_approval(
     config: &Config,
     tx: &mut Tx<'_>,
-    row: &crate::store::RequestRow,
+    row: &crate::core::store::RequestRow,
     now: UnixTime,
 ) -> Result<(), StoreError> {
     let n = tx.next_mail_number(&row.id)?;
@@ -702,6 +704,7 @@ fn flush_outbox(
     store: &mut Store,
     report: &mut PassReport,
 ) -> Result<(), BrokerError> {
+    mail::compose_drafts(config, store)?;
     let due = store.due_mails(time::now())?;
     if due.is_empty() {
         return Ok(());
@@ -728,7 +731,9 @@ fn flush_outbox(
                         ) {
                             // The request moved on meanwhile (expired, say): the mail still went.
                             Err(StoreError::Conflict { .. }) => {}
-                            Ok(()) => crate::telegram::run::queue_alert(tx, config, &id, now)?,
+                            Ok(()) => {
+                                crate::channels::telegram::run::queue_alert(tx, config, &id, now)?
+                            }
                             Err(e) => return Err(e),
                         }
                     }
@@ -752,9 +757,8 @@ fn flush_outbox(
     Ok(())
 }
 
-/// Approved requests are carried out by `clawdbot-exec`: inline on a self-contained instance,
-/// else through a trigger file for `clawdbot-exec.path` (it runs as root; the broker does not).
-/// Start approved requests: `clawdbot-exec` inline, or a trigger for `clawdbot-exec.path`.
+/// Start approved requests: `clawdbot-exec` inline on a self-contained instance, else a
+/// trigger file for `clawdbot-exec.path` (it runs as root; the broker does not).
 pub fn carry_out(config: &Config, store: &mut Store) -> Result<(), BrokerError> {
     let approved = store.requests_in(&[State::Approved])?;
     if approved.is_empty() {
@@ -768,6 +772,21 @@ pub fn carry_out(config: &Config, store: &mut Store) -> Result<(), BrokerError> 
         }
     }
     Ok(())
+}
+
+/// Start what an operator approved outside a pass (a Telegram button): a trigger for
+/// `clawdbot-exec.path`, as a pass leaves one; on a self-contained instance (`[exec] inline`)
+/// a whole pass. The rest (the agent told of a denial, the confirmation mail) goes with the
+/// next pass. A failure is logged, not returned: the next pass starts it.
+pub fn start_approved(config: &Config, store: &mut Store) {
+    let result = if config.exec.inline {
+        run(config).map(drop)
+    } else {
+        carry_out(config, store)
+    };
+    if let Err(e) = result {
+        log::warn!("an approval from Telegram waits for the broker's next pass: {e}");
+    }
 }
 
 /// Requests whose action has run are finished; one found `Executing` with no result while no
@@ -827,7 +846,7 @@ fn remind(config: &Config, store: &mut Store) -> Result<(), BrokerError> {
                 row.id,
                 time::local(row.deadline_at, &config.operator.timezone.tz)
             );
-            decide::queue_mail(tx, config, &row, "Reminder", &text, None, true, now)
+            outbox::mail_thread(tx, &row, "Reminder", &text, None, true, now)
         })?;
     }
     Ok(())

@@ -12,18 +12,18 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::apt;
-use crate::atomic::{self, FileError};
-use crate::config::{Config, Preview};
-use crate::dir::{Dir, FileKind};
-use crate::exit::{Exit, ExitStatus};
-use crate::failpoint;
-use crate::journal::Kind;
-use crate::request::{self, hex};
-use crate::state::State;
-use crate::store::{RequestRow, Store, StoreError};
-use crate::time;
-use crate::{agent, decide};
+use crate::core::journal::Kind;
+use crate::core::request::{self, hex};
+use crate::core::state::State;
+use crate::core::store::{RequestRow, Store, StoreError};
+use crate::core::{agent, decide, outbox};
+use crate::platform::apt;
+use crate::platform::atomic::{self, FileError};
+use crate::platform::config::{Config, Preview};
+use crate::platform::dir::{Dir, FileKind};
+use crate::platform::exit::{Exit, ExitStatus};
+use crate::platform::failpoint;
+use crate::platform::time;
 
 /// Why a run could not happen.
 #[derive(Debug, thiserror::Error)]
@@ -105,9 +105,8 @@ pub fn run(config: &Config) -> Result<ExecReport, ExecError> {
                         None,
                         time::now(),
                     )?;
-                    decide::queue_mail(
+                    outbox::mail_thread(
                         tx,
-                        config,
                         &row,
                         "Not run",
                         &format!("Not run: {why}."),
@@ -164,7 +163,10 @@ fn remove_stale_triggers(config: &Config, store: &Store) -> Result<(), ExecError
         }
     };
     for name in names {
-        let approved = match name.to_str().and_then(crate::ids::RequestId::parse) {
+        let approved = match name
+            .to_str()
+            .and_then(crate::platform::ids::RequestId::parse)
+        {
             Some(id) => store
                 .request(&id)?
                 .is_some_and(|r| r.state == State::Approved),
@@ -345,7 +347,7 @@ fn output_file(dir: &Dir, name: &OsStr) -> std::io::Result<File> {
 }
 
 fn spawn_and_wait(argv: &[String], timeout: Duration, out: &File) -> std::io::Result<Option<i32>> {
-    let mut child = crate::command::clean(&argv[0], &argv[1..])
+    let mut child = crate::platform::command::clean(&argv[0], &argv[1..])
         .stdout(out.try_clone()?)
         .stderr(out.try_clone()?)
         .spawn()?;
@@ -385,7 +387,7 @@ pub fn trigger(config: &Config, id: &str) -> Result<(), FileError> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
         .map_err(|e| FileError::new("cannot create", &path, e))?;
-    crate::atomic::sync_dir(&dir)
+    crate::platform::atomic::sync_dir(&dir)
 }
 
 fn remove_trigger(config: &Config, id: &str) {

@@ -1,50 +1,28 @@
 //! clawdbot: the operations plane of a server administered by AI agents.
 //!
-//! An untrusted agent files requests ([`request`]) into a spool; the broker ([`broker`]) validates
-//! and records them ([`store`]), assesses their risk ([`risk`]) and mails the operator ([`mail`]).
-//! Every binary in `bins/` is a thin shell over these modules.
+//! The library is layered; a module imports only from layers below its own (and from modules
+//! of its own layer, without cycles), and `tests/architecture.rs` fails the build otherwise.
+//! Top to bottom (docs/architecture.md has the picture):
+//!
+//! - [`cli`]: the programs' command lines, and the operator's commands (`init`, `doctor`,
+//!   `demo`).
+//! - [`broker`], [`jobs`]: the approval loop's pass, and the jobs around it (watchdog,
+//!   maintenance, calendar, secrets). Neither uses the other.
+//! - [`channels`]: what talks to the world: mail (SMTP, sendmail, Gmail), Telegram, the bridge
+//!   to the agent, notifications. Each sends what the core left in its outbox.
+//! - [`reply`]: the operator's reply mails: parsed, authenticated, trimmed, read.
+//! - [`intake`], [`exec`]: requests coming in from the agent's spool; approved actions
+//!   carried out. Neither uses the other.
+//! - [`core`]: requests, their states and risk, decisions, the store and the outbox rows that
+//!   tell the channels what to send. The core never calls a channel.
+//! - [`platform`]: configuration, files, time, ids, credentials, commands.
 
-pub mod agent;
-pub mod apt;
-pub mod atomic;
-pub mod authres;
-pub mod bridge;
 pub mod broker;
-pub mod calendar;
+pub mod channels;
 pub mod cli;
-pub mod command;
-pub mod config;
-pub mod credentials;
-pub mod decide;
-pub mod demo;
-pub mod dir;
-pub mod doctor;
-pub mod duration;
+pub mod core;
 pub mod exec;
-pub mod exit;
-pub mod failpoint;
-pub mod gmail;
-pub mod html;
-pub mod ids;
-pub mod init;
-pub mod inspect;
-pub mod intent;
-pub mod interpret;
-pub mod journal;
-pub mod mail;
-pub mod maildir;
-pub mod maint;
-pub mod notify;
-pub mod oauth;
+pub mod intake;
+pub mod jobs;
+pub mod platform;
 pub mod reply;
-pub mod request;
-pub mod risk;
-pub mod secrets;
-pub mod spool;
-pub mod state;
-pub mod store;
-pub mod submit;
-pub mod telegram;
-pub mod time;
-pub mod trim;
-pub mod watchdog;

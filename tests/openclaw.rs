@@ -948,7 +948,7 @@ impl Gateway {
         body: &str,
         idempotency: bool,
     ) -> (u16, Value) {
-        use clawdbot::bridge::signature::{Key, sign};
+        use clawdbot::channels::bridge::signature::{Key, sign};
         let key = Key::parse("test", secret).unwrap();
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
@@ -1147,7 +1147,7 @@ fn an_outcome_reaches_the_agents_own_conversation_through_a_real_gateway() {
     let body = serde_json::json!({"agentId": "main", "deliver": false, "message": "clawdbot:\nraw",
         "name": "clawdbot", "sessionKey": session, "sessionMode": "persistent", "type": "message"})
     .to_string();
-    let now = clawdbot::time::now();
+    let now = clawdbot::platform::time::now();
     let mut forger = String::from_utf8(std::fs::read(&wrong).unwrap()).unwrap();
     forger.truncate(forger.trim_end().len());
     for (why, key, id, at, idempotency) in [
@@ -1163,7 +1163,13 @@ fn an_outcome_reaches_the_agents_own_conversation_through_a_real_gateway() {
     let (status, first) = gateway.post(secret, "msg_replayed", now, &body, true);
     assert_eq!(status, 200, "{first}");
     gateway.wait_for_answer(session, "clawdbot:\nraw");
-    let (status, again) = gateway.post(secret, "msg_replayed", clawdbot::time::now(), &body, true);
+    let (status, again) = gateway.post(
+        secret,
+        "msg_replayed",
+        clawdbot::platform::time::now(),
+        &body,
+        true,
+    );
     assert_eq!((status, &again["runId"]), (200, &first["runId"]), "{again}");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(

@@ -3,10 +3,10 @@
 //! invents text; no approval comes from a reply whose only approval words are quoted; a
 //! signature never verifies a changed message.
 
-use clawdbot::bridge::signature::{self, Key, Received};
-use clawdbot::intent::{self, APPROVE, Body, Context, Intent, VETOES, interpret};
-use clawdbot::trim::trim_reply;
-use clawdbot::watchdog::transcript;
+use clawdbot::channels::bridge::signature::{self, Key, Received};
+use clawdbot::jobs::watchdog::transcript;
+use clawdbot::reply::intent::{self, APPROVE, Body, Context, Intent, VETOES, interpret};
+use clawdbot::reply::trim::trim_reply;
 
 /// xorshift64*: small, fast, and the same sequence for the same seed.
 struct Rng(u64);

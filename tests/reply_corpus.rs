@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
-use clawdbot::intent::{self, Context, Intent};
 use clawdbot::reply;
+use clawdbot::reply::intent::{self, Context, Intent};
 
 const REQUEST: &str = "R-20261201-7Q2M";
 

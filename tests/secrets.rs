@@ -3,9 +3,9 @@
 
 mod common;
 
-use clawdbot::config::Config;
-use clawdbot::secrets;
-use clawdbot::store::Store;
+use clawdbot::core::store::Store;
+use clawdbot::jobs::secrets;
+use clawdbot::platform::config::Config;
 use common::Instance;
 use jiff::ToSpan;
 use jiff::civil::{Date, date};
@@ -48,6 +48,8 @@ fn each_reminder_is_sent_once_as_the_days_pass() {
     let days: Vec<i64> = mailed_on.iter().map(|(d, _)| *d).collect();
     // 14, 7 and 1 days before; then 1, 8, 15, 22 and 29 days overdue.
     assert_eq!(days, [-14, -7, -1, 1, 8, 15, 22, 29], "{mailed_on:?}");
+    // The job leaves drafts; the broker's mail channel composes them into the outbox.
+    clawdbot::channels::mail::compose_drafts(&config, &mut store).unwrap();
     assert_eq!(outbox_count(&config.paths.database(), "secrets"), 8);
 }
 

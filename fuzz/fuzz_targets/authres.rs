@@ -14,7 +14,7 @@ fn is_name(name: &str, dots: bool) -> bool {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)
-        && let Ok(parsed) = clawdbot::authres::parse(text)
+        && let Ok(parsed) = clawdbot::reply::authres::parse(text)
     {
         assert!(!parsed.authserv_id.is_empty());
         // Each result follows its own `;`.

@@ -1,7 +1,7 @@
 //! Bridge verification: `Name: value` header lines, then the body, checked against a key.
 #![no_main]
 
-use clawdbot::bridge::signature::{self, Key, Received};
+use clawdbot::channels::bridge::signature::{self, Key, Received};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
     let lines: Vec<String> = head.lines().map(str::to_string).collect();
-    let Ok(headers) = clawdbot::bridge::parse_header_lines(&lines) else {
+    let Ok(headers) = clawdbot::channels::bridge::parse_header_lines(&lines) else {
         return;
     };
     let find = |name: &str| {

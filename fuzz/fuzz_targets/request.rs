@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use clawdbot::config::Config;
+use clawdbot::platform::config::Config;
 use libfuzzer_sys::fuzz_target;
 
 fn config() -> &'static Config {
@@ -15,5 +15,5 @@ fn config() -> &'static Config {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = clawdbot::request::validate(data, config());
+    let _ = clawdbot::core::request::validate(data, config());
 });

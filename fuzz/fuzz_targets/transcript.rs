@@ -2,7 +2,7 @@
 //! to bytes of the file, in order, and a repaired file needs no further repair.
 #![no_main]
 
-use clawdbot::watchdog::transcript::{self, Piece};
+use clawdbot::jobs::watchdog::transcript::{self, Piece};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

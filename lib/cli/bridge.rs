@@ -2,7 +2,18 @@
 
 use std::path::PathBuf;
 
+use super::Common;
+use crate::channels::bridge::signature::Key;
+use crate::channels::bridge::{self, BridgeError};
+use crate::core::store::Store;
+use crate::platform::atomic::FileError;
+use crate::platform::config::Config;
+use crate::platform::exit::{self, Exit};
+use crate::{intake::submit, platform::time};
 use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
 
 /// The program's name, in messages and usage.
 pub const PROGRAM: &str = "clawdbot-bridge";
@@ -24,12 +35,8 @@ Exit status: 0 done, 65 refused (bad body or failed verification), 69 the gatewa
 the message for good, 75 not delivered yet (kept, and resent under the same id), 78
 configuration: ours, or a gateway setting that refuses the message (kept; resend after the fix).")]
 pub struct Cli {
-    /// Configuration file (drop-ins are read from FILE.d/).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Log debug messages.
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    #[command(flatten)]
+    pub common: Common,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -74,4 +81,117 @@ pub enum Command {
         #[arg(long, value_name = "HEADER")]
         header: Vec<String>,
     },
+}
+
+impl super::Program for Cli {
+    const NAME: &'static str = PROGRAM;
+    const QUIET: bool = false;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// The program: parse the command line, start logging, run, and exit with a sysexits
+/// status.
+pub fn main() -> ExitCode {
+    let cli = match super::start::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    match run(cli.common.config.as_deref(), cli.command) {
+        Ok(()) => Exit::Ok.into(),
+        Err(e) => exit::report(PROGRAM, &e),
+    }
+}
+
+/// The configuration, keys and store every command but keygen needs.
+fn open(config: Option<&Path>) -> Result<(Config, Vec<Key>, Store), BridgeError> {
+    let config = Config::load(config)?;
+    let keys = bridge::keys(&config)?;
+    let store = Store::open(&config.paths.database())?;
+    Ok((config, keys, store))
+}
+
+fn run(config_path: Option<&Path>, command: Command) -> Result<(), BridgeError> {
+    match command {
+        // keygen needs no configuration: it must work before there is one.
+        Command::Keygen { output: None } => {
+            println!("{}", bridge::signature::keygen()?);
+            Ok(())
+        }
+        Command::Keygen { output: Some(path) } => {
+            bridge::write_new_secret(&path)?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        Command::Send {
+            message,
+            json,
+            request,
+            session,
+        } => {
+            let (config, keys, mut store) = open(config_path)?;
+            let body = match (message, json) {
+                (Some(text), _) => crate::core::message::message_body(
+                    &text,
+                    request.as_deref(),
+                    session.as_deref(),
+                    time::now(),
+                ),
+                (None, Some(path)) => read(&path)?,
+                (None, None) => return Err(BridgeError::Body("give --message or --json".into())),
+            };
+            let sent = bridge::send(&config, &mut store, &keys, &body, request.as_deref())?;
+            println!("{} {}", sent.id, sent.to);
+            Ok(())
+        }
+        Command::Resend => {
+            let (config, keys, mut store) = open(config_path)?;
+            let mut last = Ok(());
+            for result in bridge::resend(&config, &mut store, &keys)? {
+                match result {
+                    Ok(sent) => println!("{} {}", sent.id, sent.to),
+                    Err(e) => {
+                        eprintln!("{PROGRAM}: {e}");
+                        last = Err(e);
+                    }
+                }
+            }
+            last
+        }
+        Command::Verify {
+            envelope,
+            body,
+            header,
+        } => {
+            let (config, keys, mut store) = open(config_path)?;
+            let now = time::now();
+            match (envelope, body) {
+                (Some(path), _) => {
+                    let envelope = read(&path)?;
+                    bridge::verify_envelope(&keys, &mut store, &envelope, &config, now, print)
+                }
+                (None, Some(path)) => {
+                    let body = read(&path)?;
+                    let headers = bridge::parse_header_lines(&header)?;
+                    bridge::verify_message(&keys, &mut store, &headers, &body, &config, now, print)
+                }
+                (None, None) => Err(BridgeError::Envelope("give --envelope or --body".into())),
+            }
+        }
+    }
+}
+
+/// Hand a verified body to the caller: it counts as received once it is flushed to stdout.
+fn print(body: &[u8]) -> Result<(), BridgeError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(body)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .map_err(|e| BridgeError::File(FileError::new("cannot write", Path::new("stdout"), e)))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, BridgeError> {
+    submit::read_document(path).map_err(|e| BridgeError::Body(e.to_string()))
 }

@@ -2,7 +2,12 @@
 
 use std::path::PathBuf;
 
+use super::Common;
+use crate::platform::config::Config;
+use crate::platform::exit::{self, Exit};
+use crate::{broker, reply::interpret as reading};
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// The program's name, in messages and usage.
 pub const PROGRAM: &str = "clawdbot-broker";
@@ -18,12 +23,8 @@ passes never overlap, and a pass that was killed is finished by the next.
 Exit status: 0 done (failed mails wait in the outbox for a retry), 74 I/O error,
 75 retry later, 78 configuration error.")]
 pub struct Cli {
-    /// Configuration file (drop-ins are read from FILE.d/).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Log debug messages.
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    #[command(flatten)]
+    pub common: Common,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -45,4 +46,52 @@ pub enum Command {
         /// The mail, as a .eml file.
         file: PathBuf,
     },
+}
+
+impl super::Program for Cli {
+    const NAME: &'static str = PROGRAM;
+    const QUIET: bool = false;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// The program: parse the command line, start logging, run, and exit with a sysexits
+/// status.
+pub fn main() -> ExitCode {
+    let cli = match super::start::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    match cli.command {
+        Command::Run { json } => run(cli.common.config.as_deref(), json),
+        Command::Interpret { file } => interpret(&file, cli.common.config.as_deref()),
+    }
+}
+
+fn run(config: Option<&std::path::Path>, json: bool) -> ExitCode {
+    let config = match Config::load(config) {
+        Ok(config) => config,
+        Err(e) => return exit::report(PROGRAM, &e),
+    };
+    match broker::run(&config) {
+        Ok(report) => {
+            if json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            }
+            Exit::Ok.into()
+        }
+        Err(e) => exit::report(PROGRAM, &e),
+    }
+}
+
+fn interpret(file: &std::path::Path, config: Option<&std::path::Path>) -> ExitCode {
+    match reading::file(file, config) {
+        Ok(verdict) => {
+            println!("{}", serde_json::to_string(&verdict).unwrap_or_default());
+            Exit::Ok.into()
+        }
+        Err(e) => exit::report(PROGRAM, &e),
+    }
 }

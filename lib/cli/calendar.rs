@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
+use super::Common;
+use crate::jobs::calendar::{authorize, run};
+use crate::platform::exit::{self, Exit};
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// The program's name, in messages and usage.
 pub const PROGRAM: &str = "clawdbot-calendar";
@@ -31,9 +35,8 @@ Exit status: 0 every calendar fetched, 69 a service refused a call, 75 retry lat
 authorize command). The file is written even when calendars fail; only a database that
 cannot be opened or an output that cannot be written (73) stop it.")]
 pub struct Cli {
-    /// Configuration file (drop-ins are read from FILE.d/).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
     /// Print the availability JSON instead of writing it; only tokens are kept.
     #[arg(long)]
     pub dry_run: bool,
@@ -43,9 +46,6 @@ pub struct Cli {
     /// Print what the run did as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Log debug messages.
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -67,4 +67,62 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         output: PathBuf,
     },
+}
+
+impl super::Program for Cli {
+    const NAME: &'static str = PROGRAM;
+    const QUIET: bool = false;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// The program: parse the command line, start logging, run, and exit with a sysexits
+/// status.
+pub fn main() -> ExitCode {
+    let cli = match super::start::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let config = match cli.common.load(PROGRAM) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let result = match cli.command {
+        Some(Command::Authorize {
+            account,
+            client_id,
+            client_secret,
+            output,
+        }) => {
+            let stdin = std::io::stdin();
+            authorize::run(
+                &config,
+                &account,
+                &client_id,
+                &client_secret,
+                &output,
+                &mut stdin.lock(),
+                &mut std::io::stdout(),
+            )
+            .map(|()| Exit::Ok.code())
+        }
+        None => {
+            let options = run::Options {
+                dry_run: cli.dry_run,
+                at: cli.at,
+            };
+            run::run(&config, &options, &mut std::io::stdout()).map(|report| {
+                if cli.json {
+                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                }
+                report.exit
+            })
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => exit::report(PROGRAM, &e),
+    }
 }

@@ -1,8 +1,10 @@
 //! The command line of `clawdbot-exec` (kept here so man pages and completions are made from it).
 
-use std::path::PathBuf;
-
+use super::Common;
+use crate::exec;
+use crate::platform::exit::{self, Exit};
 use clap::Parser;
+use std::process::ExitCode;
 
 /// The program's name, in messages and usage.
 pub const PROGRAM: &str = "clawdbot-exec";
@@ -18,13 +20,40 @@ interrupted by a crash or reboot ends as Failed, \"outcome unknown\".
 
 Exit status: 0 done, 74 I/O error, 75 retry later, 78 configuration error.")]
 pub struct Cli {
-    /// Configuration file (drop-ins are read from FILE.d/).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
     /// Print what ran as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Log debug messages.
-    #[arg(short, long)]
-    pub verbose: bool,
+}
+
+impl super::Program for Cli {
+    const NAME: &'static str = PROGRAM;
+    const QUIET: bool = false;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// The program: parse the command line, start logging, run, and exit with a sysexits
+/// status.
+pub fn main() -> ExitCode {
+    let cli = match super::start::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let config = match cli.common.load(PROGRAM) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    match exec::run(&config) {
+        Ok(report) => {
+            if cli.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            }
+            Exit::Ok.into()
+        }
+        Err(e) => exit::report(PROGRAM, &e),
+    }
 }

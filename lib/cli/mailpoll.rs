@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
+use super::Common;
+use crate::channels::gmail::{authorize, poll};
+use crate::platform::exit::{self, Exit};
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// The program's name, in messages and usage.
 pub const PROGRAM: &str = "clawdbot-mailpoll";
@@ -23,15 +27,11 @@ Examples:
 Exit status: 0 done, 69 Gmail refused, 75 retry later (network, 429, 5xx), 78 configuration
 or authorisation.")]
 pub struct Cli {
-    /// Configuration file (drop-ins are read from FILE.d/).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
     /// Print what the poll did as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Log debug messages.
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -50,4 +50,52 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         output: PathBuf,
     },
+}
+
+impl super::Program for Cli {
+    const NAME: &'static str = PROGRAM;
+    const QUIET: bool = false;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// The program: parse the command line, start logging, run, and exit with a sysexits
+/// status.
+pub fn main() -> ExitCode {
+    let cli = match super::start::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let config = match cli.common.load(PROGRAM) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let result = match cli.command {
+        Some(Command::Authorize {
+            client_id,
+            client_secret,
+            output,
+        }) => {
+            let stdin = std::io::stdin();
+            authorize::run(
+                &config,
+                &client_id,
+                &client_secret,
+                &output,
+                &mut stdin.lock(),
+                &mut std::io::stdout(),
+            )
+        }
+        None => poll::run(&config).map(|report| {
+            if cli.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            }
+        }),
+    };
+    match result {
+        Ok(()) => Exit::Ok.into(),
+        Err(e) => exit::report(PROGRAM, &e),
+    }
 }

@@ -1,10 +1,12 @@
 //! The command line of `clawdbot-maint` (kept here so man pages and completions are made from it).
 
-use std::path::PathBuf;
-
 use clap::Parser;
 
-use crate::maint::Tier;
+use super::Common;
+use crate::jobs::maint::Tier;
+use crate::jobs::maint::{self, Level, Options};
+use crate::platform::exit::{self, Exit};
+use std::process::ExitCode;
 
 /// The program's name, in messages and usage.
 pub const PROGRAM: &str = "clawdbot-maint";
@@ -33,9 +35,8 @@ Exit status: 0 done (whatever was found), 64 unknown check, 75 the database is b
 pub struct Cli {
     /// The tier to run.
     pub tier: Tier,
-    /// Configuration file (drop-ins are read from FILE.d/).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
     /// Check only: no cleanup, no mail, nothing stored.
     #[arg(long)]
     pub dry_run: bool,
@@ -45,7 +46,52 @@ pub struct Cli {
     /// Run only this check (repeatable).
     #[arg(long, value_name = "CHECK")]
     pub only: Vec<String>,
-    /// Log debug messages.
-    #[arg(short, long)]
-    pub verbose: bool,
+}
+
+impl super::Program for Cli {
+    const NAME: &'static str = PROGRAM;
+    const QUIET: bool = false;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// The program: parse the command line, start logging, run, and exit with a sysexits
+/// status.
+pub fn main() -> ExitCode {
+    let cli = match super::start::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let config = match cli.common.load(PROGRAM) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let options = Options {
+        dry_run: cli.dry_run,
+        only: cli.only,
+    };
+    match maint::run(&config, cli.tier, &options) {
+        Ok(report) => {
+            if cli.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                print!("{}", maint::describe(&report));
+            }
+            if report.worst() > Level::Ok {
+                log::warn!(
+                    "{} maintenance: {} finding(s) need a look",
+                    cli.tier,
+                    report
+                        .findings
+                        .iter()
+                        .filter(|f| f.level > Level::Ok)
+                        .count()
+                );
+            }
+            Exit::Ok.into()
+        }
+        Err(e) => exit::report(PROGRAM, &e),
+    }
 }

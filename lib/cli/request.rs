@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
+use super::Common;
+use crate::intake::submit::{self, Fields};
+use crate::platform::exit::{self, Exit};
 use clap::Parser;
+use std::process::ExitCode;
 
 /// The program's name, in messages and usage.
 pub const PROGRAM: &str = "clawdbot-request";
@@ -49,7 +53,50 @@ pub struct Cli {
     /// The request spool (default: paths.spool from the configuration).
     #[arg(long, value_name = "DIR")]
     pub spool: Option<PathBuf>,
-    /// Configuration file.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl super::Program for Cli {
+    const NAME: &'static str = PROGRAM;
+    const QUIET: bool = true;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// The program: parse the command line, start logging, run, and exit with a sysexits
+/// status.
+pub fn main() -> ExitCode {
+    let cli = match super::start::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let config = match cli.common.load(PROGRAM) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let raw = match &cli.file {
+        Some(path) => submit::read_document(path),
+        None => submit::from_fields(&Fields {
+            kind: cli.kind,
+            summary: cli.summary,
+            reason: cli.reason,
+            params: cli.params,
+            details: cli.details,
+            client_ref: cli.client_ref,
+            reply_session: cli.reply_session,
+        }),
+    };
+    let spool = cli
+        .spool
+        .unwrap_or_else(|| config.paths.spool.path().to_path_buf());
+    match raw.and_then(|raw| submit::submit(&config, &spool, &raw)) {
+        Ok(path) => {
+            println!("{}", path.display());
+            Exit::Ok.into()
+        }
+        Err(e) => exit::report(PROGRAM, &e),
+    }
 }

@@ -1,8 +1,11 @@
 //! The command line of `clawdbot-secrets` (kept here so man pages and completions are made from it).
 
-use std::path::PathBuf;
-
+use super::Common;
+use crate::core::store::Store;
+use crate::jobs::secrets::{self, Status};
+use crate::platform::exit::{self, Exit};
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// The program's name, in messages and usage.
 pub const PROGRAM: &str = "clawdbot-secrets";
@@ -30,15 +33,11 @@ Examples:
 
 Exit status: 0 done, 64 unknown secret or bad date, 75 the database is busy, 78 configuration.")]
 pub struct Cli {
-    /// Configuration file (drop-ins are read from FILE.d/).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
     /// Print JSON.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Log debug messages.
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -55,4 +54,81 @@ pub enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<jiff::civil::Date>,
     },
+}
+
+impl super::Program for Cli {
+    const NAME: &'static str = PROGRAM;
+    const QUIET: bool = false;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// The program: parse the command line, start logging, run, and exit with a sysexits
+/// status.
+pub fn main() -> ExitCode {
+    let cli = match super::start::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let config = match cli.common.load(PROGRAM) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let mut store = match Store::open(&config.paths.database()) {
+        Ok(store) => store,
+        Err(e) => return exit::report(PROGRAM, &e),
+    };
+    let today = secrets::today(&config);
+    let printed = match cli.command {
+        Some(Command::List) => {
+            secrets::list(&config, &mut store, today).map(|all| print(&all, cli.json))
+        }
+        Some(Command::Rotated { name, date }) => {
+            let actor = std::env::var("SUDO_USER")
+                .or_else(|_| std::env::var("USER"))
+                .unwrap_or_else(|_| "root".into());
+            match secrets::rotated(&config, &mut store, &name, date, &actor) {
+                Ok(status) => {
+                    print(&[status], cli.json);
+                    return Exit::Ok.into();
+                }
+                Err(e) => return exit::report(PROGRAM, &e),
+            }
+        }
+        None => secrets::remind(&config, &mut store, today).map(|report| {
+            if cli.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else if report.reminded.is_empty() {
+                println!("no reminder due");
+            } else {
+                println!("reminded: {}", report.reminded.join(", "));
+            }
+        }),
+    };
+    match printed {
+        Ok(()) => Exit::Ok.into(),
+        Err(e) => exit::report(PROGRAM, &e),
+    }
+}
+
+fn print(all: &[Status], json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(all).unwrap_or_default());
+        return;
+    }
+    if all.is_empty() {
+        println!("no secrets configured ([secrets.NAME] in the configuration)");
+    }
+    for s in all {
+        let left = match s.days_left {
+            d if d < 0 => format!("OVERDUE {}d", -d),
+            d => format!("{d}d left"),
+        };
+        println!(
+            "{:<24} due {} ({left:>12})  last {}  {}  {}",
+            s.name, s.due, s.last, s.cadence, s.location
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! The command line of `clawdbot-telegram` (kept here so man pages and completions are made from it).
 
-use std::path::PathBuf;
-
+use super::Common;
+use crate::channels::telegram;
+use crate::platform::exit::{self, Exit};
 use clap::Parser;
+use std::process::ExitCode;
 
 /// The program's name, in messages and usage.
 pub const PROGRAM: &str = "clawdbot-telegram";
@@ -29,13 +31,40 @@ once, and the audit names the Telegram user id.
 Exit status: 0 done, 69 Telegram refused a call, 75 retry later (network, 429, 5xx, 409
 another poller), 78 configuration (no operators, no or a malformed token).")]
 pub struct Cli {
-    /// Configuration file (drop-ins are read from FILE.d/).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
     /// Print what the run did as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Log debug messages.
-    #[arg(short, long)]
-    pub verbose: bool,
+}
+
+impl super::Program for Cli {
+    const NAME: &'static str = PROGRAM;
+    const QUIET: bool = false;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// The program: parse the command line, start logging, run, and exit with a sysexits
+/// status.
+pub fn main() -> ExitCode {
+    let cli = match super::start::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let config = match cli.common.load(PROGRAM) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    match telegram::run::run(&config, &crate::broker::start_approved) {
+        Ok(report) => {
+            if cli.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            }
+            Exit::Ok.into()
+        }
+        Err(e) => exit::report(PROGRAM, &e),
+    }
 }

@@ -2,7 +2,12 @@
 
 use std::path::PathBuf;
 
+use super::Common;
+use crate::jobs::watchdog;
+use crate::platform::config::Config;
+use crate::platform::exit::{self, Exit};
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// The program's name, in messages and usage.
 pub const PROGRAM: &str = "clawdbot-watchdog";
@@ -44,18 +49,14 @@ store) it cannot be read, 75 a file could not be examined or the gateway did not
 start (retried next pass), 69 (gateway-exec) the gateway's container is not found or not running, 78 configuration.
 gateway-exec exits with the command's own status once it runs.")]
 pub struct Cli {
-    /// Configuration file (drop-ins are read from FILE.d/).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
     /// Report what a pass would do; change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Print the report as JSON.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Log debug messages.
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -80,4 +81,100 @@ pub enum Command {
         #[arg(required = true, last = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+}
+
+impl super::Program for Cli {
+    const NAME: &'static str = PROGRAM;
+    const QUIET: bool = false;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// The program: parse the command line, start logging, run, and exit with a sysexits
+/// status.
+pub fn main() -> ExitCode {
+    let cli = match super::start::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let command = match cli.command {
+        // Run as a store's owner, with no access to the configuration.
+        Some(Command::Store { file }) => return store(&file, cli.json),
+        other => other,
+    };
+    let config = match cli.common.load(PROGRAM) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    match command {
+        Some(Command::Scan { file }) => scan(&config, &file, cli.json),
+        Some(Command::GatewayExec { command }) => gateway_exec(&config, &command),
+        _ => pass(&config, cli.dry_run, cli.json),
+    }
+}
+
+fn scan(config: &Config, file: &std::path::Path, json: bool) -> ExitCode {
+    let path = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    match watchdog::scan_file(config, &path) {
+        Ok(report) => {
+            if json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                print!("{}", watchdog::describe(&report));
+            }
+            match report.verdict {
+                watchdog::Verdict::Corrupt { .. } => Exit::DataErr.into(),
+                _ => Exit::Ok.into(),
+            }
+        }
+        Err(e) => {
+            eprintln!("{PROGRAM}: {}: {e}", path.display());
+            Exit::NoInput.into()
+        }
+    }
+}
+
+fn store(file: &std::path::Path, json: bool) -> ExitCode {
+    let path = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let result = watchdog::agentdb::read_as_reader(&path);
+    if json {
+        println!("{}", serde_json::to_string(&result).unwrap_or_default());
+    } else {
+        print!("{}", watchdog::agentdb::describe(&path, &result));
+    }
+    match result {
+        Ok(checked) if checked.poisoned.is_empty() && checked.quick_check == "ok" => {
+            Exit::Ok.into()
+        }
+        Ok(_) => Exit::DataErr.into(),
+        Err(_) => Exit::NoInput.into(),
+    }
+}
+
+fn gateway_exec(config: &Config, command: &[String]) -> ExitCode {
+    let e = match watchdog::gateway::exec(&config.watchdog, command) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    exit::report(PROGRAM, &e)
+}
+
+fn pass(config: &Config, dry_run: bool, json: bool) -> ExitCode {
+    match watchdog::run(config, dry_run) {
+        Ok(report) => {
+            if json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                print!("{}", watchdog::summary(&report));
+            }
+            if report.incomplete() {
+                Exit::TempFail.into()
+            } else {
+                Exit::Ok.into()
+            }
+        }
+        Err(e) => exit::report(PROGRAM, &e),
+    }
 }

@@ -16,9 +16,25 @@ pub struct Instance {
     pub config: PathBuf,
 }
 
+/// A program, as the package installs it: its own executable, or a link named for it to the
+/// `clawdbot` executable that serves several names.
 pub fn bin(name: &str) -> PathBuf {
-    let var = format!("CARGO_BIN_EXE_{name}");
-    PathBuf::from(std::env::var(&var).unwrap_or_else(|_| panic!("{var} not set")))
+    if let Ok(exe) = std::env::var(format!("CARGO_BIN_EXE_{name}")) {
+        return PathBuf::from(exe);
+    }
+    assert!(
+        name.starts_with("clawdbot-") && !name.contains('/'),
+        "no program {name}"
+    );
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join(name);
+    match std::os::unix::fs::symlink(bin("clawdbot"), &link) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            panic!("{}: {e}", link.display())
+        }
+        _ => link,
+    }
 }
 
 impl Instance {

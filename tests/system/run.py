@@ -3,7 +3,7 @@
 
     python3 tests/system/run.py target/debian/clawdbot_VERSION_ARCH.deb
 
-Needs root, debootstrap and systemd-nspawn (Debian's systemd-container); DESIGN.md section 12.
+Needs root, debootstrap and systemd-nspawn (Debian's systemd-container); docs/testing.md.
 The Debian root is made once with debootstrap and cached in /var/cache/clawdbot-test; each run
 boots a copy. Every step asserts what the issue asks for; figures (request-to-mail latency
 through the real .path unit, package and binary sizes, exposure scores) are printed and
@@ -234,7 +234,9 @@ def parity(deb, workdir):
                    stdout=subprocess.DEVNULL)
     made = sorted("./" + str(p.relative_to(dest)) for p in dest.rglob("*") if not p.is_dir())
     listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
-    packaged = sorted(line.split()[-1] for line in listing.splitlines() if not line.startswith("d"))
+    # A link is listed as "NAME -> TARGET".
+    packaged = sorted(line.split(" -> ")[0].split()[-1] for line in listing.splitlines()
+                      if not line.startswith("d"))
     # The copyright file is Debian's own; a plain install has no place for it.
     packaged.remove("./usr/share/doc/clawdbot/copyright")
     check(made == packaged, f"make install and the package differ: {set(made) ^ set(packaged)}")

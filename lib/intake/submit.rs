@@ -1,0 +1,127 @@
+//! `clawdbot-request`: build a request from flags or a JSON document, validate it with the
+//! broker's own rules, and drop it into the spool atomically.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::core::request::{self, Problem};
+use crate::intake::spool;
+use crate::platform::atomic::FileError;
+use crate::platform::config::Config;
+use crate::platform::exit::{Exit, ExitStatus};
+use crate::platform::ids::{self, RandomError};
+
+/// Why a request was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The request breaks rules; one line per problem.
+    #[error("the request is not valid:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+    /// `--param` was not `KEY=VALUE`.
+    #[error("--param {0:?}: write it as KEY=VALUE")]
+    Param(String),
+    /// The JSON document could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file (`-` for stdin).
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The spool could not be written.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// No random bytes.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+impl ExitStatus for SubmitError {
+    fn exit(&self) -> Exit {
+        match self {
+            SubmitError::Invalid(_) => Exit::DataErr,
+            SubmitError::Param(_) => Exit::Usage,
+            SubmitError::Read { .. } => Exit::NoInput,
+            SubmitError::File(e) => e.exit_or(Exit::CantCreat),
+            SubmitError::Random(_) => Exit::TempFail,
+        }
+    }
+}
+
+/// A request described by flags.
+#[derive(Debug, Default, Clone)]
+pub struct Fields {
+    /// `--kind`.
+    pub kind: Option<String>,
+    /// `--summary`.
+    pub summary: Option<String>,
+    /// `--reason`.
+    pub reason: Option<String>,
+    /// `--param KEY=VALUE`, repeated.
+    pub params: Vec<String>,
+    /// `--details`.
+    pub details: Option<String>,
+    /// `--client-ref`.
+    pub client_ref: Option<String>,
+    /// `--reply-session`.
+    pub reply_session: Option<String>,
+}
+
+/// The request document for these flags.
+pub fn from_fields(fields: &Fields) -> Result<Vec<u8>, SubmitError> {
+    let mut params = BTreeMap::new();
+    for p in &fields.params {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| SubmitError::Param(p.clone()))?;
+        params.insert(k.to_string(), Value::String(v.to_string()));
+    }
+    let mut doc = Map::new();
+    doc.insert("version".into(), request::VERSION.into());
+    let text = [
+        ("kind", &fields.kind),
+        ("summary", &fields.summary),
+        ("reason", &fields.reason),
+        ("details", &fields.details),
+        ("client_ref", &fields.client_ref),
+        ("reply_session", &fields.reply_session),
+    ];
+    for (key, value) in text {
+        if let Some(value) = value {
+            doc.insert(key.into(), Value::String(value.clone()));
+        }
+    }
+    if !params.is_empty() {
+        doc.insert("params".into(), Value::Object(params.into_iter().collect()));
+    }
+    Ok(Value::Object(doc).to_string().into_bytes())
+}
+
+/// Read a whole document from a file, or stdin for `-`.
+pub fn read_document(path: &Path) -> Result<Vec<u8>, SubmitError> {
+    let fail = |source| SubmitError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).map_err(fail)?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).map_err(fail)
+    }
+}
+
+/// Validate and write; returns the file written.
+pub fn submit(config: &Config, spool_dir: &Path, raw: &[u8]) -> Result<PathBuf, SubmitError> {
+    request::validate(raw, config).map_err(SubmitError::Invalid)?;
+    let random = ids::random_base32(8)?;
+    Ok(spool::drop_request(
+        spool_dir,
+        raw,
+        crate::platform::time::now(),
+        &random,
+    )?)
+}
