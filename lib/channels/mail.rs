@@ -228,19 +228,23 @@ fn notice(
 }
 
 /// Compose every mail the core left as a draft ([`crate::core::outbox`]) and put it in the
-/// outbox, each in one transaction with the draft's removal; returns how many. A draft that
-/// cannot be composed (no operator address, its request gone) is logged and dropped: the
-/// change it reports stands, as it would had the mail been composed when it was recorded.
-pub fn compose_drafts(config: &Config, store: &mut Store) -> Result<usize, StoreError> {
-    let drafts = store.read(|tx| tx.drafts(Channel::Mail))?;
-    for draft in &drafts {
-        store.write(|tx| {
+/// outbox, each in one transaction with the draft's removal. A draft that cannot be composed
+/// (no operator address, its request unknown) is logged and dropped: the change it reports
+/// stands, as it would had the mail been composed when it was recorded. One the store cannot
+/// take now is logged and kept for the next pass; it never stops the mails and messages
+/// behind it.
+pub fn compose_drafts(config: &Config, store: &mut Store) -> Result<(), StoreError> {
+    for draft in store.read(|tx| tx.drafts(Channel::Mail))? {
+        let result = store.write(|tx| {
+            if !tx.take_draft(draft.id)? {
+                return Ok(());
+            }
             let row = match &draft.request {
                 Some(id) => tx.request(id)?,
                 None => None,
             };
             let about: Vec<RequestId> = row.iter().map(|row| row.id.clone()).collect();
-            match compose_draft(config, draft, row.as_ref()) {
+            match compose_draft(config, &draft, row.as_ref()) {
                 Ok(Some(m)) => {
                     tx.enqueue_mail(
                         &draft.kind,
@@ -266,32 +270,24 @@ pub fn compose_drafts(config: &Config, store: &mut Store) -> Result<usize, Store
                         .map_or(draft.kind.as_str(), RequestId::as_str)
                 ),
             }
-            tx.remove_draft(draft.id)
-        })?;
+            Ok(())
+        });
+        if let Err(e) = result {
+            log::warn!("mail draft {} waits for the next pass: {e}", draft.id);
+        }
     }
-    Ok(drafts.len())
+    Ok(())
 }
 
-/// A draft as a mail: in its request's thread, or a notice about no request. `None` when it
-/// names a request that is not in the database.
+/// A draft as a mail: in its request's thread, or a notice about no request. `None` for a
+/// thread mail whose request is unknown: it is never sent outside its thread.
 fn compose_draft(
     config: &Config,
     draft: &Draft,
     row: Option<&RequestRow>,
 ) -> Result<Option<Composed>, MailError> {
-    match (row, draft.number) {
-        (Some(row), Some(n)) => thread(
-            config,
-            row,
-            n,
-            &draft.subject,
-            &draft.text,
-            draft.in_reply_to.as_deref(),
-            draft.with_request,
-        )
-        .map(Some),
-        _ if draft.request.is_some() => Ok(None),
-        _ => notice(
+    if draft.request.is_none() && draft.number.is_none() {
+        return notice(
             config,
             &draft.kind,
             &draft.subject,
@@ -299,8 +295,21 @@ fn compose_draft(
             draft.id,
             draft.created_at,
         )
-        .map(Some),
+        .map(Some);
     }
+    let (Some(row), Some(n)) = (row, draft.number) else {
+        return Ok(None);
+    };
+    thread(
+        config,
+        row,
+        n,
+        &draft.subject,
+        &draft.text,
+        draft.in_reply_to.as_deref(),
+        draft.with_request,
+    )
+    .map(Some)
 }
 
 /// One mail listing requests held back by the hourly limit.

@@ -559,11 +559,16 @@ fn actor(user: i64, chat: i64) -> String {
 fn compose_drafts(store: &mut Store) -> Result<(), StoreError> {
     for draft in store.read(|tx| tx.drafts(Channel::Telegram))? {
         store.write(|tx| {
-            match draft.chat {
-                Some(chat) => queue(tx, chat, &draft.text, draft.created_at)?,
-                None => log::error!("Telegram draft {} names no chat; dropped", draft.id),
+            if !tx.take_draft(draft.id)? {
+                return Ok(());
             }
-            tx.remove_draft(draft.id)
+            match draft.chat {
+                Some(chat) => queue(tx, chat, &draft.text, draft.created_at),
+                None => {
+                    log::error!("Telegram draft {} names no chat; dropped", draft.id);
+                    Ok(())
+                }
+            }
         })?;
     }
     Ok(())

@@ -101,11 +101,13 @@ impl Tx<'_> {
             .map_err(self.err("cannot read drafts"))
     }
 
-    /// Forget a draft its channel has composed (or given up on).
-    pub fn remove_draft(&self, id: i64) -> Result<(), StoreError> {
-        self.tx
+    /// Take a draft for composing, in the transaction that records what it becomes; false if
+    /// another run took it first.
+    pub fn take_draft(&self, id: i64) -> Result<bool, StoreError> {
+        let removed = self
+            .tx
             .execute("DELETE FROM drafts WHERE id = ?1", [id])
             .map_err(self.err(format!("cannot remove draft {id}")))?;
-        Ok(())
+        Ok(removed == 1)
     }
 }

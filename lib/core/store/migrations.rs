@@ -244,7 +244,7 @@ ALTER TABLE requests ADD COLUMN preview TEXT;
     // outbox row, in one transaction, before it sends.
     r#"
 CREATE TABLE drafts (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     channel      TEXT NOT NULL,
     kind         TEXT NOT NULL,
     request_id   TEXT,
