@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use clawdbot::{reply, reply::intent, reply::trim};
+use clawdbot::reply::{self, intent, trim};
 
 const MAILS: usize = 1000;
 

@@ -118,10 +118,10 @@ fn tree(s: &str, prefix: &[String], out: &mut Vec<Vec<String>>) -> usize {
     }
 }
 
-/// The code of a file without its unit tests (at the end, after `#[cfg(test)]`) and without
+/// The code of a file without its unit tests (the `mod tests` at its end) and without
 /// comments, which may name any path.
 fn code(text: &str) -> String {
-    let text = text.split("#[cfg(test)]").next().unwrap_or("");
+    let text = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
     text.lines()
         .map(|line| match line.find("//") {
             Some(at) => &line[..at],

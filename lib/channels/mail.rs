@@ -29,7 +29,7 @@ use crate::reply::REPLY_MARKER;
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     /// No operator address is configured.
-    #[error("no operator address: set emails = [\"you@example.org\"] under [operator]")]
+    #[error("{}", crate::platform::config::NO_OPERATOR)]
     NoOperator,
     /// lettre refused to build the message.
     #[error("cannot build mail {message_id}: {source}")]

@@ -11,7 +11,7 @@ use crate::core::request::header_safe;
 use crate::core::store::{Notification, StoreError, Tx};
 use crate::platform::config::{Config, NotifyRule, quiet_window};
 use crate::platform::time::UnixTime;
-use crate::{reply, reply::trim};
+use crate::reply::{self, trim};
 
 /// The first rule the mail matches, unless it drops it.
 pub fn wanted(config: &Config, sender: &str, labels: &[&str], subject: &str) -> bool {

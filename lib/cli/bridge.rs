@@ -6,10 +6,11 @@ use super::Common;
 use crate::channels::bridge::signature::Key;
 use crate::channels::bridge::{self, BridgeError};
 use crate::core::store::Store;
+use crate::intake::submit;
 use crate::platform::atomic::FileError;
 use crate::platform::config::Config;
 use crate::platform::exit::{self, Exit};
-use crate::{intake::submit, platform::time};
+use crate::platform::time;
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::Path;
@@ -85,7 +86,6 @@ pub enum Command {
 
 impl super::Program for Cli {
     const NAME: &'static str = PROGRAM;
-    const QUIET: bool = false;
 
     fn common(&self) -> &Common {
         &self.common

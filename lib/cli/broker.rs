@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use super::Common;
-use crate::platform::config::Config;
+use crate::broker;
 use crate::platform::exit::{self, Exit};
-use crate::{broker, reply::interpret as reading};
+use crate::reply::interpret as reading;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -50,7 +50,6 @@ pub enum Command {
 
 impl super::Program for Cli {
     const NAME: &'static str = PROGRAM;
-    const QUIET: bool = false;
 
     fn common(&self) -> &Common {
         &self.common
@@ -65,20 +64,20 @@ pub fn main() -> ExitCode {
         Err(code) => return code,
     };
     match cli.command {
-        Command::Run { json } => run(cli.common.config.as_deref(), json),
+        Command::Run { json } => run(&cli.common, json),
         Command::Interpret { file } => interpret(&file, cli.common.config.as_deref()),
     }
 }
 
-fn run(config: Option<&std::path::Path>, json: bool) -> ExitCode {
-    let config = match Config::load(config) {
+fn run(common: &Common, json: bool) -> ExitCode {
+    let config = match common.load(PROGRAM) {
         Ok(config) => config,
-        Err(e) => return exit::report(PROGRAM, &e),
+        Err(code) => return code,
     };
     match broker::run(&config) {
         Ok(report) => {
             if json {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                super::print_json(&report);
             }
             Exit::Ok.into()
         }
@@ -89,7 +88,7 @@ fn run(config: Option<&std::path::Path>, json: bool) -> ExitCode {
 fn interpret(file: &std::path::Path, config: Option<&std::path::Path>) -> ExitCode {
     match reading::file(file, config) {
         Ok(verdict) => {
-            println!("{}", serde_json::to_string(&verdict).unwrap_or_default());
+            super::print_json(&verdict);
             Exit::Ok.into()
         }
         Err(e) => exit::report(PROGRAM, &e),

@@ -3,10 +3,13 @@
 use std::path::PathBuf;
 
 use super::Common;
+use super::{demo, doctor, init};
+use crate::broker;
 use crate::core::decide::{self as decision, Decision};
+use crate::core::inspect;
 use crate::platform::config::Config;
 use crate::platform::exit::{self, Exit};
-use crate::{broker, cli::demo, cli::doctor, cli::init, core::inspect, platform::time};
+use crate::platform::time;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

@@ -54,7 +54,6 @@ pub enum Command {
 
 impl super::Program for Cli {
     const NAME: &'static str = PROGRAM;
-    const QUIET: bool = false;
 
     fn common(&self) -> &Common {
         &self.common
@@ -64,12 +63,8 @@ impl super::Program for Cli {
 /// The program: parse the command line, start logging, run, and exit with a sysexits
 /// status.
 pub fn main() -> ExitCode {
-    let cli = match super::start::<Cli>() {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    let config = match cli.common.load(PROGRAM) {
-        Ok(config) => config,
+    let (cli, config) = match super::start_with_config::<Cli>() {
+        Ok(started) => started,
         Err(code) => return code,
     };
     let result = match cli.command {
@@ -90,7 +85,7 @@ pub fn main() -> ExitCode {
         }
         None => poll::run(&config).map(|report| {
             if cli.json {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                super::print_json(&report);
             }
         }),
     };

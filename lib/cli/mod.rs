@@ -50,7 +50,7 @@ pub trait Program: clap::Parser {
     const NAME: &'static str;
     /// Whether it logs only warnings and errors unless `--verbose`: the operator's commands
     /// print their results, and the request writer speaks to the agent on stdout.
-    const QUIET: bool;
+    const QUIET: bool = false;
 
     /// Its common options.
     fn common(&self) -> &Common;
@@ -62,4 +62,16 @@ pub fn start<P: Program>() -> Result<P, ExitCode> {
     let cli = exit::parse_args::<P>()?;
     journal::init(P::NAME, cli.common().verbose, P::QUIET);
     Ok(cli)
+}
+
+/// [`start`], then load the configuration, for the programs that need it whatever they do.
+pub fn start_with_config<P: Program>() -> Result<(P, Config), ExitCode> {
+    let cli = start::<P>()?;
+    let config = cli.common().load(P::NAME)?;
+    Ok((cli, config))
+}
+
+/// Print a report as one line of JSON (`--json`).
+pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
+    println!("{}", serde_json::to_string(value).unwrap_or_default());
 }

@@ -69,12 +69,8 @@ impl super::Program for Cli {
 /// The program: parse the command line, start logging, run, and exit with a sysexits
 /// status.
 pub fn main() -> ExitCode {
-    let cli = match super::start::<Cli>() {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    let config = match cli.common.load(PROGRAM) {
-        Ok(config) => config,
+    let (cli, config) = match super::start_with_config::<Cli>() {
+        Ok(started) => started,
         Err(code) => return code,
     };
     let raw = match &cli.file {

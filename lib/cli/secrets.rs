@@ -58,7 +58,6 @@ pub enum Command {
 
 impl super::Program for Cli {
     const NAME: &'static str = PROGRAM;
-    const QUIET: bool = false;
 
     fn common(&self) -> &Common {
         &self.common
@@ -68,12 +67,8 @@ impl super::Program for Cli {
 /// The program: parse the command line, start logging, run, and exit with a sysexits
 /// status.
 pub fn main() -> ExitCode {
-    let cli = match super::start::<Cli>() {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    let config = match cli.common.load(PROGRAM) {
-        Ok(config) => config,
+    let (cli, config) = match super::start_with_config::<Cli>() {
+        Ok(started) => started,
         Err(code) => return code,
     };
     let mut store = match Store::open(&config.paths.database()) {
@@ -99,7 +94,7 @@ pub fn main() -> ExitCode {
         }
         None => secrets::remind(&config, &mut store, today).map(|report| {
             if cli.json {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                super::print_json(&report);
             } else if report.reminded.is_empty() {
                 println!("no reminder due");
             } else {
@@ -115,7 +110,7 @@ pub fn main() -> ExitCode {
 
 fn print(all: &[Status], json: bool) {
     if json {
-        println!("{}", serde_json::to_string(all).unwrap_or_default());
+        super::print_json(all);
         return;
     }
     if all.is_empty() {

@@ -85,7 +85,6 @@ pub enum Command {
 
 impl super::Program for Cli {
     const NAME: &'static str = PROGRAM;
-    const QUIET: bool = false;
 
     fn common(&self) -> &Common {
         &self.common
@@ -120,7 +119,7 @@ fn scan(config: &Config, file: &std::path::Path, json: bool) -> ExitCode {
     match watchdog::scan_file(config, &path) {
         Ok(report) => {
             if json {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                super::print_json(&report);
             } else {
                 print!("{}", watchdog::describe(&report));
             }
@@ -140,7 +139,7 @@ fn store(file: &std::path::Path, json: bool) -> ExitCode {
     let path = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let result = watchdog::agentdb::read_as_reader(&path);
     if json {
-        println!("{}", serde_json::to_string(&result).unwrap_or_default());
+        super::print_json(&result);
     } else {
         print!("{}", watchdog::agentdb::describe(&path, &result));
     }
@@ -165,7 +164,7 @@ fn pass(config: &Config, dry_run: bool, json: bool) -> ExitCode {
     match watchdog::run(config, dry_run) {
         Ok(report) => {
             if json {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                super::print_json(&report);
             } else {
                 print!("{}", watchdog::summary(&report));
             }

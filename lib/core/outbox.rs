@@ -4,7 +4,7 @@
 //! the bridge its messages, mail and Telegram their drafts, which they compose before sending.
 
 use crate::core::store::{Channel, Draft, RequestRow, StoreError, Tx};
-use crate::platform::config::Config;
+use crate::platform::config::{Config, NO_OPERATOR};
 use crate::platform::ids;
 use crate::platform::time::UnixTime;
 
@@ -26,7 +26,6 @@ pub fn tell_agent(
 /// that its Message-ID is fixed, and composed by the mail channel before it is sent.
 /// `in_reply_to` is the operator's mail being answered; `with_request` repeats the request
 /// and how to answer, for mails that still ask for a decision.
-#[allow(clippy::too_many_arguments)]
 pub fn mail_thread(
     tx: &Tx<'_>,
     row: &RequestRow,
@@ -66,9 +65,7 @@ pub fn mail_notice(
     now: UnixTime,
 ) -> Result<bool, StoreError> {
     if config.operator.emails.is_empty() {
-        log::warn!(
-            "cannot mail the operator ({tag}): no operator address: set emails = [\"you@example.org\"] under [operator]"
-        );
+        log::warn!("cannot mail the operator ({tag}): {NO_OPERATOR}");
         return Ok(false);
     }
     tx.insert_draft(

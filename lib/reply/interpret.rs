@@ -10,7 +10,7 @@ use crate::platform::config::{Config, ConfigError};
 use crate::platform::exit::{Exit, ExitStatus};
 use crate::reply::intent::{self, Intent, Veto};
 use crate::reply::maildir::{self, Judgement};
-use crate::{reply, reply::trim};
+use crate::reply::{self, trim};
 
 /// The largest mail interpreted.
 const MAX_BYTES: u64 = 10 * 1_048_576;

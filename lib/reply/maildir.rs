@@ -18,9 +18,10 @@ use crate::core::store::{ReplyRecord, RequestRow, Store, StoreError, Tx};
 use crate::platform::atomic::{self, FileError, Untrusted};
 use crate::platform::config::Config;
 use crate::platform::ids::RequestId;
+use crate::platform::time;
 use crate::reply::intent::{self, Intent, Verdict};
+use crate::reply::trim;
 use crate::reply::{self, Reply};
-use crate::{platform::time, reply::trim};
 
 /// What one intake did.
 #[derive(Debug, Default, Clone, Serialize)]

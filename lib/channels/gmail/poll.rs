@@ -6,11 +6,12 @@ use serde_json::{Value, json};
 
 use super::GmailError;
 use super::api::{self, Api};
+use crate::channels::notify;
 use crate::channels::oauth::urlencode;
 use crate::core::store::Store;
 use crate::platform::atomic::{self, FileError};
 use crate::platform::config::Config;
-use crate::{channels::notify, platform::failpoint, platform::time};
+use crate::platform::{failpoint, time};
 
 const HISTORY: &str = "gmail.history_id";
 const BACKOFF_UNTIL: &str = "gmail.backoff_until";

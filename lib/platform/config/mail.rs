@@ -10,6 +10,10 @@ use crate::platform::duration::ConfigDuration;
 
 use super::{AbsPath, HttpUrl, MaxBytes, Zone};
 
+/// What to say when no operator address is configured.
+pub const NO_OPERATOR: &str =
+    "no operator address: set emails = [\"you@example.org\"] under [operator]";
+
 /// `[operator]`: who approves, and in which time zone they read.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -27,7 +27,7 @@ mod watchdog;
 
 pub use bridge::{Bridge, BridgeMode};
 pub use calendar::{Calendar, CalendarAccount, CalendarKind};
-pub use mail::{Gmail, Mail, Operator, Replies, Security, Sendmail, Smtp, Transport};
+pub use mail::{Gmail, Mail, NO_OPERATOR, Operator, Replies, Security, Sendmail, Smtp, Transport};
 pub use maint::{Cadence, Maint, Secret, StaleDir};
 pub use paths::Paths;
 pub use requests::{Action, Agent, AgentUse, Exec, ParamRule, Preview, Requests};
