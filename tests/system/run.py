@@ -49,6 +49,8 @@ TIMERS = [
     "clawdbot-maint-weekly.timer",
     "clawdbot-maint-monthly.timer",
 ]
+LINKS = ["clawdbot-broker", "clawdbot-bridge", "clawdbot-mailpoll", "clawdbot-secrets",
+         "clawdbot-maint", "clawdbot-telegram", "clawdbot-calendar"]
 SERVICES = [
     "clawdbot-broker.service",
     "clawdbot-exec.service",
@@ -276,7 +278,11 @@ def walk(m, deb, figures):
     m.run("apt-get", "install", "-y", "-q", "--no-install-recommends", f"/root/{deb.name}")
     figures["package_bytes"] = deb.stat().st_size
     figures["installed_size_kib"] = int(m.run("dpkg-query", "-W", "-f=${Installed-Size}", "clawdbot").stdout)
-    figures["binary_bytes"] = {p.name: p.stat().st_size for p in sorted(m.path("/usr/bin").glob("clawdbot*"))}
+    figures["binary_bytes"] = {p.name: p.stat().st_size for p in sorted(m.path("/usr/bin").glob("clawdbot*"))
+                               if not p.is_symlink()}
+    # Seven programs are links to the clawdbot executable (docs/architecture.md), not copies.
+    links = {p.name: os.readlink(p) for p in m.path("/usr/bin").glob("clawdbot*") if p.is_symlink()}
+    check(links == {name: "clawdbot" for name in LINKS}, f"/usr/bin links: {links}")
     check(m.run("systemctl", "is-active", "clawdbot.target").stdout.strip() == "active", "clawdbot.target is not active")
     for unit in SERVICES:
         m.run("systemctl", "start", unit)
