@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Benchmark the suite: the broker's cold pass, 1,000 requests in one pass, the bridge's cold
-send, sign/verify per operation, and binary sizes.
+send and sign/verify per operation (sizes, start and memory per program: bench/footprint.py).
 
 Runs the release binaries in target/release against fresh `clawdbot init` instances under a
 temporary directory, with the file mail transport and drop-mode bridge (fsync included).
@@ -105,7 +105,7 @@ def main():
     args = parser.parse_args()
     for b in BINS:
         if not os.path.exists(os.path.join(RELEASE, b)):
-            sys.exit(f"{b} not built: run cargo build --release first")
+            sys.exit(f"{b} not built: run make release first")
     base = tempfile.mkdtemp(prefix="clawdbot-bench-")
     try:
         peakrss = launcher(base)
@@ -141,7 +141,6 @@ def main():
         d = instance(base, "thousand")
         drop(d, 1000)
         thousand_wall, thousand_rss = timed(peakrss, broker(d))
-        sizes = {b: os.path.getsize(os.path.join(RELEASE, b)) for b in BINS}
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -164,8 +163,6 @@ def main():
     print(f"| `cargo bench --bench bridge` | {bench.stdout.strip()} |")
     poller = subprocess.run(["cargo", "bench", "--quiet", "--bench", "mailpoll"], cwd=ROOT, check=True, capture_output=True, text=True)
     print(poller.stdout.strip())
-    for b, s in sizes.items():
-        print(f"| `{b}` stripped release binary | {s/1024:.0f} KiB |")
 
 
 if __name__ == "__main__":

@@ -303,7 +303,7 @@ fn judge(config: &Config, store: &mut Store, entry: &Entry) -> Option<Judged> {
         ..entry.clone()
     };
     match found {
-        Untrusted::File(raw) => match request::validate(&raw, config) {
+        Untrusted::File(raw) => match request::validate(&raw, config.rules()) {
             Ok(mut accepted) => match preview(config, store, &mut accepted) {
                 Ok(preview) => Some(Judged::Good {
                     entry: entry.clone(),

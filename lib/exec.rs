@@ -286,16 +286,17 @@ fn verified(config: &Config, row: &RequestRow) -> Result<Plan, String> {
     if hex(&Sha256::digest(row.canonical.as_bytes())) != row.hash {
         return Err("the stored request no longer matches its hash".into());
     }
-    let rendered = request::validate(row.canonical.as_bytes(), config).map_err(|problems| {
-        format!(
-            "the request no longer passes validation: {}",
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    })?;
+    let rendered =
+        request::validate(row.canonical.as_bytes(), config.rules()).map_err(|problems| {
+            format!(
+                "the request no longer passes validation: {}",
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
     match (&rendered.plan, &row.argv) {
         (request::Plan::Run { argv, .. }, Some(stored)) if argv == stored => {
             Ok(Plan::Argv(argv.clone()))

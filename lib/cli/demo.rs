@@ -93,7 +93,7 @@ pub fn run(dir: &Path) -> Result<String, DemoError> {
         ..Fields::default()
     };
     let raw = submit::from_fields(&fields)?;
-    let written = submit::submit(&config, config.paths.spool.path(), &raw)?;
+    let written = submit::submit(config.rules(), config.paths.spool.path(), &raw)?;
     let _ = writeln!(
         out,
         "2. The agent files a request:\n   clawdbot-request --kind say_hello --summary \"Say hello to the operator\" --param name=operator\n   wrote {}:\n   {}\n",

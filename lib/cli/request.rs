@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::Common;
 use crate::intake::submit::{self, Fields};
+use crate::platform::config::RequestConfig;
 use crate::platform::exit::{self, Exit};
 use clap::Parser;
 use std::process::ExitCode;
@@ -26,7 +27,7 @@ Prints the path of the file written.
 Exit status: 0 written, 64 usage, 65 invalid request (one line per problem), 73 cannot write,
 78 configuration error.")]
 pub struct Cli {
-    /// The action to request, as configured in [actions.NAME], or \"freeform\".
+    /// The action to request, as configured in [actions.NAME], or "freeform".
     #[arg(long)]
     pub kind: Option<String>,
     /// One line for the operator, at most 200 characters.
@@ -69,9 +70,15 @@ impl super::Program for Cli {
 /// The program: parse the command line, start logging, run, and exit with a sysexits
 /// status.
 pub fn main() -> ExitCode {
-    let (cli, config) = match super::start_with_config::<Cli>() {
-        Ok(started) => started,
+    let cli = match super::start::<Cli>() {
+        Ok(cli) => cli,
         Err(code) => return code,
+    };
+    // Only the sections a request is checked against: the request writer links no other
+    // section's code.
+    let config = match RequestConfig::load(cli.common.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => return exit::report(PROGRAM, &e),
     };
     let raw = match &cli.file {
         Some(path) => submit::read_document(path),
@@ -88,7 +95,7 @@ pub fn main() -> ExitCode {
     let spool = cli
         .spool
         .unwrap_or_else(|| config.paths.spool.path().to_path_buf());
-    match raw.and_then(|raw| submit::submit(&config, &spool, &raw)) {
+    match raw.and_then(|raw| submit::submit(config.rules(), &spool, &raw)) {
         Ok(path) => {
             println!("{}", path.display());
             Exit::Ok.into()

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::core::risk::{self, Assessment};
-use crate::platform::config::{Config, FREEFORM};
+use crate::platform::config::{FREEFORM, Rules};
 
 /// The only request format version.
 pub const VERSION: u64 = 1;
@@ -98,9 +98,9 @@ pub struct Accepted {
     pub hash: String,
 }
 
-/// Validate raw request bytes against the configuration.
-pub fn validate(raw: &[u8], config: &Config) -> Result<Accepted, Vec<Problem>> {
-    let limit = config.requests.max_bytes.get();
+/// Validate raw request bytes against the configuration's rules.
+pub fn validate(raw: &[u8], rules: Rules<'_>) -> Result<Accepted, Vec<Problem>> {
+    let limit = rules.requests.max_bytes.get();
     if raw.len() as u64 > limit {
         return Err(vec![Problem::new(
             "(file)",
@@ -125,10 +125,10 @@ pub fn validate(raw: &[u8], config: &Config) -> Result<Accepted, Vec<Problem>> {
     let Value::Object(object) = value else {
         return Err(vec![Problem::new("(file)", "json", "not a JSON object")]);
     };
-    check(&object, config)
+    check(&object, rules)
 }
 
-fn check(object: &Map<String, Value>, config: &Config) -> Result<Accepted, Vec<Problem>> {
+fn check(object: &Map<String, Value>, rules: Rules<'_>) -> Result<Accepted, Vec<Problem>> {
     let mut problems = Vec::new();
     for key in object.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
         problems.push(Problem::new(
@@ -161,7 +161,7 @@ fn check(object: &Map<String, Value>, config: &Config) -> Result<Accepted, Vec<P
     });
     let reply_session = optional_string(object, "reply_session", &mut problems).inspect(|r| {
         check_token("reply_session", r, &mut problems);
-        let prefixes = &config.requests.reply_session_prefixes;
+        let prefixes = &rules.requests.reply_session_prefixes;
         if !prefixes.iter().any(|p| r.starts_with(p.as_str()) && r.len() > p.len()) {
             problems.push(Problem::new(
                 "reply_session",
@@ -175,11 +175,11 @@ fn check(object: &Map<String, Value>, config: &Config) -> Result<Accepted, Vec<P
     let params = params(object, &mut problems);
     let plan = kind
         .as_deref()
-        .and_then(|kind| plan(kind, &params, details.as_deref(), config, &mut problems));
+        .and_then(|kind| plan(kind, &params, details.as_deref(), rules, &mut problems));
 
     match (kind, summary, reason, plan) {
         (Some(kind), Some(summary), Some(reason), Some(plan)) if problems.is_empty() => {
-            let assessment = match (&plan, config.actions.get(&kind)) {
+            let assessment = match (&plan, rules.actions.get(&kind)) {
                 (Plan::Run { argv, .. }, Some(action)) => {
                     risk::assess_action(&kind, action.risk, argv)
                 }
@@ -213,7 +213,7 @@ fn plan(
     kind: &str,
     params: &BTreeMap<String, String>,
     details: Option<&str>,
-    config: &Config,
+    rules: Rules<'_>,
     problems: &mut Vec<Problem>,
 ) -> Option<Plan> {
     if kind == FREEFORM {
@@ -233,8 +233,8 @@ fn plan(
         }
         return Some(Plan::Freeform);
     }
-    let Some(action) = config.actions.get(kind) else {
-        let known: Vec<&str> = config
+    let Some(action) = rules.actions.get(kind) else {
+        let known: Vec<&str> = rules
             .actions
             .keys()
             .map(String::as_str)
@@ -443,6 +443,7 @@ pub fn header_safe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::config::Config;
     use std::path::Path;
 
     fn config() -> Config {
@@ -469,12 +470,12 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
     }
 
     fn problems_of(value: Value) -> Vec<Problem> {
-        validate(value.to_string().as_bytes(), &config()).expect_err("should be refused")
+        validate(value.to_string().as_bytes(), config().rules()).expect_err("should be refused")
     }
 
     #[test]
     fn a_good_request_is_accepted_with_its_argv_and_hash() {
-        let accepted = validate(good().to_string().as_bytes(), &config()).unwrap();
+        let accepted = validate(good().to_string().as_bytes(), config().rules()).unwrap();
         assert_eq!(
             accepted.plan,
             Plan::Run {
@@ -498,7 +499,7 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
         ] {
             let mut v = good();
             v["reply_session"] = session.into();
-            let result = validate(v.to_string().as_bytes(), &config());
+            let result = validate(v.to_string().as_bytes(), config().rules());
             assert_eq!(result.is_ok(), ok, "{session}: {result:?}");
             if let Err(problems) = result {
                 assert_eq!(problems[0].field, "reply_session", "{problems:?}");
@@ -508,9 +509,9 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
 
     #[test]
     fn the_hash_ignores_key_order_and_white_space_but_not_content() {
-        let a = validate(br#"{"version":1,"kind":"restart_container","summary":"s","reason":"r","params":{"container":"a"}}"#, &config()).unwrap();
-        let b = validate(b"{ \"params\": {\"container\": \"a\"}, \"reason\": \"r\",\n \"summary\": \"s\", \"kind\": \"restart_container\", \"version\": 1 }", &config()).unwrap();
-        let c = validate(br#"{"version":1,"kind":"restart_container","summary":"s","reason":"r","params":{"container":"b"}}"#, &config()).unwrap();
+        let a = validate(br#"{"version":1,"kind":"restart_container","summary":"s","reason":"r","params":{"container":"a"}}"#, config().rules()).unwrap();
+        let b = validate(b"{ \"params\": {\"container\": \"a\"}, \"reason\": \"r\",\n \"summary\": \"s\", \"kind\": \"restart_container\", \"version\": 1 }", config().rules()).unwrap();
+        let c = validate(br#"{"version":1,"kind":"restart_container","summary":"s","reason":"r","params":{"container":"b"}}"#, config().rules()).unwrap();
         assert_eq!(a.hash, b.hash);
         assert_ne!(a.hash, c.hash);
     }
@@ -611,7 +612,7 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
         );
 
         let v = serde_json::json!({"version": 1, "kind": "freeform", "summary": "Tidy the dashboard", "reason": "It is messy", "details": "Move the\n\tweather widget"});
-        let accepted = validate(v.to_string().as_bytes(), &config()).unwrap();
+        let accepted = validate(v.to_string().as_bytes(), config().rules()).unwrap();
         assert_eq!(accepted.plan, Plan::Freeform);
         assert_eq!(accepted.assessment.risk, crate::core::risk::Risk::High);
     }
@@ -626,7 +627,7 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
             (deep.as_bytes(), "json"),
             (b"", "json"),
         ] {
-            let problems = validate(raw, &config()).unwrap_err();
+            let problems = validate(raw, config().rules()).unwrap_err();
             assert_eq!(
                 problems[0].rule,
                 rule,
@@ -635,6 +636,9 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
             );
         }
         let big = vec![b' '; 70_000];
-        assert_eq!(validate(&big, &config()).unwrap_err()[0].rule, "size");
+        assert_eq!(
+            validate(&big, config().rules()).unwrap_err()[0].rule,
+            "size"
+        );
     }
 }

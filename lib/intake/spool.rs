@@ -222,9 +222,7 @@ pub fn drop_request(
     now: crate::platform::time::UnixTime,
     random: &str,
 ) -> Result<PathBuf, FileError> {
-    let stamp = jiff::Timestamp::from_second(now)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .strftime("%Y%m%dT%H%M%SZ");
+    let stamp = crate::platform::time::utc_stamp(now);
     let path = spool.join(format!("{stamp}-{random}.json"));
     atomic::write(&path, bytes, 0o644)?;
     Ok(path)

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::core::request::{self, Problem};
 use crate::intake::spool;
 use crate::platform::atomic::FileError;
-use crate::platform::config::Config;
+use crate::platform::config::Rules;
 use crate::platform::exit::{Exit, ExitStatus};
 use crate::platform::ids::{self, RandomError};
 
@@ -115,8 +115,8 @@ pub fn read_document(path: &Path) -> Result<Vec<u8>, SubmitError> {
 }
 
 /// Validate and write; returns the file written.
-pub fn submit(config: &Config, spool_dir: &Path, raw: &[u8]) -> Result<PathBuf, SubmitError> {
-    request::validate(raw, config).map_err(SubmitError::Invalid)?;
+pub fn submit(rules: Rules<'_>, spool_dir: &Path, raw: &[u8]) -> Result<PathBuf, SubmitError> {
+    request::validate(raw, rules).map_err(SubmitError::Invalid)?;
     let random = ids::random_base32(8)?;
     Ok(spool::drop_request(
         spool_dir,

@@ -1,22 +1,46 @@
 //! Time: stored as UTC unix seconds, shown in the operator's zone with its offset.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 /// Seconds since the epoch, UTC.
 pub type UnixTime = i64;
 
-/// The current time.
+/// The current time. Read from the standard library: `jiff::Timestamp::now` would link jiff's
+/// error messages into the request writer for a clock before 1970.
 pub fn now() -> UnixTime {
-    Timestamp::now().as_second()
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
 }
 
 /// `YYYYMMDD` of a time in UTC, for request ids.
 pub fn utc_date(at: UnixTime) -> String {
-    Timestamp::from_second(at)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-        .strftime("%Y%m%d")
-        .to_string()
+    let t = utc(at);
+    format!("{:04}{:02}{:02}", t.year(), t.month(), t.day())
+}
+
+/// `YYYYMMDDTHHMMSSZ` of a time, for the names of spool files.
+pub fn utc_stamp(at: UnixTime) -> String {
+    let t = utc(at);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The civil time in UTC. Written out by hand rather than with `strftime`, whose formatter
+/// (and every time zone's) would otherwise be linked into the request writer.
+fn utc(at: UnixTime) -> jiff::civil::DateTime {
+    jiff::tz::Offset::UTC.to_datetime(Timestamp::from_second(at).unwrap_or(Timestamp::UNIX_EPOCH))
 }
 
 /// RFC 3339 in UTC, for JSON and logs.
@@ -49,6 +73,14 @@ pub fn age(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_names_are_the_civil_time_in_utc() {
+        // 2026-11-27T09:05:07Z.
+        assert_eq!(utc_date(1_795_770_307), "20261127");
+        assert_eq!(utc_stamp(1_795_770_307), "20261127T090507Z");
+        assert_eq!(utc_stamp(0), "19700101T000000Z");
+    }
 
     #[test]
     fn local_time_shows_zone_and_offset() {

@@ -280,6 +280,12 @@ def walk(m, deb, figures):
     figures["installed_size_kib"] = int(m.run("dpkg-query", "-W", "-f=${Installed-Size}", "clawdbot").stdout)
     figures["binary_bytes"] = {p.name: p.stat().st_size for p in sorted(m.path("/usr/bin").glob("clawdbot*"))
                                if not p.is_symlink()}
+    # The footprint issue's bounds (docs/benchmarks.md): 12 MB installed, a 4 MB package, a
+    # request writer of 1 MB.
+    check(figures["installed_size_kib"] * 1024 <= 12_000_000, f"installs {figures['installed_size_kib']} KiB")
+    check(figures["package_bytes"] <= 4_000_000, f"the package is {figures['package_bytes']} bytes")
+    check(figures["binary_bytes"]["clawdbot-request"] <= 1_000_000,
+          f"clawdbot-request is {figures['binary_bytes']['clawdbot-request']} bytes")
     # Seven programs are links to the clawdbot executable (docs/architecture.md), not copies.
     links = {p.name: os.readlink(p) for p in m.path("/usr/bin").glob("clawdbot*") if p.is_symlink()}
     check(links == {name: "clawdbot" for name in LINKS}, f"/usr/bin links: {links}")

@@ -145,7 +145,7 @@ pub fn propose(
         reply_session: None,
     };
     let filed = submit::from_fields(&fields)
-        .and_then(|raw| submit::submit(config, config.paths.spool.path(), &raw));
+        .and_then(|raw| submit::submit(config.rules(), config.paths.spool.path(), &raw));
     match filed {
         Ok(path) => {
             let now = jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC");

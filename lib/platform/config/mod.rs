@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::platform::exit::{Exit, ExitStatus};
 
@@ -29,7 +30,7 @@ pub use bridge::{Bridge, BridgeMode};
 pub use calendar::{Calendar, CalendarAccount, CalendarKind};
 pub use mail::{Gmail, Mail, NO_OPERATOR, Operator, Replies, Security, Sendmail, Smtp, Transport};
 pub use maint::{Cadence, Maint, Secret, StaleDir};
-pub use paths::Paths;
+pub use paths::{Paths, SpoolPath};
 pub use requests::{Action, Agent, AgentUse, Exec, ParamRule, Preview, Requests};
 pub use telegram::{Notify, NotifyRule, Telegram, quiet_window};
 pub use values::{AbsPath, HttpUrl, MaxBytes, Risk, Zone};
@@ -124,6 +125,67 @@ pub struct Config {
     pub sources: Vec<PathBuf>,
 }
 
+/// The sections a request is checked against, borrowed from a [`Config`] or a
+/// [`RequestConfig`].
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// `[requests]`.
+    pub requests: &'a Requests,
+    /// `[actions.NAME]`.
+    pub actions: &'a BTreeMap<String, Action>,
+}
+
+/// The configuration as the request writer reads it: `[paths] spool`, `[requests]` and the
+/// actions, from the same files, merged and checked as [`Config`] does. It reads no other
+/// section, so it links none of their code (the request writer stays small,
+/// docs/benchmarks.md); the broker checks the whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RequestConfig {
+    /// `[paths]`, the spool alone.
+    pub paths: SpoolPath,
+    /// Limits on agent requests.
+    pub requests: Requests,
+    /// The actions an agent may request, by kind.
+    pub actions: BTreeMap<String, Action>,
+}
+
+impl RequestConfig {
+    /// Read the configuration as [`Config::load`] does, keeping the request writer's sections.
+    pub fn load(explicit: Option<&Path>) -> Result<RequestConfig, ConfigError> {
+        let files = files(explicit)?;
+        let config: RequestConfig = merged(&files)?;
+        check_actions(&config.actions).map_err(|(key, message)| ConfigError::Invalid {
+            key,
+            message,
+            files: display_files(&files),
+        })?;
+        Ok(config)
+    }
+
+    /// What a request is checked against.
+    pub fn rules(&self) -> Rules<'_> {
+        Rules {
+            requests: &self.requests,
+            actions: &self.actions,
+        }
+    }
+}
+
+/// Action names are what an agent writes as a request's kind.
+fn check_actions(actions: &BTreeMap<String, Action>) -> Result<(), (String, String)> {
+    match actions
+        .keys()
+        .find(|name| *name == FREEFORM || !requests::is_param_name(name))
+    {
+        Some(name) => Err((
+            format!("actions.{name}"),
+            "an action name is lower-case letters, digits and _, and not \"freeform\"".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn is_secret_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
@@ -197,41 +259,12 @@ impl Config {
     /// [`DEFAULT_PATH`]; plus the drop-ins in `FILE.d/*.toml`. A missing default file means
     /// built-in defaults; a missing file that was asked for is an error.
     pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
-        let env = std::env::var_os(ENV_VAR).filter(|v| !v.is_empty());
-        let (path, required) = match (explicit, env) {
-            (Some(path), _) => (path.to_path_buf(), true),
-            (None, Some(env)) => (PathBuf::from(env), true),
-            (None, None) => (PathBuf::from(DEFAULT_PATH), false),
-        };
-        let mut files = Vec::new();
-        match std::fs::metadata(&path) {
-            Ok(_) => files.push(path.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {}
-            Err(source) => return Err(ConfigError::Read { path, source }),
-        }
-        files.extend(drop_ins(&path)?);
-        Config::from_files(&files)
+        Config::from_files(&files(explicit)?)
     }
 
     /// Merge and validate these files, in order.
     pub fn from_files(files: &[PathBuf]) -> Result<Config, ConfigError> {
-        let mut merged = toml::Table::new();
-        for path in files {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let table = parse_file(path, &text)?;
-            merge(&mut merged, table);
-        }
-        let mut config: Config =
-            merged
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                    key: "(merged)".into(),
-                    message: e.message().to_string(),
-                    files: display_files(files),
-                })?;
+        let mut config: Config = merged(files)?;
         config.sources = files.to_vec();
         config.check(files)?;
         Ok(config)
@@ -239,7 +272,7 @@ impl Config {
 
     /// Parse one configuration text alone (for tests and `init`).
     pub fn from_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let table = parse_file(path, text)?;
+        let table = parse_file::<Config>(path, text)?;
         let mut config: Config =
             table
                 .try_into()
@@ -352,16 +385,15 @@ impl Config {
         if self.mail.max_per_hour == 0 {
             return Err(invalid("mail.max_per_hour", "must be at least 1".into()));
         }
-        for name in self.actions.keys() {
-            if name == FREEFORM || !requests::is_param_name(name) {
-                return Err(invalid(
-                    &format!("actions.{name}"),
-                    "an action name is lower-case letters, digits and _, and not \"freeform\""
-                        .into(),
-                ));
-            }
+        check_actions(&self.actions).map_err(|(key, message)| invalid(&key, message))
+    }
+
+    /// What a request is checked against.
+    pub fn rules(&self) -> Rules<'_> {
+        Rules {
+            requests: &self.requests,
+            actions: &self.actions,
         }
-        Ok(())
     }
 }
 
@@ -374,6 +406,46 @@ fn display_files(files: &[PathBuf]) -> String {
         .map(|f| f.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The files to read: `explicit` (from `--config`), else `$CLAWDBOT_CONFIG`, else
+/// [`DEFAULT_PATH`], then its drop-ins. A missing default file means built-in defaults; a
+/// missing file that was asked for is an error.
+fn files(explicit: Option<&Path>) -> Result<Vec<PathBuf>, ConfigError> {
+    let env = std::env::var_os(ENV_VAR).filter(|v| !v.is_empty());
+    let (path, required) = match (explicit, env) {
+        (Some(path), _) => (path.to_path_buf(), true),
+        (None, Some(env)) => (PathBuf::from(env), true),
+        (None, None) => (PathBuf::from(DEFAULT_PATH), false),
+    };
+    let mut files = Vec::new();
+    match std::fs::metadata(&path) {
+        Ok(_) => files.push(path.clone()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {}
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    }
+    files.extend(drop_ins(&path)?);
+    Ok(files)
+}
+
+/// Read, check one by one as `T`, and merge these files in order, into a `T`.
+fn merged<T: DeserializeOwned>(files: &[PathBuf]) -> Result<T, ConfigError> {
+    let mut whole = toml::Table::new();
+    for path in files {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let table = parse_file::<T>(path, &text)?;
+        merge(&mut whole, table);
+    }
+    whole
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Invalid {
+            key: "(merged)".into(),
+            message: e.message().to_string(),
+            files: display_files(files),
+        })
 }
 
 /// `FILE.d/*.toml`, in name order.
@@ -403,8 +475,8 @@ fn drop_ins(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     Ok(files)
 }
 
-/// Parse one file and validate it alone, so that errors carry its name and line.
-fn parse_file(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
+/// Parse one file and validate it alone as a `T`, so that errors carry its name and line.
+fn parse_file<T: DeserializeOwned>(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
     let located = |e: toml::de::Error| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         let line = text[..offset.min(text.len())].matches('\n').count() + 1;
@@ -421,7 +493,7 @@ fn parse_file(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
         }
     };
     let table: toml::Table = toml::from_str(text).map_err(located)?;
-    toml::from_str::<Config>(text).map_err(located)?;
+    toml::from_str::<T>(text).map_err(located)?;
     Ok(table)
 }
 
@@ -674,6 +746,85 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
         let rule = &config.actions["x"].params["c"];
         assert!(rule.accepts("searxng"));
         assert!(!rule.accepts("searxng; rm -rf /"));
+    }
+
+    #[test]
+    fn pattern_classes_are_ascii_only_and_unicode_classes_are_refused() {
+        let dir = tempdir("ascii");
+        let path = write(
+            &dir,
+            "c.toml",
+            "[actions.x]\ncommand = [\"docker\", \"restart\", \"{c}\"]\nrisk = \"low\"\nparams = { c = '\\w+' }\n",
+        );
+        let rule = &Config::from_files(&[path]).unwrap().actions["x"].params["c"];
+        assert!(rule.accepts("searx_ng2"));
+        assert!(
+            !rule.accepts("séarxng"),
+            "a letter outside ASCII is not \\w"
+        );
+        let path = write(
+            &dir,
+            "d.toml",
+            "[actions.x]\ncommand = [\"docker\", \"restart\", \"{c}\"]\nrisk = \"low\"\nparams = { c = '\\p{L}+' }\n",
+        );
+        let err = Config::from_files(&[path]).unwrap_err().to_string();
+        assert!(err.contains("invalid pattern"), "{err}");
+    }
+
+    #[test]
+    fn the_request_writer_reads_its_sections_as_the_broker_does() {
+        let dir = tempdir("request-view");
+        let main = write(
+            &dir,
+            "clawdbot.toml",
+            &format!(
+                "[paths]\nspool = \"/srv/agent/requests\"\nstate_dir = \"/var/lib/x\"\n[requests]\nmax_bytes = 2048\n{ACTION}"
+            ),
+        );
+        write(
+            &dir,
+            "clawdbot.toml.d/30-action.toml",
+            "[actions.restart_container]\ncommand = [\"podman\", \"restart\", \"{c}\"]\nrisk = \"high\"\nparams = { c = \"^[a-z]+$\" }\n",
+        );
+        let view = RequestConfig::load(Some(&main)).unwrap();
+        let whole = Config::load(Some(&main)).unwrap();
+        assert_eq!(view.paths.spool.path(), whole.paths.spool.path());
+        assert_eq!(view.requests.max_bytes.get(), 2048);
+        assert_eq!(view.actions["restart_container"].command[0], "podman");
+        assert_eq!(
+            view.actions.keys().collect::<Vec<_>>(),
+            whole.actions.keys().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn the_request_writer_checks_its_sections_and_only_those() {
+        let dir = tempdir("request-view-checks");
+        // A mistake elsewhere is the broker's to report; the request writer still works.
+        let main = write(&dir, "a.toml", "[telegram]\npoll_timout = \"5s\"\n");
+        assert!(RequestConfig::load(Some(&main)).is_ok());
+        assert!(Config::load(Some(&main)).is_err());
+        // Its own sections are checked as strictly as the broker checks them.
+        for (name, text) in [
+            ("b.toml", "[requests]\nmax_byte = 1\n"),
+            ("c.toml", "[paths]\nspool = \"relative/dir\"\n"),
+            (
+                "d.toml",
+                "[actions.freeform]\ncommand = [\"true\"]\nrisk = \"low\"\n",
+            ),
+            (
+                "e.toml",
+                "[actions.x]\ncommand = [\"rm\", \"{path}\"]\nrisk = \"low\"\n",
+            ),
+        ] {
+            let path = write(&dir, name, text);
+            let err = RequestConfig::load(Some(&path)).unwrap_err();
+            assert!(
+                Config::load(Some(&path)).is_err(),
+                "{name}: the broker refuses it too"
+            );
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
     }
 
     #[test]

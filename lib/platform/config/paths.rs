@@ -6,6 +6,9 @@ use serde::Deserialize;
 
 use super::AbsPath;
 
+/// Where the request spool is unless `[paths] spool` says.
+pub const DEFAULT_SPOOL: &str = "/srv/clawdbot/requests";
+
 /// `[paths]`: every directory the suite uses. Paths are absolute.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -32,7 +35,7 @@ impl Default for Paths {
     fn default() -> Self {
         Paths {
             state_dir: AbsPath::from_static("/var/lib/clawdbot"),
-            spool: AbsPath::from_static("/srv/clawdbot/requests"),
+            spool: AbsPath::from_static(DEFAULT_SPOOL),
             inbox: AbsPath::from_static("/srv/clawdbot/inbox"),
             quarantine: None,
             outbox: None,
@@ -88,5 +91,22 @@ impl Paths {
     /// The lock file that keeps two watchdog passes apart.
     pub fn watchdog_lock(&self) -> PathBuf {
         self.state_dir.0.join("watchdog.lock")
+    }
+}
+
+/// `[paths]` as the request writer reads it: the spool alone, other keys left to the programs
+/// that use them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SpoolPath {
+    /// The request spool shared with the agent.
+    pub spool: AbsPath,
+}
+
+impl Default for SpoolPath {
+    fn default() -> Self {
+        SpoolPath {
+            spool: AbsPath::from_static(DEFAULT_SPOOL),
+        }
     }
 }

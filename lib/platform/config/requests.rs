@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use regex::Regex;
+use regex_lite::Regex;
 use serde::{Deserialize, Deserializer};
 
 use crate::platform::duration::ConfigDuration;
@@ -243,6 +243,10 @@ pub(super) fn is_param_name(name: &str) -> bool {
 }
 
 /// How one parameter is checked: a regex that must match the whole value, or a list of values.
+///
+/// Patterns are compiled by `regex-lite`: the syntax of `regex`, with ASCII-only classes
+/// (`\w`, `\d`, `\s`, `(?i)`) and no `\p{..}`. An allow-list for an argument root passes on
+/// wants no Unicode letters in it, and the request writer stays small (docs/benchmarks.md).
 #[derive(Debug, Clone)]
 pub enum ParamRule {
     /// The value must match this pattern entirely.
@@ -280,7 +284,7 @@ impl<'de> Deserialize<'de> for ParamRule {
         match Raw::deserialize(deserializer)? {
             // Anchored whatever the operator wrote: a pattern missing its ^…$ must not let
             // `searxng; rm -rf /` through because it contains a valid name.
-            Raw::Pattern(p) => regex::RegexBuilder::new(&format!("^(?:{p})$"))
+            Raw::Pattern(p) => regex_lite::RegexBuilder::new(&format!("^(?:{p})$"))
                 .size_limit(1 << 20)
                 .build()
                 .map(ParamRule::Pattern)
