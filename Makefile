@@ -8,7 +8,7 @@ BINS := clawdbot clawdbot-request clawdbot-exec clawdbot-watchdog
 LINKS := clawdbot-broker clawdbot-bridge clawdbot-mailpoll clawdbot-secrets clawdbot-maint clawdbot-telegram clawdbot-calendar
 CARGO ?= cargo
 
-.PHONY: all build release check test lint fmt bench bench-watchdog bench-watchdog-unchanged bench-maint bench-load demo assets deb install system-test clean
+.PHONY: all build release test-all test-deps deb-tools system-test-tools check test lint fmt bench bench-watchdog bench-watchdog-unchanged bench-maint bench-load demo assets deb install system-test clean
 
 all: build
 
@@ -19,7 +19,17 @@ release:
 	$(CARGO) build --release
 	for name in $(LINKS); do ln -sfn clawdbot target/release/$$name; done
 
-# Everything CI checks: formatting, lints, and every test (crash points included).
+# The one test command (README.md; .ci/run runs it): install what the tests need on this
+# Debian machine (root), then every check and test, the booted system test included.
+test-all: test-deps
+	$(MAKE) check system-test
+
+# What the tests need (apt, pip, npm, cargo-deb, a running dockerd); tests/deps.sh --check
+# only lists what is missing.
+test-deps:
+	tests/deps.sh
+
+# Formatting, lints, and every test but the booted one (crash points included).
 check: lint test
 
 lint:
@@ -60,8 +70,19 @@ assets:
 	$(CARGO) run --quiet --example assets -- target/assets
 
 # The Debian package (cargo-deb): target/debian/clawdbot_VERSION_ARCH.deb.
-deb: release assets
+deb: deb-tools release assets
 	$(CARGO) deb --no-build
+
+# Tools checked before the release build the targets above start with, each named with what
+# provides it (make test-deps installs them all).
+deb-tools:
+	@$(call need,cargo-deb,cargo install cargo-deb)
+system-test-tools:
+	@$(call need,python3,apt-get install python3)
+	@$(call need,debootstrap,apt-get install debootstrap)
+	@$(call need,systemd-nspawn,apt-get install systemd-container)
+	@$(call need,dpkg-shlibdeps,apt-get install dpkg-dev)
+need = command -v $(1) >/dev/null || { echo "$(1) is missing: $(2) (or make test-deps)" >&2; exit 1; }
 
 # The tree the package installs, for hosts without Debian packaging (tests/system/ checks
 # that both are the same). Then: systemd-sysusers clawdbot.conf; systemd-tmpfiles --create
@@ -88,7 +109,7 @@ install: release assets
 
 # Boot a Debian root under systemd-nspawn, install the package and walk the approval loop
 # through the real units (root; debootstrap and systemd-container; see tests/system/).
-system-test: deb
+system-test: system-test-tools deb
 	python3 tests/system/run.py target/debian/clawdbot_*.deb
 
 clean:

@@ -114,6 +114,7 @@ struct Tmpfs(PathBuf);
 impl Tmpfs {
     fn on(dir: &Path) -> Tmpfs {
         std::fs::create_dir_all(dir).unwrap();
+        common::need("mount", "apt-get install mount");
         let out = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", "size=8m,mode=2770", "tmpfs"])
             .arg(dir)

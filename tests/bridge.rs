@@ -49,6 +49,11 @@ fn bridged(name: &str) -> (Instance, String) {
 
 /// Run the Python peer with `stdin`.
 fn peer(args: &[&str], stdin: &[u8]) -> Output {
+    common::need_python(
+        "python3",
+        "standardwebhooks",
+        "pip install standardwebhooks",
+    );
     let out = common::output_with_input(Command::new("python3").arg(PEER).args(args), stdin);
     assert!(
         out.status.success() || String::from_utf8_lossy(&out.stdout).starts_with("rejected"),

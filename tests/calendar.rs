@@ -84,13 +84,14 @@ fn schema_errors(doc: &Value) -> String {
         jsonschema.Draft202012Validator.check_schema(schema)\n\
         v = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())\n\
         for e in v.iter_errors(json.load(sys.stdin)): print(list(e.absolute_path), e.message)\n";
+    common::need_python("python3", "jsonschema", "pip install jsonschema");
     let mut child = std::process::Command::new("python3")
         .args(["-c", script, schema])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("python3 (with jsonschema; .ci/run installs it)");
+        .expect("python3");
     use std::io::Write;
     child
         .stdin

@@ -18,6 +18,7 @@ struct Tmpfs(PathBuf);
 impl Tmpfs {
     fn mount(path: &Path, size: &str) -> Tmpfs {
         std::fs::create_dir_all(path).unwrap();
+        common::need("mount", "apt-get install mount");
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(path)
@@ -250,7 +251,7 @@ fn at_offset(inst: &Instance, offset: &str, program: &str, args: &[&str]) -> std
     ]
     .into_iter()
     .find(|p| Path::new(p).exists())
-    .expect("libfaketime (Debian's faketime package; .ci/run installs it)");
+    .expect("libfaketime is missing: apt-get install faketime (make test-deps installs everything the tests need)");
     inst.command(program, args)
         .env("LD_PRELOAD", lib)
         .env("FAKETIME", offset)

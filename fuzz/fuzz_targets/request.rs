@@ -15,5 +15,5 @@ fn config() -> &'static Config {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = clawdbot::core::request::validate(data, config());
+    let _ = clawdbot::core::request::validate(data, config().rules());
 });

@@ -28,7 +28,7 @@ webhook-signature; HMAC-SHA256 over \"id.timestamp.body\") with every secret in
 off, or an id seen before, is refused.
 
 Examples:
-  clawdbot-bridge keygen > /etc/credstore/clawdbot.bridge-secret   (then chmod 600)
+  clawdbot-bridge keygen --output /etc/credstore/clawdbot.bridge-secret   (0600, never overwrites)
   clawdbot-bridge send --message \"Done: searxng restarted\" --request R-20261126-7Q2M
   clawdbot-bridge verify --envelope /srv/clawdbot/inbox/msg_….json
 

@@ -142,7 +142,7 @@ fn bridge(config: &Config) -> Check {
         Err(e) => fail(
             name,
             e.to_string(),
-            "clawdbot-bridge keygen > FILE; chmod 600 FILE; name it in [bridge] secrets",
+            "clawdbot-bridge keygen --output FILE; name it in [bridge] secrets",
         ),
     }
 }

@@ -299,6 +299,7 @@ fn params(object: &Map<String, Value>, problems: &mut Vec<Problem>) -> BTreeMap<
                     Value::String(s) => {
                         check_length(&field, s, PARAM_MAX, problems);
                         check_characters(&field, s, false, problems);
+                        check_spaces(&field, s, problems);
                         out.insert(name.clone(), s.clone());
                     }
                     _ => problems.push(Problem::new(field, "type", "must be a string")),
@@ -372,6 +373,21 @@ fn check_characters(field: &str, text: &str, multiline: bool, problems: &mut Vec
             "control-character",
             format!(
                 "contains the character U+{:04X}, which is not allowed here",
+                u32::from(c)
+            ),
+        ));
+    }
+}
+
+/// A parameter becomes one word of a command: a space other than the ASCII one (U+00A0,
+/// U+3000, …) would read as two words in the approval mail while being one.
+fn check_spaces(field: &str, text: &str, problems: &mut Vec<Problem>) {
+    if let Some(c) = text.chars().find(|c| c.is_whitespace() && !c.is_ascii()) {
+        problems.push(Problem::new(
+            field,
+            "space",
+            format!(
+                "contains U+{:04X}, a space that is not the ASCII one",
                 u32::from(c)
             ),
         ));
@@ -579,6 +595,16 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
                 serde_json::json!({"container": 5}),
                 "params.container",
                 "type",
+            ),
+            (
+                serde_json::json!({"container": "nginx\u{00A0}ssh"}),
+                "params.container",
+                "space",
+            ),
+            (
+                serde_json::json!({"container": "nginx\u{3000}ssh"}),
+                "params.container",
+                "space",
             ),
         ] {
             let mut v = good();

@@ -17,7 +17,7 @@ pub fn now() -> UnixTime {
     }
 }
 
-/// `YYYYMMDD` of a time in UTC, for request ids.
+/// `YYYYMMDD` of a time in UTC, for ids (requests, reports, digests).
 pub fn utc_date(at: UnixTime) -> String {
     let t = utc(at);
     format!("{:04}{:02}{:02}", t.year(), t.month(), t.day())
@@ -80,6 +80,7 @@ mod tests {
         assert_eq!(utc_date(1_795_770_307), "20261127");
         assert_eq!(utc_stamp(1_795_770_307), "20261127T090507Z");
         assert_eq!(utc_stamp(0), "19700101T000000Z");
+        assert_eq!(utc_stamp(-1), "19691231T235959Z");
     }
 
     #[test]

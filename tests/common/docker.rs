@@ -1,4 +1,4 @@
-//! The real Docker engine (.ci/run starts dockerd) and the test image: a static `pause` in an
+//! The real Docker engine (make test-deps starts dockerd) and the test image: a static `pause` in an
 //! otherwise empty root, imported under a tag that names its source's hash, so a changed
 //! pause.c makes a new image.
 
@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 /// Run the docker CLI.
 pub fn docker(args: &[&str]) -> Output {
+    super::need("docker", "apt-get install docker.io");
     Command::new("docker")
         .args(args)
         .output()
@@ -18,7 +19,7 @@ pub fn docker_image() -> String {
     let info = docker(&["info", "--format", "{{.ServerVersion}}"]);
     assert!(
         info.status.success(),
-        "the Docker engine does not answer (.ci/run starts dockerd): {}",
+        "the Docker engine does not answer (make test-deps starts dockerd): {}",
         String::from_utf8_lossy(&info.stderr)
     );
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docker/pause.c");
@@ -33,6 +34,7 @@ pub fn docker_image() -> String {
     let root =
         std::env::temp_dir().join(format!("clawdbot-image-{}-{hash:08x}", std::process::id()));
     std::fs::create_dir_all(root.join("bin")).unwrap();
+    super::need("gcc", "apt-get install gcc libc6-dev");
     let built = Command::new("gcc")
         .args(["-static", "-Os", "-o"])
         .arg(root.join("pause"))

@@ -234,6 +234,33 @@ pub fn deliver(inst: &Instance, name: &str, mail: &str) {
     std::fs::write(inst.dir.join("state/mail/new").join(name), mail).unwrap();
 }
 
+/// A program this test runs: a missing one fails the test at once, naming what provides it,
+/// rather than with a bare "No such file or directory" from spawn.
+pub fn need(program: &str, install: &str) {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
+    assert!(
+        found,
+        "{program} is missing: {install} (make test-deps installs everything the tests need; \
+         tests/deps.sh --check lists what is missing)"
+    );
+}
+
+/// A module of `python` this test imports, checked the same way.
+pub fn need_python(python: &str, module: &str, install: &str) {
+    need(python, "apt-get install python3");
+    let imported = Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        imported,
+        "{python} cannot import {module}: {install} (make test-deps installs everything the \
+         tests need; tests/deps.sh --check lists what is missing)"
+    );
+}
+
 /// Debian's aiosmtpd on 127.0.0.1:`port`, storing what it receives in the Maildir `maildir`;
 /// returns once it accepts connections.
 pub fn aiosmtpd(maildir: &Path, port: u16) -> std::process::Child {
@@ -242,6 +269,7 @@ pub fn aiosmtpd(maildir: &Path, port: u16) -> std::process::Child {
     } else {
         "python3"
     };
+    need_python(python, "aiosmtpd", "apt-get install python3-aiosmtpd");
     let child = Command::new(python)
         .args([
             "-m",

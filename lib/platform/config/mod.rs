@@ -769,6 +769,34 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
         );
         let err = Config::from_files(&[path]).unwrap_err().to_string();
         assert!(err.contains("invalid pattern"), "{err}");
+        // Escapes that would match (or border) every character outside ASCII are refused, and
+        // an unbalanced ) cannot close the anchoring group early.
+        for (name, pattern) in [
+            ("s.toml", r"\S+"),
+            ("w.toml", r"[\W]+"),
+            ("dd.toml", r"\D+"),
+            ("b.toml", r"a\b.+"),
+            ("bb.toml", r"\Ba"),
+            ("paren.toml", "a)|(b"),
+        ] {
+            let path = write(
+                &dir,
+                name,
+                &format!(
+                    "[actions.x]\ncommand = [\"docker\", \"restart\", \"{{c}}\"]\nrisk = \"low\"\nparams = {{ c = '{pattern}' }}\n"
+                ),
+            );
+            let err = Config::from_files(&[path]).unwrap_err().to_string();
+            assert!(err.contains("invalid pattern"), "{pattern}: {err}");
+        }
+        // An escaped backslash before S is a backslash and an S.
+        let path = write(
+            &dir,
+            "ok.toml",
+            "[actions.x]\ncommand = [\"docker\", \"restart\", \"{c}\"]\nrisk = \"low\"\nparams = { c = 'a\\\\S' }\n",
+        );
+        let rule = &Config::from_files(&[path]).unwrap().actions["x"].params["c"];
+        assert!(rule.accepts("a\\S"));
     }
 
     #[test]

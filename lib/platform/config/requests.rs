@@ -245,8 +245,11 @@ pub(super) fn is_param_name(name: &str) -> bool {
 /// How one parameter is checked: a regex that must match the whole value, or a list of values.
 ///
 /// Patterns are compiled by `regex-lite`: the syntax of `regex`, with ASCII-only classes
-/// (`\w`, `\d`, `\s`, `(?i)`) and no `\p{..}`. An allow-list for an argument root passes on
-/// wants no Unicode letters in it, and the request writer stays small (docs/benchmarks.md).
+/// (`\w`, `\d`, `\s`, `(?i)`) and no `\p{..}`, so that the request writer stays small
+/// (docs/benchmarks.md). An allow-list for a word root runs wants no Unicode letters anyway.
+/// The negated escapes (`\S`, `\W`, `\D`) and the word boundaries (`\b`, `\B`) would
+/// match or border every non-ASCII character, so they are refused: a pattern names the
+/// characters it allows.
 #[derive(Debug, Clone)]
 pub enum ParamRule {
     /// The value must match this pattern entirely.
@@ -273,6 +276,32 @@ impl ParamRule {
     }
 }
 
+/// Compile a parameter pattern, anchored at both ends whatever the operator wrote: a pattern
+/// missing its `^…$` must not let `searxng; rm -rf /` through because it contains a valid
+/// name. It is compiled alone first, so that an unbalanced `)` cannot close the anchoring
+/// group early (`a)|(b` would match anything starting with `a`).
+fn pattern(p: &str) -> Result<Regex, String> {
+    let build = |p: &str| {
+        regex_lite::RegexBuilder::new(p)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    build(p)?;
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\'
+            && let Some(escape @ ('S' | 'W' | 'D' | 'b' | 'B')) = chars.next()
+        {
+            return Err(format!(
+                "\\{escape} would match every character outside ASCII here (classes are \
+                 ASCII-only): write the characters allowed, e.g. [!-~]"
+            ));
+        }
+    }
+    build(&format!("^(?:{p})$"))
+}
+
 impl<'de> Deserialize<'de> for ParamRule {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -282,11 +311,7 @@ impl<'de> Deserialize<'de> for ParamRule {
             OneOf(Vec<String>),
         }
         match Raw::deserialize(deserializer)? {
-            // Anchored whatever the operator wrote: a pattern missing its ^…$ must not let
-            // `searxng; rm -rf /` through because it contains a valid name.
-            Raw::Pattern(p) => regex_lite::RegexBuilder::new(&format!("^(?:{p})$"))
-                .size_limit(1 << 20)
-                .build()
+            Raw::Pattern(p) => pattern(&p)
                 .map(ParamRule::Pattern)
                 .map_err(|e| serde::de::Error::custom(format!("invalid pattern {p:?}: {e}"))),
             Raw::OneOf(values) if values.is_empty() => Err(serde::de::Error::custom(
