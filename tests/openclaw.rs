@@ -356,7 +356,7 @@ fn repaired_sessions_load_in_openclaw_with_their_whole_context() {
         }
     }
     assert!(kept > 500, "{kept} messages checked");
-    // The figures the README quotes.
+    // The figures docs/agent.md quotes.
     eprintln!(
         "OpenClaw {JSONL_RELEASE}: {} damaged files, all load; {kept} messages of the contexts before the damage kept, none lost; {} healthy files and artifacts byte for byte",
         files.len(),
@@ -779,7 +779,7 @@ impl Gateway {
                 "entries": { "main": {} } },
             "plugins": { "entries": { "anthropic": { "config": { "sessionCatalog": { "enabled": false } } } } },
             "skills": { "load": { "extraDirs": [inst.dir.join("skills")] } },
-            // As the README says to configure it.
+            // As docs/agent.md says to configure it.
             "hooks": { "enabled": true, "token": hooks_token, "path": "/hooks",
                 "allowRequestSessionKey": false,
                 "allowedSessionKeyPrefixes": ["hook:", "agent:main:"],

@@ -73,7 +73,7 @@ fn reset_action(config: &Config) -> Check {
         Err(problem) => fail(
             check,
             problem,
-            "configure [actions.openclaw_session_reset] as in the README, or set [watchdog] reset_action = \"\"",
+            "configure [actions.openclaw_session_reset] as in /usr/share/doc/clawdbot/docs/agent.md, or set [watchdog] reset_action = \"\"",
         ),
     }
 }

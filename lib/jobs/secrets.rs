@@ -1,4 +1,4 @@
-//! Secret rotation (README, "Secret rotation"): an inventory in the configuration
+//! Secret rotation (docs/maintenance.md, "Secret rotation"): an inventory in the configuration
 //! (`[secrets.NAME]`), rotations recorded in the state database, and reminders mailed 14, 7
 //! and 1 days before a secret is due, then weekly while it is overdue, never the same one twice.
 

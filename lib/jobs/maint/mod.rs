@@ -1,4 +1,4 @@
-//! Maintenance in tiers (README, "Maintenance"). Each check is a small function returning
+//! Maintenance in tiers (docs/maintenance.md). Each check is a small function returning
 //! findings (`ok`, `warn`, `crit`, a one-line summary and details); it runs on its own thread
 //! with a time limit, so a check that hangs or fails becomes a finding, never the end of the
 //! tier. A daily report is mailed only when something is wrong and differs from the last run;

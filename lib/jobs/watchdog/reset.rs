@@ -92,7 +92,7 @@ pub fn propose(
         Ok(named) => named,
         Err(problem) => {
             return said(format!(
-                "{problem}, so no request was filed (see the README); to reset it, run: {hand}"
+                "{problem}, so no request was filed (see /usr/share/doc/clawdbot/docs/agent.md); to reset it, run: {hand}"
             ));
         }
     };

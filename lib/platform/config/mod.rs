@@ -241,8 +241,9 @@ impl Config {
         if !self.operator.emails.is_empty() {
             return true;
         }
+        // A drop-in, not the packaged file: dpkg keeps that one up to date.
         log::warn!(
-            "no operator is configured: set emails = [\"you@example.org\"] under [operator] in {}; {meanwhile}",
+            "no operator is configured: set emails = [\"you@example.org\"] under [operator] in a drop-in such as {}.d/10-operator.toml (docs/setup.md); {meanwhile}",
             self.file()
         );
         false
