@@ -302,6 +302,13 @@ def walk(m, deb, figures):
     failed = [u for u in m.failed_units() if u not in before]
     check(not failed, f"units failed on a fresh install: {failed}")
     quiet_fresh_install(m, figures)
+    # clawdbot doctor on the fresh install, as root: no operator is a problem; mail to files
+    # and the bridge secret's unit, as the broker's unit loads it, are checked too.
+    verdicts = doctor(m)
+    check(verdicts.get("operators") == "FAIL", f"doctor on a fresh install: {verdicts}")
+    check(verdicts.get("mail delivery") == "WARN", f"doctor on a fresh install: {verdicts}")
+    check(verdicts.get("clawdbot-broker.service credential bridge-secret") == "ok",
+          f"doctor on a fresh install: {verdicts}")
     # The README's test command on this fresh Debian: its dependency step names what is missing.
     shutil.copy(PROJECT / "tests" / "deps.sh", m.path("/root") / "deps.sh")
     said = m.run("bash", "/root/deps.sh", "--check", check=False)
@@ -341,6 +348,17 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
     approval = email.message_from_bytes(approval_path.read_bytes(), policy=email.policy.default)
     ident = re.search(r"R-\d{8}-[0-9A-Z]+", approval["Subject"]).group(0)
     step(f"   the SMTP server received the approval mail for {ident}")
+    verdicts = doctor(m)
+    check(verdicts.get("operators") == "ok" and "mail delivery" not in verdicts
+          and verdicts.get("mail transport smtp") == "ok", f"doctor with an operator and SMTP: {verdicts}")
+    # A password the broker's unit loads only once it is in /etc/credstore: doctor says so as
+    # the unit would have it (root could read it anywhere).
+    m.path("/etc/clawdbot/clawdbot.toml.d/25-password.toml").write_text(
+        '[mail.smtp]\nusername = "clawdbot"\npassword_credential = "relay-password"\n')
+    verdicts = doctor(m)
+    check(verdicts.get("clawdbot-broker.service credential relay-password") == "FAIL",
+          f"doctor with a credential the broker's unit does not load: {verdicts}")
+    m.path("/etc/clawdbot/clawdbot.toml.d/25-password.toml").unlink()
 
     step("3. a forged reply, then the operator's approval, through SMTP into the Maildir")
     send_reply(in_port, approval, "mallory@evil.example", "Approved, go ahead.")
@@ -441,6 +459,13 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
     check(all(p.startswith("srv/clawdbot/inbox/") or p == "srv/clawdbot/inbox" for p in left),
           f"more than the agent's own messages left in /srv/clawdbot: {left}")
     figures["left_after_purge"] = f"{len(left) - 1 if left else 0} bridge messages in /srv/clawdbot/inbox (the agent's)"
+
+
+def doctor(m):
+    """clawdbot doctor's verdicts by check name: ok, WARN or FAIL."""
+    out = m.run("clawdbot", "doctor", "--json", check=False).stdout
+    return {c["name"]: "FAIL" if not c["ok"] else "WARN" if c.get("warning") else "ok"
+            for c in json.loads(out)}
 
 
 def quiet_fresh_install(m, figures):

@@ -1,0 +1,646 @@
+//! `clawdbot doctor`: checks the configuration, the directories and their modes, the
+//! credentials (as the units that use them would have them) and the mail transport, and says
+//! how to fix each problem. It warns about what works but cannot be what a host wants: mail
+//! that only goes to files, a sender in a documentation domain, replies that cannot arrive.
+
+mod units;
+
+use std::fmt::Write as _;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::channels::mail::Sender;
+use crate::platform::config::{BridgeMode, Config, DEFAULT_PATH, Transport};
+use crate::platform::credentials;
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// Whether it passed (a warning passes).
+    pub ok: bool,
+    /// Whether it passed with a warning: it works, but is likely not what is wanted.
+    pub warning: bool,
+    /// What was found.
+    pub message: String,
+    /// How to fix it (empty when it passed).
+    pub fix: String,
+}
+
+fn pass(name: impl Into<String>, message: impl Into<String>) -> Check {
+    Check {
+        name: name.into(),
+        ok: true,
+        warning: false,
+        message: message.into(),
+        fix: String::new(),
+    }
+}
+
+fn warn(name: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Check {
+    Check {
+        warning: true,
+        fix: fix.into(),
+        ..pass(name, message)
+    }
+}
+
+fn fail(name: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Check {
+    Check {
+        ok: false,
+        fix: fix.into(),
+        ..pass(name, message)
+    }
+}
+
+/// Run every check on a loaded configuration.
+pub fn run(config: &Config) -> Vec<Check> {
+    let mut checks = vec![config_check(config)];
+    for (dir, what) in crate::broker::directories(config) {
+        checks.push(directory(&dir, what));
+    }
+    checks.push(operators(config));
+    checks.extend(smtp_credential(config));
+    checks.push(transport(config));
+    checks.extend(sender(config));
+    checks.extend(replies(config));
+    checks.push(bridge(config));
+    checks.extend(bridge_deliveries(config));
+    checks.extend(calendars(config));
+    checks.push(reset_action(config));
+    if runs_under_the_units(config) {
+        let dirs: Vec<&Path> = units::UNIT_DIRS.iter().map(Path::new).collect();
+        checks.extend(unit_credentials(config, &dirs));
+    }
+    checks
+}
+
+/// Whether the packaged units run with this configuration: theirs is the default file.
+fn runs_under_the_units(config: &Config) -> bool {
+    config
+        .sources
+        .first()
+        .is_none_or(|file| file == Path::new(DEFAULT_PATH))
+}
+
+/// Every credential a service needs, checked as its unit gives it: loaded by the unit's
+/// `LoadCredential=`, from a file that exists; or, for an absolute path in the configuration,
+/// readable by the user the service runs as.
+fn unit_credentials(config: &Config, dirs: &[&Path]) -> Vec<Check> {
+    let mut needed: Vec<(&str, &str)> = config
+        .bridge
+        .secrets
+        .iter()
+        .map(|secret| ("clawdbot-broker.service", secret.as_str()))
+        .collect();
+    if config.mail.transport == Transport::Smtp && config.mail.smtp.username.is_some() {
+        needed.push((
+            "clawdbot-broker.service",
+            &config.mail.smtp.password_credential,
+        ));
+    }
+    if config.mail.transport == Transport::Gmail {
+        needed.push(("clawdbot-broker.service", &config.gmail.credential));
+        needed.push(("clawdbot-mailpoll.service", &config.gmail.credential));
+    }
+    if config.bridge.mode == BridgeMode::Http {
+        needed.push(("clawdbot-broker.service", &config.bridge.token_credential));
+    }
+    if !config.telegram.operators.is_empty() {
+        needed.push((
+            "clawdbot-telegram.service",
+            &config.telegram.token_credential,
+        ));
+    }
+    needed
+        .into_iter()
+        .filter_map(|(unit, credential)| as_the_unit(dirs, unit, credential))
+        .collect()
+}
+
+/// Whether `unit`'s service can have `credential`; `None` where the unit is not installed.
+fn as_the_unit(dirs: &[&Path], unit: &str, credential: &str) -> Option<Check> {
+    let loaded = units::read(dirs, unit)?;
+    let name = format!("{unit} credential {credential}");
+    let user = loaded.user.clone().unwrap_or_else(|| "root".into());
+    if credential.starts_with('/') {
+        return Some(readable_by(&name, Path::new(credential), &user, unit));
+    }
+    let edit = format!(
+        "systemctl edit {unit}, and add under [Service]: LoadCredential={credential}:/etc/credstore/clawdbot.{credential}"
+    );
+    Some(match loaded.source(credential) {
+        None => fail(
+            name,
+            format!(
+                "{unit} does not load it: its service runs as {user} and reads credentials only from its unit"
+            ),
+            edit,
+        ),
+        Some(source) if source.path.is_file() => pass(
+            name,
+            format!("loaded by {unit} from {}", source.path.display()),
+        ),
+        Some(source) => fail(
+            name,
+            format!(
+                "{unit} loads it from {}, which does not exist{}",
+                source.path.display(),
+                if source.optional {
+                    ""
+                } else {
+                    ": the unit fails to start"
+                }
+            ),
+            format!(
+                "install -m 600 /dev/stdin {} (then type the secret, and Ctrl-D)",
+                source.path.display()
+            ),
+        ),
+    })
+}
+
+/// A secret file the service opens itself, as `user`: a 0600 file must be that user's.
+fn readable_by(name: &str, path: &Path, user: &str, unit: &str) -> Check {
+    let owner = match std::fs::metadata(path) {
+        Ok(m) => m.uid(),
+        Err(e) => {
+            return fail(
+                name,
+                format!("{}: {e}", path.display()),
+                format!("create it, mode 0600, owned by {user}"),
+            );
+        }
+    };
+    match uid_of(user) {
+        Some(uid) if uid == owner || uid == 0 => pass(name, format!("{user} owns it")),
+        _ => fail(
+            name,
+            format!(
+                "owned by uid {owner}, while {unit} runs as {user}, which cannot read a 0600 file it does not own"
+            ),
+            format!(
+                "chown {user} {}, or keep it in /etc/credstore and load it with LoadCredential=",
+                path.display()
+            ),
+        ),
+    }
+}
+
+/// The uid of a user name, from the system's user database.
+fn uid_of(user: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(user).ok()?;
+    // SAFETY: getpwnam reads a NUL-terminated name and returns a pointer into static storage
+    // (or null), read at once and not kept.
+    let entry = unsafe { libc::getpwnam(name.as_ptr()) };
+    // SAFETY: checked for null; pw_uid is a plain integer field.
+    (!entry.is_null()).then(|| unsafe { (*entry).pw_uid })
+}
+
+/// The sender: mail that only goes to files, or comes from a documentation domain, works but
+/// reaches nobody.
+fn sender(config: &Config) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if config.mail.transport == Transport::File {
+        checks.push(warn(
+            "mail delivery",
+            format!(
+                "transport = \"file\": mail only goes to .eml files in {}; the operator gets nothing",
+                config.paths.outbox().display()
+            ),
+            "set [mail] transport = \"smtp\", \"sendmail\" or \"gmail\" (docs/setup.md, step 2)",
+        ));
+    }
+    let domain = config.mail.from.email.domain().to_ascii_lowercase();
+    // The documentation domains (RFC 2606), and names that are no domain at all (localhost).
+    let nowhere = ["example.org", "example.com", "example.net"]
+        .iter()
+        .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+        || domain.ends_with(".example")
+        || !domain.contains('.');
+    if nowhere {
+        checks.push(warn(
+            "mail sender",
+            format!(
+                "from = {}, not a domain mail can come from: it is refused or lost, and replies to it go nowhere",
+                config.mail.from
+            ),
+            "set [mail] from to an address of a domain you send from",
+        ));
+    }
+    checks
+}
+
+/// Whether the operator's replies can arrive by the configured path: a reply counts only with
+/// the trusted server's Authentication-Results, and the default trusts Gmail's alone.
+fn replies(config: &Config) -> Option<Check> {
+    let gmail = config.mail.transport == Transport::Gmail
+        || crate::platform::credentials::read_configured(&config.gmail.credential).is_ok();
+    let trusted = &config.replies.trusted_authserv_id;
+    if !config.replies.require_authentication_results {
+        return Some(warn(
+            "replies",
+            "require_authentication_results = false: a reply is believed without its server's word",
+            "set [replies] require_authentication_results = true",
+        ));
+    }
+    if trusted == "mx.google.com" && !gmail {
+        return Some(warn(
+            "replies",
+            "only replies checked by Gmail (mx.google.com) count, and no Gmail credential is set up: a reply through your own mail server will be refused",
+            "clawdbot-mailpoll authorize (docs/setup.md, step 3a), or set [replies] trusted_authserv_id to your server's authserv-id (step 3b)",
+        ));
+    }
+    Some(pass(
+        "replies",
+        format!("counted when {trusted} checked them (dmarc=pass)"),
+    ))
+}
+
+/// The action the watchdog files a session reset under: configured, with parameters it fills.
+fn reset_action(config: &Config) -> Check {
+    let check = "watchdog reset_action";
+    match crate::jobs::watchdog::reset_action(config) {
+        Ok(None) => pass(
+            check,
+            "off: a stuck OpenClaw session is only reported, with the command to run",
+        ),
+        Ok(Some((name, _))) => pass(
+            check,
+            format!("{name}: a stuck OpenClaw session is proposed for a reset by mail"),
+        ),
+        Err(problem) => fail(
+            check,
+            problem,
+            "configure [actions.openclaw_session_reset] as in /usr/share/doc/clawdbot/docs/agent.md, or set [watchdog] reset_action = \"\"",
+        ),
+    }
+}
+
+/// Each calendar account's credential, and the directory `availability.json` goes into.
+fn calendars(config: &Config) -> Vec<Check> {
+    let accounts = &config.calendar.accounts;
+    let mut checks: Vec<Check> = accounts.iter().map(calendar_account).collect();
+    if let Some(dir) = config.calendar.output.path().parent()
+        && !accounts.is_empty()
+    {
+        checks.push(directory(dir, "calendar output"));
+    }
+    checks
+}
+
+fn calendar_account(account: &crate::platform::config::CalendarAccount) -> Check {
+    let name = format!("calendar account {}", account.name);
+    let credential = account.credential();
+    let file = crate::jobs::calendar::authorize::place(&credential);
+    // Google's desktop clients have a secret; Microsoft's public clients none.
+    let secret = match account.kind {
+        crate::platform::config::CalendarKind::Google => " --client-secret SECRET",
+        crate::platform::config::CalendarKind::Graph => "",
+    };
+    let authorize = format!(
+        "clawdbot-calendar authorize {} --client-id ID{secret} --output {file}",
+        account.name
+    );
+    // The unit loads /etc/credstore/clawdbot.calendar/ only: other names work by hand, not
+    // under systemd.
+    if !credential.starts_with('/') && !credential.starts_with("calendar_") {
+        return fail(
+            name,
+            format!(
+                "credential {credential:?} is not in /etc/credstore/clawdbot.calendar/, the only place clawdbot-calendar.service reads"
+            ),
+            "leave credential unset (calendar_NAME.json: /etc/credstore/clawdbot.calendar/NAME.json), or add its LoadCredential= in a drop-in",
+        );
+    }
+    match credentials::read_configured(&credential) {
+        Err(e @ credentials::CredentialError::Missing { .. }) => {
+            fail(name, e.to_string(), authorize)
+        }
+        Err(e @ credentials::CredentialError::TooOpen { .. }) => {
+            fail(name, e.to_string(), format!("chmod 600 {file}"))
+        }
+        Err(e) => fail(name, e.to_string(), format!("check {file}")),
+        Ok(secret) => {
+            match serde_json::from_str::<crate::channels::oauth::Credential>(secret.expose()) {
+                Ok(_) => pass(name, format!("credential {credential} present and private")),
+                Err(e) => fail(
+                    name,
+                    format!("{file} is not what authorize writes: {e}"),
+                    format!("rm {file}; then {authorize}"),
+                ),
+            }
+        }
+    }
+}
+
+fn bridge(config: &Config) -> Check {
+    let name = format!("bridge ({} mode)", config.bridge.mode);
+    match crate::channels::bridge::keys(config) {
+        Ok(keys) => pass(name, format!("{} signing secret(s) load", keys.len())),
+        Err(e) => fail(
+            name,
+            e.to_string(),
+            "clawdbot-bridge keygen --output FILE; name it in [bridge] secrets",
+        ),
+    }
+}
+
+/// Messages the gateway keeps refusing because of one of its settings (none before the state
+/// database exists).
+fn bridge_deliveries(config: &Config) -> Option<Check> {
+    let name = "bridge deliveries";
+    let store = match crate::core::inspect::open(config) {
+        Err(crate::core::inspect::InspectError::NoDatabase(_)) => return None,
+        Err(e) => return Some(fail(name, e.to_string(), "see the error")),
+        Ok(store) => store,
+    };
+    let pending = match store.undelivered_bridge_messages() {
+        Ok(messages) => messages,
+        Err(e) => return Some(fail(name, e.to_string(), "see the error")),
+    };
+    let held: Vec<_> = pending
+        .iter()
+        .filter(|m| m.state == "pending")
+        .filter_map(|m| Some((m, m.last_error.as_deref()?)))
+        .filter(|(_, error)| error.contains(crate::channels::bridge::GATEWAY_HOLDS))
+        .collect();
+    Some(match held.last() {
+        None => pass(
+            name,
+            format!("{} message(s) waiting for delivery", pending.len()),
+        ),
+        Some((last, error)) => fail(
+            name,
+            format!(
+                "{} message(s) held by the gateway's configuration; the last, {}: {error}",
+                held.len(),
+                last.id
+            ),
+            "change the OpenClaw setting named, then run clawdbot-bridge resend",
+        ),
+    })
+}
+
+fn config_check(config: &Config) -> Check {
+    let sources = if config.sources.is_empty() {
+        "built-in defaults (no configuration file)".to_string()
+    } else {
+        config
+            .sources
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let actions = config
+        .actions
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if config.actions.is_empty() {
+        return fail(
+            "config",
+            format!("loaded from {sources}; no actions configured"),
+            "add [actions.NAME] tables; `clawdbot init DIR` writes examples",
+        );
+    }
+    pass(
+        "config",
+        format!("loaded from {sources}; actions: {actions}"),
+    )
+}
+
+fn directory(dir: &Path, what: &str) -> Check {
+    let name = format!("{what} {}", dir.display());
+    match std::fs::metadata(dir) {
+        Err(e) => fail(
+            name,
+            e.to_string(),
+            format!(
+                "mkdir -p {} (the package's tmpfiles.d creates it)",
+                dir.display()
+            ),
+        ),
+        Ok(m) if !m.is_dir() => fail(
+            name,
+            "is not a directory",
+            "move the file away and create the directory",
+        ),
+        Ok(m) if m.mode() & 0o002 != 0 => fail(
+            name,
+            format!("mode {:04o}: anyone can write here", m.mode() & 0o7777),
+            format!("chmod o-w {}", dir.display()),
+        ),
+        Ok(m) => {
+            let probe = dir.join(".clawdbot-doctor");
+            match std::fs::write(&probe, b"") {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&probe);
+                    pass(name, format!("mode {:04o}, writable", m.mode() & 0o7777))
+                }
+                Err(e) => fail(
+                    name,
+                    format!("not writable: {e}"),
+                    format!("chown clawdbot {}", dir.display()),
+                ),
+            }
+        }
+    }
+}
+
+fn operators(config: &Config) -> Check {
+    if config.operator.emails.is_empty() {
+        return fail(
+            "operators",
+            "no operator address",
+            "set emails = [\"you@example.org\"] under [operator]",
+        );
+    }
+    let list = config
+        .operator
+        .emails
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    pass(
+        "operators",
+        format!("{list}; time zone {}", config.operator.timezone.name),
+    )
+}
+
+fn smtp_credential(config: &Config) -> Option<Check> {
+    let smtp = &config.mail.smtp;
+    if config.mail.transport != Transport::Smtp || smtp.username.is_none() {
+        return None;
+    }
+    let name = format!("credential {}", smtp.password_credential);
+    Some(
+        match credentials::read_configured(&smtp.password_credential) {
+            Ok(_) => pass(name, "present and private"),
+            Err(e) => fail(
+                name,
+                e.to_string(),
+                format!(
+                    "install -m 600 /dev/stdin {}/clawdbot.{}",
+                    credentials::CREDSTORE,
+                    smtp.password_credential
+                ),
+            ),
+        },
+    )
+}
+
+fn transport(config: &Config) -> Check {
+    let name = format!("mail transport {}", config.mail.transport);
+    match Sender::new(config)
+        .map_err(|e| e.to_string())
+        .and_then(|s| s.probe())
+    {
+        Ok(message) => pass(name, message),
+        Err(message) => fail(
+            name,
+            message,
+            "check [mail] in the configuration and that the relay or command is reachable",
+        ),
+    }
+}
+
+/// Render checks for a person: one line each, fixes indented below failures.
+pub fn render(checks: &[Check]) -> String {
+    let mut out = String::new();
+    for c in checks {
+        let label = match (c.ok, c.warning) {
+            (false, _) => "FAIL",
+            (true, true) => "WARN",
+            (true, false) => "ok  ",
+        };
+        let _ = writeln!(out, "{label} {}: {}", c.name, c.message);
+        if !c.ok || c.warning {
+            let _ = writeln!(out, "     fix: {}", c.fix);
+        }
+    }
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    let warned = checks.iter().filter(|c| c.warning).count();
+    let _ = writeln!(
+        out,
+        "\n{} checks, {failed} problem(s), {warned} warning(s).",
+        checks.len()
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        Config::from_text(Path::new("/etc/clawdbot/clawdbot.toml"), text).unwrap()
+    }
+
+    fn unit_dir(tag: &str, broker: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("clawdbot-doctor-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("clawdbot-broker.service"), broker).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_credential_root_can_read_but_the_unit_does_not_load_is_a_problem() {
+        let dir = unit_dir(
+            "unloaded",
+            "[Service]\nUser=clawdbot\nLoadCredential=bridge-secret:/nonexistent/clawdbot.bridge-secret\n",
+        );
+        let config = config(
+            "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"mx\"\nusername = \"u\"\npassword_credential = \"relay-password\"\n",
+        );
+        let checks = unit_credentials(&config, &[&dir]);
+        let by_name = |n: &str| checks.iter().find(|c| c.name.ends_with(n)).unwrap();
+        let password = by_name("credential relay-password");
+        assert!(!password.ok, "{password:?}");
+        assert!(
+            password.message.contains("does not load it"),
+            "{password:?}"
+        );
+        assert!(
+            password.fix.contains("LoadCredential=relay-password:"),
+            "{password:?}"
+        );
+        let secret = by_name("credential bridge-secret");
+        assert!(
+            !secret.ok && secret.message.contains("the unit fails to start"),
+            "{secret:?}"
+        );
+    }
+
+    #[test]
+    fn a_credential_the_unit_loads_from_an_existing_file_passes() {
+        let store =
+            std::env::temp_dir().join(format!("clawdbot-doctor-store-{}", std::process::id()));
+        std::fs::create_dir_all(&store).unwrap();
+        let secret = store.join("bridge-secret");
+        std::fs::write(&secret, "s").unwrap();
+        let dir = unit_dir(
+            "loaded",
+            &format!(
+                "[Service]\nUser=clawdbot\nLoadCredential=bridge-secret:{}\n",
+                secret.display()
+            ),
+        );
+        let checks = unit_credentials(&config(""), &[&dir]);
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert!(checks[0].ok && !checks[0].warning, "{checks:?}");
+        // Not installed: nothing to check.
+        let empty = unit_dir("none", "");
+        std::fs::remove_file(empty.join("clawdbot-broker.service")).unwrap();
+        assert!(unit_credentials(&config(""), &[&empty]).is_empty());
+    }
+
+    #[test]
+    fn an_absolute_secret_must_belong_to_the_user_the_service_runs_as() {
+        let file = std::env::temp_dir().join(format!("clawdbot-doctor-abs-{}", std::process::id()));
+        std::fs::write(&file, "s").unwrap();
+        let owner = std::fs::metadata(&file).unwrap().uid();
+        let check = readable_by("c", &file, "nobody", "x.service");
+        assert_eq!(check.ok, owner == uid_of("nobody").unwrap(), "{check:?}");
+        assert!(readable_by("c", &file, "root", "x.service").ok);
+        assert!(!readable_by("c", Path::new("/nonexistent/secret"), "root", "x.service").ok);
+    }
+
+    #[test]
+    fn mail_to_files_or_from_a_documentation_domain_and_unreachable_replies_warn() {
+        let checks = [
+            sender(&config("")),
+            replies(&config("")).into_iter().collect(),
+        ]
+        .concat();
+        let names: Vec<_> = checks
+            .iter()
+            .filter(|c| c.warning)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["mail delivery", "mail sender", "replies"],
+            "{checks:?}"
+        );
+        assert!(checks.iter().all(|c| c.ok));
+        let set_up = config(
+            "[mail]\ntransport = \"sendmail\"\nfrom = \"clawdbot@host.lan.net\"\n[replies]\ntrusted_authserv_id = \"mx.lan.net\"\n",
+        );
+        let checks = [sender(&set_up), replies(&set_up).into_iter().collect()].concat();
+        assert!(checks.iter().all(|c| c.ok && !c.warning), "{checks:?}");
+        let text = render(&[warn("w", "m", "f")]);
+        assert!(
+            text.contains("WARN w: m\n     fix: f") && text.contains("0 problem(s), 1 warning(s)"),
+            "{text}"
+        );
+    }
+}

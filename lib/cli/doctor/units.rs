@@ -1,0 +1,175 @@
+//! What a unit gives its service: the user it runs as and the credentials it loads, read from
+//! the unit file and its drop-ins as systemd merges them. `clawdbot doctor` runs as root and
+//! could read `/etc/credstore` whatever the units load; the services run as `clawdbot` and have
+//! only what their unit's `LoadCredential=` gives them.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Where systemd finds unit files and drop-ins, the most important first.
+pub const UNIT_DIRS: [&str; 3] = [
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/lib/systemd/system",
+];
+
+/// A unit, as far as its service's user and credentials go.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Unit {
+    /// `User=`; `None` is root.
+    pub user: Option<String>,
+    /// `LoadCredential=ID:SOURCE`, as written, in order.
+    pub loads: Vec<(String, String)>,
+}
+
+/// Where a unit takes a credential from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Source {
+    /// The file systemd reads.
+    pub path: PathBuf,
+    /// Whether a missing file is skipped (a name systemd looks up in `/etc/credstore`) rather
+    /// than failing the unit's start (an absolute path).
+    pub optional: bool,
+}
+
+impl Unit {
+    /// Where the unit loads the credential `id` from, if it loads it at all. A directory
+    /// source (`calendar:/etc/credstore/clawdbot.calendar`) gives `ID_FILE` for each file.
+    pub fn source(&self, id: &str) -> Option<Source> {
+        self.loads.iter().rev().find_map(|(loaded, source)| {
+            let path = if source.starts_with('/') {
+                PathBuf::from(source)
+            } else {
+                Path::new("/etc/credstore").join(source)
+            };
+            let optional = !source.starts_with('/');
+            if loaded == id {
+                return Some(Source { path, optional });
+            }
+            let file = id.strip_prefix(loaded.as_str())?.strip_prefix('_')?;
+            (!file.is_empty() && !file.contains('/')).then(|| Source {
+                path: path.join(file),
+                optional: true,
+            })
+        })
+    }
+}
+
+/// Read `name` from the first of `dirs` that has it, then its drop-ins (`NAME.d/*.conf` in
+/// every directory, in file-name order; a name in a more important directory hides the same
+/// name in a less important one). `None` when no directory has the unit: not installed.
+pub fn read(dirs: &[&Path], name: &str) -> Option<Unit> {
+    let main = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())?;
+    let mut drop_ins: BTreeMap<OsString, PathBuf> = BTreeMap::new();
+    for dir in dirs.iter().rev() {
+        let Ok(entries) = std::fs::read_dir(dir.join(format!("{name}.d"))) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().ends_with(".conf") {
+                drop_ins.insert(entry.file_name(), entry.path());
+            }
+        }
+    }
+    let mut unit = Unit::default();
+    for file in std::iter::once(main).chain(drop_ins.into_values()) {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for line in text.lines().map(str::trim) {
+            if let Some(user) = line.strip_prefix("User=") {
+                unit.user = Some(user.trim().to_string()).filter(|u| !u.is_empty());
+            } else if let Some(load) = line.strip_prefix("LoadCredential=") {
+                match load.trim() {
+                    // An empty assignment resets the list, as in systemd.
+                    "" => unit.loads.clear(),
+                    load => {
+                        let (id, source) = load.split_once(':').unwrap_or((load, load));
+                        unit.loads.push((id.to_string(), source.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    Some(unit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(tag: &str, files: &[(&str, &str)]) -> PathBuf {
+        let root =
+            std::env::temp_dir().join(format!("clawdbot-units-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (path, text) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        root
+    }
+
+    #[test]
+    fn drop_ins_add_credentials_and_an_empty_assignment_resets_them() {
+        let root = tree(
+            "merge",
+            &[
+                (
+                    "lib/b.service",
+                    "[Service]\nUser=clawdbot\nLoadCredential=bridge-secret:/etc/credstore/clawdbot.bridge-secret\n",
+                ),
+                (
+                    "lib/b.service.d/10-smtp.conf",
+                    "[Service]\nLoadCredential=smtp-password:clawdbot.smtp-password\n",
+                ),
+                (
+                    "etc/b.service.d/20-reset.conf",
+                    "[Service]\nLoadCredential=\nLoadCredential=other:/srv/o\n",
+                ),
+                (
+                    "etc/b.service.d/ignored.txt",
+                    "[Service]\nLoadCredential=x:/x\n",
+                ),
+            ],
+        );
+        let (etc, lib) = (root.join("etc"), root.join("lib"));
+        let unit = read(&[&etc, &lib], "b.service").unwrap();
+        assert_eq!(unit.user.as_deref(), Some("clawdbot"));
+        assert_eq!(unit.loads, [("other".to_string(), "/srv/o".to_string())]);
+        assert!(read(&[&etc, &lib], "missing.service").is_none());
+    }
+
+    #[test]
+    fn a_source_is_a_path_a_name_in_the_credstore_or_a_file_of_a_directory() {
+        let unit = Unit {
+            user: None,
+            loads: vec![
+                ("secret".into(), "/etc/credstore/clawdbot.secret".into()),
+                ("token".into(), "clawdbot.token".into()),
+                ("calendar".into(), "/etc/credstore/clawdbot.calendar".into()),
+            ],
+        };
+        let at = |p: &str, optional| {
+            Some(Source {
+                path: PathBuf::from(p),
+                optional,
+            })
+        };
+        assert_eq!(
+            unit.source("secret"),
+            at("/etc/credstore/clawdbot.secret", false)
+        );
+        assert_eq!(
+            unit.source("token"),
+            at("/etc/credstore/clawdbot.token", true)
+        );
+        assert_eq!(
+            unit.source("calendar_home.json"),
+            at("/etc/credstore/clawdbot.calendar/home.json", true)
+        );
+        assert_eq!(unit.source("smtp-password"), None);
+        assert_eq!(unit.source("calendar_"), None);
+    }
+}
