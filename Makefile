@@ -101,11 +101,14 @@ install: release assets
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/clawdbot/wazuh packaging/wazuh/*
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man1 target/assets/man/*
 	gzip -9nf $(DESTDIR)$(PREFIX)/share/man/man1/clawdbot*.1
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man5 target/assets/man5/*
+	gzip -9nf $(DESTDIR)$(PREFIX)/share/man/man5/clawdbot.toml.5
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/bash-completion/completions target/assets/completions/bash/*
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions target/assets/completions/zsh/*
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d target/assets/completions/fish/*
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/clawdbot/README.md
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/clawdbot/docs docs/*.md
+	install -D -m 0644 packaging/clawdbot.toml.example $(DESTDIR)$(PREFIX)/share/doc/clawdbot/examples/clawdbot.toml
 
 # Boot a Debian root under systemd-nspawn, install the package and walk the approval loop
 # through the real units (root; debootstrap and systemd-container; see tests/system/).

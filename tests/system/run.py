@@ -13,6 +13,7 @@ written to target/system-test.json.
 import datetime
 import email
 import email.policy
+import gzip
 import json
 import os
 import re
@@ -289,6 +290,14 @@ def walk(m, deb, figures):
     check(figures["package_bytes"] <= 4_000_000, f"the package is {figures['package_bytes']} bytes")
     check(figures["binary_bytes"]["clawdbot-request"] <= 1_000_000,
           f"clawdbot-request is {figures['binary_bytes']['clawdbot-request']} bytes")
+    # The man pages have systemd's sections, and clawdbot.toml(5) every key.
+    broker_page = gzip.decompress(m.path("/usr/share/man/man1/clawdbot-broker.1.gz").read_bytes()).decode()
+    for section in ['.SH "EXIT STATUS"', ".SH ENVIRONMENT", ".SH FILES", '.SH "SEE ALSO"']:
+        check(section in broker_page, f"clawdbot-broker(1) has no {section}")
+    config_page = gzip.decompress(m.path("/usr/share/man/man5/clawdbot.toml.5.gz").read_bytes()).decode()
+    check("reply_session_prefixes" in config_page and "trusted_authserv_id" in config_page,
+          "clawdbot.toml(5) lacks keys")
+    check(m.path("/usr/share/doc/clawdbot/examples/clawdbot.toml").exists(), "no reference configuration")
     # Seven programs are links to the clawdbot executable (docs/architecture.md), not copies.
     links = {p.name: os.readlink(p) for p in m.path("/usr/bin").glob("clawdbot*") if p.is_symlink()}
     check(links == {name: "clawdbot" for name in LINKS}, f"/usr/bin links: {links}")

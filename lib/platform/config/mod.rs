@@ -563,6 +563,125 @@ mod tests {
         );
     }
 
+    /// The keys the reference file names in each section, subsections and arrays of tables
+    /// counting as keys of their parent (`# [[notify.rules]]` is `rules` in `notify`).
+    fn reference_keys() -> BTreeMap<String, std::collections::BTreeSet<String>> {
+        let text = include_str!("../../../packaging/clawdbot.toml.example");
+        let mut keys: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        let mut section = String::new();
+        for line in text.lines() {
+            let line = line.trim_start_matches('#').trim();
+            if let Some(header) = line.strip_prefix('[') {
+                let name = header.trim_matches(|c| c == '[' || c == ']');
+                let (parent, child) = name.rsplit_once('.').unwrap_or(("", name));
+                // [secrets.NAME] and [actions.NAME] are tables of a name the admin chooses.
+                let generic = matches!(parent, "secrets" | "actions");
+                let (parent, child) = if generic {
+                    ("", parent)
+                } else {
+                    (parent, child)
+                };
+                keys.entry(parent.to_string())
+                    .or_default()
+                    .insert(child.to_string());
+                section = if generic {
+                    format!("{child}.*")
+                } else {
+                    name.to_string()
+                };
+            } else if let Some((key, _)) = line.split_once(" = ")
+                && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            {
+                keys.entry(section.clone())
+                    .or_default()
+                    .insert(key.to_string());
+            }
+        }
+        keys
+    }
+
+    /// The keys a section accepts, as the configuration's own error for an unknown key lists
+    /// them.
+    fn accepted_keys(probe: &str) -> Vec<String> {
+        let err = Config::from_text(Path::new("probe.toml"), &format!("{probe}\n__probe = 1\n"))
+            .unwrap_err()
+            .to_string();
+        let expected = err.split_once("expected").map(|(_, e)| e).unwrap_or("");
+        expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_reference_file_names_every_key_of_every_section_and_parses() {
+        let text = include_str!("../../../packaging/clawdbot.toml.example");
+        Config::from_text(Path::new("clawdbot.toml.example"), text).unwrap();
+        let named = reference_keys();
+        for (section, probe) in [
+            ("", ""),
+            ("paths", "[paths]"),
+            ("operator", "[operator]"),
+            ("mail", "[mail]"),
+            ("mail.smtp", "[mail.smtp]"),
+            ("mail.sendmail", "[mail.sendmail]"),
+            ("requests", "[requests]"),
+            ("replies", "[replies]"),
+            ("exec", "[exec]"),
+            ("agent", "[agent]"),
+            ("bridge", "[bridge]"),
+            ("gmail", "[gmail]"),
+            ("telegram", "[telegram]"),
+            ("notify", "[notify]"),
+            ("notify.rules", "[[notify.rules]]"),
+            ("calendar", "[calendar]"),
+            (
+                "calendar.accounts",
+                "[[calendar.accounts]]\nname = \"a\"\nkind = \"google\"",
+            ),
+            ("maint", "[maint]"),
+            ("maint.stale", "[[maint.stale]]"),
+            ("secrets.*", "[secrets.x]"),
+            (
+                "actions.*",
+                "[actions.x]\ncommand = [\"true\"]\nrisk = \"low\"",
+            ),
+        ] {
+            let accepted = accepted_keys(probe);
+            assert!(!accepted.is_empty(), "{section}: no key list in the error");
+            let missing: Vec<_> = accepted
+                .iter()
+                .filter(|k| !named.get(section).is_some_and(|n| n.contains(*k)))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "the reference file's [{section}] lacks {missing:?}"
+            );
+        }
+        // [watchdog] keeps retired keys to explain them, so its error lists none: its fields.
+        for key in [
+            "sessions",
+            "roots",
+            "databases",
+            "settle",
+            "lock_stale",
+            "backup_days",
+            "stop",
+            "start",
+            "gateway_service",
+            "gateway_project",
+            "gateway_timeout",
+            "reset_action",
+        ] {
+            assert!(
+                named["watchdog"].contains(key),
+                "the reference file's [watchdog] lacks {key}"
+            );
+        }
+    }
+
     #[test]
     fn retired_watchdog_keys_say_what_replaced_them() {
         let err = Config::from_text(
