@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import calendar_api  # noqa: E402
+import gmail_api  # noqa: E402
 import hostile  # noqa: E402
 import wazuh  # noqa: E402
 
@@ -415,6 +416,11 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
     failed = [u for u in m.failed_units() if u not in before]
     check(not failed, f"failed units: {failed}")
 
+    step("   Gmail as the mail transport, as docs/setup.md sets it up: the credential in /etc/credstore")
+    gmail_transport(m)
+    failed = [u for u in m.failed_units() if u not in before]
+    check(not failed, f"failed units after the Gmail step: {failed}")
+
     step("5. 50 hostile files in the spool: all quarantined, the path unit keeps working")
     quarantine = m.path("/var/lib/clawdbot/quarantine")
     refused = len(list(quarantine.glob("*.error.json")))
@@ -498,6 +504,49 @@ def quiet_fresh_install(m, figures):
     skipped = [e.get("MESSAGE") for e in lines if "condition" in str(e.get("MESSAGE", "")).lower()]
     figures["unconfigured_journal_lines_per_minute"] = len(lines)
     check(not skipped, f"a fresh install logged skipped runs: {skipped}")
+
+
+def gmail_transport(m):
+    """transport = "gmail" with the credential where docs/setup.md puts it: the poller's timer
+    starts, the broker's unit loads the credential (no drop-in), the approval mail goes out
+    through users.messages.send, and doctor says so as the units have it."""
+    port = free_port()
+    sent = m.path("/var/tmp/gmail-sent")
+    sent.mkdir()
+    (m.path("/root") / "gmail_api.py").write_text(gmail_api.SCRIPT)
+    m.run("systemd-run", "--unit=test-gmail-api", "--", "/usr/bin/python3", "/root/gmail_api.py", str(port),
+          "/var/tmp/gmail-sent")
+    wait_for(f"the Gmail API on port {port}", lambda: port_open(port), 30)
+    credential = m.path("/etc/credstore/clawdbot.gmail-oauth.json")
+    credential.write_text(json.dumps({"client_id": "c", "client_secret": "s", "refresh_token": "1//system-test-gmail"}))
+    credential.chmod(0o600)
+    dropin = m.path("/etc/clawdbot/clawdbot.toml.d") / "70-gmail.toml"
+    dropin.write_text(f"""
+[mail]
+transport = "gmail"
+[gmail]
+api_base = "http://127.0.0.1:{port}/gmail/v1"
+token_url = "http://127.0.0.1:{port}/token"
+""")
+    wait_for("clawdbot-mailpoll.timer to be started by its credential's path unit",
+             lambda: m.run("systemctl", "is-active", "clawdbot-mailpoll.timer", check=False).stdout.strip() == "active", 30)
+    m.run("systemctl", "start", "clawdbot-mailpoll.service", check=False)
+    result = m.run("systemctl", "show", "-P", "Result", "clawdbot-mailpoll.service").stdout.strip()
+    said = [e.get("MESSAGE") for e in m.journal("-u", "clawdbot-mailpoll.service")][-5:]
+    check(result == "success", f"clawdbot-mailpoll.service ended {result}: {said}")
+    request(m, "gmail-1", "Touch the gmail-1 flag")
+    wait_for("the approval mail through Gmail's API", lambda: any(sent.iterdir()), 60)
+    mail = email.message_from_bytes(sorted(sent.iterdir())[0].read_bytes(), policy=email.policy.default)
+    check("Touch the gmail-1 flag" in mail["Subject"], f"the mail sent through Gmail: {mail['Subject']!r}")
+    verdicts = doctor(m)
+    for unit in ["clawdbot-broker.service", "clawdbot-mailpoll.service"]:
+        name = f"{unit} credential gmail-oauth.json"
+        check(verdicts.get(name) == "ok", f"doctor: {name}: {verdicts.get(name)}")
+    # Back to SMTP for the steps after this one.
+    dropin.unlink()
+    m.run("systemctl", "stop", "clawdbot-mailpoll-credential.path", "clawdbot-mailpoll.timer")
+    credential.unlink()
+    m.run("systemctl", "stop", "test-gmail-api")
 
 
 def calendar(m):
