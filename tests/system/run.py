@@ -186,11 +186,33 @@ class Machine:
             self.nspawn.wait()
 
 
-def smtp_sink(m, unit, port, maildir, user="root"):
+# The operator's own mail server, as docs/setup.md step 3b has it: it delivers into the reply
+# Maildir after stamping its Authentication-Results (this stand-in passes DMARC for the
+# domain of From; the broker still counts only the operators' addresses).
+AUTHSERV_ID = "mx.system-test.example"
+STAMPING_MTA = f"""
+import email.utils
+from aiosmtpd.handlers import Mailbox
+
+
+class Stamping(Mailbox):
+    def handle_message(self, message):
+        domain = email.utils.parseaddr(message.get("From", ""))[1].rpartition("@")[2]
+        # Topmost, as a receiving server adds it.
+        message._headers.insert(0, ("Authentication-Results",
+                                    "{AUTHSERV_ID}; dmarc=pass (p=none) header.from=" + domain))
+        super().handle_message(message)
+"""
+
+
+def smtp_sink(m, unit, port, maildir, user="root", handler="aiosmtpd.handlers.Mailbox"):
     """Debian's aiosmtpd inside the machine, storing what it receives in a Maildir."""
-    m.run("systemd-run", f"--unit={unit}", f"--uid={user}", "--",
-          "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-          "-c", "aiosmtpd.handlers.Mailbox", maildir)
+    lib = m.path("/usr/local/lib/clawdbot-test")
+    lib.mkdir(parents=True, exist_ok=True)
+    (lib / "stamping_mta.py").write_text(STAMPING_MTA)
+    m.run("systemd-run", f"--unit={unit}", f"--uid={user}", "--setenv=PYTHONPATH=/usr/local/lib/clawdbot-test",
+          "--", "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+          "-c", handler, maildir)
 
     wait_for(f"aiosmtpd on port {port}", lambda: port_open(port), 30)
 
@@ -328,7 +350,8 @@ def walk(m, deb, figures):
 
     step("2. configure an operator, SMTP and an action; the agent files a request")
     smtp_sink(m, "test-smtp-out", out_port, "/var/tmp/outmail")
-    smtp_sink(m, "test-smtp-in", in_port, "/var/lib/clawdbot/mail", user="clawdbot")
+    smtp_sink(m, "test-smtp-in", in_port, "/var/lib/clawdbot/mail", user="clawdbot",
+              handler="stamping_mta.Stamping")
     dropin = m.path("/etc/clawdbot/clawdbot.toml.d")
     dropin.mkdir(mode=0o755, exist_ok=True)
     (dropin / "50-system-test.toml").write_text(f"""
@@ -343,7 +366,7 @@ host = "127.0.0.1"
 port = {out_port}
 security = "none"
 [replies]
-require_authentication_results = false
+trusted_authserv_id = "{AUTHSERV_ID}"
 [actions.touch_flag]
 command = ["/usr/bin/touch", "/etc/clawdbot-flags/{{name}}"]
 risk = "low"
