@@ -260,10 +260,15 @@ fn config_page() -> String {
             }
         } else if key {
             let (name, value) = bare.split_once(" = ").unwrap_or((bare, ""));
+            // A trailing "# (example)" or "# (follows state_dir)" is said after the value.
+            let value = match value.split_once("# ") {
+                Some((value, note)) => format!("{} {}", value.trim(), note.trim()),
+                None => value.to_string(),
+            };
             out.push_str(&format!(
                 ".TP\n\\fB{}\\fR = {}\n{}\n",
                 roff(name),
-                roff(value),
+                roff(&value),
                 roff(&comment.join(" "))
             ));
             comment.clear();

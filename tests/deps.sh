@@ -5,7 +5,10 @@
 #
 # Rust (>= 1.95, rustup), gcc and git are the requirements before this (README.md).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+script=$(realpath "$0")
+cd "$(dirname "$script")/.."
+# Debian gives other users no sbin on PATH; dockerd and debootstrap live there.
+PATH="$PATH:/usr/sbin:/sbin"
 
 check_only=false
 case "${1:-}" in
@@ -27,6 +30,7 @@ need_python() { # need_python MODULE PACKAGE: a module of the python3 on PATH
 
 # Building: gcc links, the programs link Debian's SQLite library.
 need gcc gcc
+need_deb libc6-dev libc6-dev
 need_deb libsqlite3-dev libsqlite3
 need make make
 # Time zones: the programs read /usr/share/zoneinfo (the package depends on tzdata).
@@ -103,7 +107,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 if ! command -v apt-get >/dev/null; then
     echo "tests/deps.sh: this machine has no apt-get; install these yourself:" >&2
-    exec "$0" --check
+    exec "$script" --check
 fi
 
 export DEBIAN_FRONTEND=noninteractive

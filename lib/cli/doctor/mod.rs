@@ -140,15 +140,14 @@ fn as_the_unit(dirs: &[&Path], unit: &str, credential: &str) -> Option<Check> {
             ),
             edit,
         ),
-        Some(source) if source.path.is_file() => pass(
-            name,
-            format!("loaded by {unit} from {}", source.path.display()),
-        ),
+        Some(ref source) if let Some(found) = source.paths.iter().find(|p| p.is_file()) => {
+            pass(name, format!("loaded by {unit} from {}", found.display()))
+        }
         Some(source) => fail(
             name,
             format!(
                 "{unit} loads it from {}, which does not exist{}",
-                source.path.display(),
+                source.paths[0].display(),
                 if source.optional {
                     ""
                 } else {
@@ -157,47 +156,75 @@ fn as_the_unit(dirs: &[&Path], unit: &str, credential: &str) -> Option<Check> {
             ),
             format!(
                 "install -m 600 /dev/stdin {} (then type the secret, and Ctrl-D)",
-                source.path.display()
+                source.paths[0].display()
             ),
         ),
     })
 }
 
-/// A secret file the service opens itself, as `user`: a 0600 file must be that user's.
+/// A secret file the service opens itself, as `user`: the file must be that user's and
+/// readable by it, and every directory above it searchable by it (`/etc/credstore` is
+/// root's alone). Supplementary groups are not considered: a file reached only through one
+/// is reported, and the fix says how to make it plain.
 fn readable_by(name: &str, path: &Path, user: &str, unit: &str) -> Check {
-    let owner = match std::fs::metadata(path) {
-        Ok(m) => m.uid(),
-        Err(e) => {
-            return fail(
-                name,
-                format!("{}: {e}", path.display()),
-                format!("create it, mode 0600, owned by {user}"),
-            );
-        }
+    let fix = format!(
+        "keep it in /etc/credstore and load it with LoadCredential= (systemctl edit {unit}), or give {user} the file and a path it can walk"
+    );
+    let Some((uid, gid)) = ids_of(user) else {
+        return fail(
+            name,
+            format!("{unit} runs as {user}, who does not exist"),
+            fix,
+        );
     };
-    match uid_of(user) {
-        Some(uid) if uid == owner || uid == 0 => pass(name, format!("{user} owns it")),
-        _ => fail(
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return fail(name, format!("{}: {e}", path.display()), fix),
+    };
+    if uid == 0 {
+        return pass(name, format!("{unit} runs as root"));
+    }
+    if meta.uid() != uid || meta.mode() & 0o400 == 0 {
+        return fail(
             name,
             format!(
-                "owned by uid {owner}, while {unit} runs as {user}, which cannot read a 0600 file it does not own"
+                "owned by uid {} with mode {:04o}, while {unit} runs as {user}, which cannot read a private file it does not own",
+                meta.uid(),
+                meta.mode() & 0o7777
             ),
-            format!(
-                "chown {user} {}, or keep it in /etc/credstore and load it with LoadCredential=",
-                path.display()
-            ),
-        ),
+            fix,
+        );
     }
+    let searchable = |m: &std::fs::Metadata| {
+        let bit = if m.uid() == uid {
+            0o100
+        } else if m.gid() == gid {
+            0o010
+        } else {
+            0o001
+        };
+        m.mode() & bit != 0
+    };
+    for dir in path.ancestors().skip(1) {
+        if !std::fs::metadata(dir).is_ok_and(|m| searchable(&m)) {
+            return fail(
+                name,
+                format!("{user} cannot reach it: {} is closed to it", dir.display()),
+                fix,
+            );
+        }
+    }
+    pass(name, format!("{user} owns it and can reach it"))
 }
 
-/// The uid of a user name, from the system's user database.
-fn uid_of(user: &str) -> Option<u32> {
+/// The uid and primary gid of a user name, from the system's user database.
+fn ids_of(user: &str) -> Option<(u32, u32)> {
     let name = std::ffi::CString::new(user).ok()?;
     // SAFETY: getpwnam reads a NUL-terminated name and returns a pointer into static storage
-    // (or null), read at once and not kept.
+    // (or null), read at once and not kept; doctor is single-threaded.
     let entry = unsafe { libc::getpwnam(name.as_ptr()) };
-    // SAFETY: checked for null; pw_uid is a plain integer field.
-    (!entry.is_null()).then(|| unsafe { (*entry).pw_uid })
+    // SAFETY: checked for null; pw_uid and pw_gid are plain integer fields.
+    (!entry.is_null()).then(|| unsafe { ((*entry).pw_uid, (*entry).pw_gid) })
 }
 
 /// The sender: mail that only goes to files, or comes from a documentation domain, works but
@@ -605,13 +632,39 @@ mod tests {
 
     #[test]
     fn an_absolute_secret_must_belong_to_the_user_the_service_runs_as() {
+        use std::os::unix::fs::PermissionsExt;
         let file = std::env::temp_dir().join(format!("clawdbot-doctor-abs-{}", std::process::id()));
         std::fs::write(&file, "s").unwrap();
-        let owner = std::fs::metadata(&file).unwrap().uid();
-        let check = readable_by("c", &file, "nobody", "x.service");
-        assert_eq!(check.ok, owner == uid_of("nobody").unwrap(), "{check:?}");
+        assert!(
+            !readable_by("c", &file, "nobody", "x.service").ok,
+            "root's file"
+        );
         assert!(readable_by("c", &file, "root", "x.service").ok);
         assert!(!readable_by("c", Path::new("/nonexistent/secret"), "root", "x.service").ok);
+        // The user's own file, in a directory closed to it, then opened to it.
+        let nobody = ids_of("nobody").unwrap().0;
+        let dir =
+            std::env::temp_dir().join(format!("clawdbot-doctor-closed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let inside = dir.join("secret");
+        std::fs::write(&inside, "s").unwrap();
+        std::os::unix::fs::chown(&inside, Some(nobody), None).unwrap();
+        std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let check = readable_by("c", &inside, "nobody", "x.service");
+        assert!(
+            !check.ok && check.message.contains("cannot reach it"),
+            "{check:?}"
+        );
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+        let open_above = dir
+            .ancestors()
+            .skip(1)
+            .all(|d| std::fs::metadata(d).is_ok_and(|m| m.mode() & 0o001 != 0));
+        assert_eq!(
+            readable_by("c", &inside, "nobody", "x.service").ok,
+            open_above
+        );
     }
 
     #[test]

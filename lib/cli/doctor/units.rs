@@ -23,11 +23,14 @@ pub struct Unit {
     pub loads: Vec<(String, String)>,
 }
 
+/// Where systemd looks for a credential given by name rather than path.
+const CREDSTORES: [&str; 3] = ["/etc/credstore", "/run/credstore", "/usr/lib/credstore"];
+
 /// Where a unit takes a credential from.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Source {
-    /// The file systemd reads.
-    pub path: PathBuf,
+    /// The files systemd tries, in order.
+    pub paths: Vec<PathBuf>,
     /// Whether a missing file is skipped (a name systemd looks up in `/etc/credstore`) rather
     /// than failing the unit's start (an absolute path).
     pub optional: bool,
@@ -38,18 +41,21 @@ impl Unit {
     /// source (`calendar:/etc/credstore/clawdbot.calendar`) gives `ID_FILE` for each file.
     pub fn source(&self, id: &str) -> Option<Source> {
         self.loads.iter().rev().find_map(|(loaded, source)| {
-            let path = if source.starts_with('/') {
-                PathBuf::from(source)
+            let paths: Vec<PathBuf> = if source.starts_with('/') {
+                vec![PathBuf::from(source)]
             } else {
-                Path::new("/etc/credstore").join(source)
+                CREDSTORES
+                    .iter()
+                    .map(|d| Path::new(d).join(source))
+                    .collect()
             };
             let optional = !source.starts_with('/');
             if loaded == id {
-                return Some(Source { path, optional });
+                return Some(Source { paths, optional });
             }
             let file = id.strip_prefix(loaded.as_str())?.strip_prefix('_')?;
             (!file.is_empty() && !file.contains('/')).then(|| Source {
-                path: path.join(file),
+                paths: paths.iter().map(|p| p.join(file)).collect(),
                 optional: true,
             })
         })
@@ -58,9 +64,18 @@ impl Unit {
 
 /// Read `name` from the first of `dirs` that has it, then its drop-ins (`NAME.d/*.conf` in
 /// every directory, in file-name order; a name in a more important directory hides the same
-/// name in a less important one). `None` when no directory has the unit: not installed.
+/// name in a less important one). `None` when no directory has the unit (not installed) or
+/// the first that has it masks it (a link to /dev/null, or an empty file).
 pub fn read(dirs: &[&Path], name: &str) -> Option<Unit> {
-    let main = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())?;
+    let main = dirs
+        .iter()
+        .map(|d| d.join(name))
+        .find(|p| std::fs::symlink_metadata(p).is_ok())?;
+    let masked = std::fs::read_link(&main).is_ok_and(|target| target == Path::new("/dev/null"))
+        || std::fs::metadata(&main).map_or(true, |m| !m.is_file() || m.len() == 0);
+    if masked {
+        return None;
+    }
     let mut drop_ins: BTreeMap<OsString, PathBuf> = BTreeMap::new();
     for dir in dirs.iter().rev() {
         let Ok(entries) = std::fs::read_dir(dir.join(format!("{name}.d"))) else {
@@ -74,21 +89,30 @@ pub fn read(dirs: &[&Path], name: &str) -> Option<Unit> {
     }
     let mut unit = Unit::default();
     for file in std::iter::once(main).chain(drop_ins.into_values()) {
-        let Ok(text) = std::fs::read_to_string(&file) else {
+        let Ok(bytes) = std::fs::read(&file) else {
             continue;
         };
-        for line in text.lines().map(str::trim) {
-            if let Some(user) = line.strip_prefix("User=") {
-                unit.user = Some(user.trim().to_string()).filter(|u| !u.is_empty());
-            } else if let Some(load) = line.strip_prefix("LoadCredential=") {
-                match load.trim() {
-                    // An empty assignment resets the list, as in systemd.
-                    "" => unit.loads.clear(),
-                    load => {
-                        let (id, source) = load.split_once(':').unwrap_or((load, load));
-                        unit.loads.push((id.to_string(), source.to_string()));
-                    }
+        let mut section = String::new();
+        for line in String::from_utf8_lossy(&bytes).lines().map(str::trim) {
+            if line.starts_with('[') {
+                section = line.to_string();
+                continue;
+            }
+            // As systemd reads an assignment: split at the first =, both sides trimmed.
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            match (section.as_str(), key.trim(), value.trim()) {
+                ("[Service]", "User", user) => {
+                    unit.user = Some(user.to_string()).filter(|u| !u.is_empty());
                 }
+                // An empty assignment resets the list, as in systemd.
+                ("[Service]", "LoadCredential", "") => unit.loads.clear(),
+                ("[Service]", "LoadCredential", load) => {
+                    let (id, source) = load.split_once(':').unwrap_or((load, load));
+                    unit.loads.push((id.to_string(), source.to_string()));
+                }
+                _ => {}
             }
         }
     }
@@ -126,7 +150,7 @@ mod tests {
                 ),
                 (
                     "etc/b.service.d/20-reset.conf",
-                    "[Service]\nLoadCredential=\nLoadCredential=other:/srv/o\n",
+                    "[Service]\nLoadCredential =\nLoadCredential = other:/srv/o\n[Unit]\nLoadCredential=not:/a/service/key\n",
                 ),
                 (
                     "etc/b.service.d/ignored.txt",
@@ -139,6 +163,9 @@ mod tests {
         assert_eq!(unit.user.as_deref(), Some("clawdbot"));
         assert_eq!(unit.loads, [("other".to_string(), "/srv/o".to_string())]);
         assert!(read(&[&etc, &lib], "missing.service").is_none());
+        // Masked in /etc: not there at all.
+        std::os::unix::fs::symlink("/dev/null", etc.join("b.service")).unwrap();
+        assert!(read(&[&etc, &lib], "b.service").is_none());
     }
 
     #[test]
@@ -153,7 +180,7 @@ mod tests {
         };
         let at = |p: &str, optional| {
             Some(Source {
-                path: PathBuf::from(p),
+                paths: vec![PathBuf::from(p)],
                 optional,
             })
         };
@@ -162,8 +189,13 @@ mod tests {
             at("/etc/credstore/clawdbot.secret", false)
         );
         assert_eq!(
-            unit.source("token"),
-            at("/etc/credstore/clawdbot.token", true)
+            unit.source("token").unwrap().paths,
+            [
+                "/etc/credstore/clawdbot.token",
+                "/run/credstore/clawdbot.token",
+                "/usr/lib/credstore/clawdbot.token"
+            ]
+            .map(PathBuf::from)
         );
         assert_eq!(
             unit.source("calendar_home.json"),

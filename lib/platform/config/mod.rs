@@ -683,6 +683,37 @@ mod tests {
     }
 
     #[test]
+    fn the_reference_file_shows_the_defaults() {
+        // Uncomment every key outside the example tables, except the lines marked (example) or
+        // (follows state_dir): the result is the built-in configuration, so every value shown
+        // is its default.
+        let mut example_table = false;
+        let mut text = String::new();
+        for line in include_str!("../../../packaging/clawdbot.toml.example").lines() {
+            if line.starts_with('[') {
+                example_table = false;
+            } else if line.starts_with("# [") {
+                example_table = true;
+            }
+            let key = line
+                .strip_prefix("# ")
+                .and_then(|l| l.split_once(" = "))
+                .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            let shown = !line.contains("(example)") && !line.contains("(follows state_dir)");
+            if key && !example_table && shown {
+                text.push_str(&line[2..]);
+            } else {
+                text.push_str(line);
+            }
+            text.push('\n');
+        }
+        let mut shown = Config::from_text(Path::new("uncommented.toml"), &text).unwrap();
+        let built_in = Config::from_text(Path::new("empty.toml"), "").unwrap();
+        shown.sources.clone_from(&built_in.sources);
+        assert_eq!(format!("{shown:?}"), format!("{built_in:?}"));
+    }
+
+    #[test]
     fn retired_watchdog_keys_say_what_replaced_them() {
         let err = Config::from_text(
             Path::new("t.toml"),
