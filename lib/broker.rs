@@ -796,6 +796,9 @@ fn finish_executions(
     store: &mut Store,
     report: &mut PassReport,
 ) -> Result<(), BrokerError> {
+    // The marks first, then the rows: a run that finishes after this leaves a new mark, which
+    // starts another pass; every mark is taken, so none can start passes in a loop.
+    exec::take_marks(config);
     // The lock first, then the rows: a run that records its result and exits in between
     // must not be taken for an interrupted one.
     let lock = atomic::open_lock(&exec::lock_path(config))?;
@@ -899,5 +902,6 @@ pub fn directories(config: &Config) -> Vec<(PathBuf, &'static str)> {
         (p.maildir().join("cur"), "reply Maildir"),
         (p.maildir().join("tmp"), "reply Maildir"),
         (p.approved(), "approved triggers"),
+        (p.executed(), "finished-run marks"),
     ]
 }

@@ -144,6 +144,7 @@ pub fn run(config: &Config) -> Result<ExecReport, ExecError> {
         };
         failpoint::hit("exec::after-run");
         store.write(|tx| tx.set_execution(&row.id, exit, &output, time::now()))?;
+        mark(config, row.id.as_str());
         report.ran += 1;
     }
     remove_stale_triggers(config, &store)?;
@@ -389,6 +390,33 @@ pub fn trigger(config: &Config, id: &str) -> Result<(), FileError> {
         .open(&path)
         .map_err(|e| FileError::new("cannot create", &path, e))?;
     crate::platform::atomic::sync_dir(&dir)
+}
+
+/// Leave a mark that this run finished, for `clawdbot-broker.path`: the broker's pass that
+/// approved it may still be ending, and a start asked of it then would merge into that pass.
+/// The directory is the unprivileged user's: the mark is created in place, never over or
+/// through an existing name. Without it the broker's 5-minute timer finishes the run.
+fn mark(config: &Config, id: &str) {
+    let path = config.paths.executed();
+    let made = Dir::open(&path).and_then(|dir| dir.create_new(std::ffi::OsStr::new(id), 0o640));
+    match made {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => log::warn!(
+            "{}: cannot mark {id} finished ({e}); the broker's timer will finish it",
+            path.display()
+        ),
+        _ => {}
+    }
+}
+
+/// Remove every finished-run mark (the broker, before it reads which runs finished).
+pub fn take_marks(config: &Config) {
+    if let Ok(dir) = Dir::open(&config.paths.executed())
+        && let Ok(names) = dir.names()
+    {
+        for name in names {
+            let _ = dir.remove(&name);
+        }
+    }
 }
 
 fn remove_trigger(config: &Config, id: &str) {

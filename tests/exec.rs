@@ -78,3 +78,46 @@ fn links_planted_in_the_state_directory_are_not_followed() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     assert!(Path::new(&victim).exists());
 }
+
+#[test]
+fn a_finished_run_leaves_a_mark_the_next_pass_takes() {
+    let (inst, log, id) = approved("exec-mark");
+    let marks = inst.dir.join("state/executed");
+    let out = inst.run("clawdbot-exec", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(runs(&log), 1);
+    assert!(
+        marks.join(&id).is_file(),
+        "the mark that starts the broker's pass"
+    );
+    inst.broker();
+    assert_eq!(inst.json(&["show", &id])["request"]["state"], "Done");
+    let left: Vec<_> = std::fs::read_dir(&marks).unwrap().collect();
+    assert!(left.is_empty(), "every mark is taken: {left:?}");
+}
+
+#[test]
+fn a_link_planted_where_the_mark_goes_is_not_followed() {
+    let (inst, log, id) = approved("exec-mark-link");
+    let marks = inst.dir.join("state/executed");
+    let victim = inst.dir.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, marks.join(&id)).unwrap();
+    let out = inst.run("clawdbot-exec", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(runs(&log), 1);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(marks.join(&id).is_symlink(), "left as it was");
+    inst.broker();
+    assert_eq!(inst.json(&["show", &id])["request"]["state"], "Done");
+    assert!(!marks.join(&id).exists() && !marks.join(&id).is_symlink());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}

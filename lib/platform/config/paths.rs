@@ -83,6 +83,12 @@ impl Paths {
         self.under_state(&self.approved, "approved")
     }
 
+    /// Where `clawdbot-exec` leaves a mark for each finished run, so that `clawdbot-broker.path`
+    /// starts the pass that records it.
+    pub fn executed(&self) -> PathBuf {
+        self.state_dir.0.join("executed")
+    }
+
     /// The watchdog's backups of session files.
     pub fn backups(&self) -> PathBuf {
         self.under_state(&self.backups, "backups")
