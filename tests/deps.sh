@@ -30,6 +30,7 @@ need_python() { # need_python MODULE PACKAGE: a module of the python3 on PATH
 
 # Building: gcc links, the programs link Debian's SQLite library.
 need gcc gcc
+# libc6-dev for gcc's static builds: the benchmarks' launcher and the Docker test image.
 need_deb libc6-dev libc6-dev
 need_deb libsqlite3-dev libsqlite3
 need make make
@@ -121,11 +122,10 @@ for entry in "${missing[@]}"; do
         *) apt_packages+=("$package") ;;
     esac
 done
-# libc6-dev for gcc's static launcher in the benchmarks and the test image.
 if [ ${#apt_packages[@]} -gt 0 ]; then
     echo "tests/deps.sh: apt-get install ${apt_packages[*]}"
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" libc6-dev >/dev/null
+    apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 # Python packages for the python3 on PATH: with pip if it has one (pyenv, a venv), else
 # Debian's pip, allowed past PEP 668's guard of the system Python.

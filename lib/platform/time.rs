@@ -19,8 +19,9 @@ pub fn now() -> UnixTime {
 
 /// `YYYYMMDD` of a time in UTC, for ids (requests, reports, digests).
 pub fn utc_date(at: UnixTime) -> String {
-    let t = utc(at);
-    format!("{:04}{:02}{:02}", t.year(), t.month(), t.day())
+    let mut stamp = utc_stamp(at);
+    stamp.truncate("YYYYMMDD".len());
+    stamp
 }
 
 /// `YYYYMMDDTHHMMSSZ` of a time, for the names of spool files.

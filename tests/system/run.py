@@ -205,11 +205,15 @@ class Stamping(Mailbox):
 """
 
 
-def smtp_sink(m, unit, port, maildir, user="root", handler="aiosmtpd.handlers.Mailbox"):
-    """Debian's aiosmtpd inside the machine, storing what it receives in a Maildir."""
-    lib = m.path("/usr/local/lib/clawdbot-test")
-    lib.mkdir(parents=True, exist_ok=True)
-    (lib / "stamping_mta.py").write_text(STAMPING_MTA)
+def smtp_sink(m, unit, port, maildir, user="root", stamping=False):
+    """Debian's aiosmtpd inside the machine, storing what it receives in a Maildir; with
+    `stamping`, as the operator's own mail server (STAMPING_MTA)."""
+    handler = "aiosmtpd.handlers.Mailbox"
+    if stamping:
+        lib = m.path("/usr/local/lib/clawdbot-test")
+        lib.mkdir(parents=True, exist_ok=True)
+        (lib / "stamping_mta.py").write_text(STAMPING_MTA)
+        handler = "stamping_mta.Stamping"
     m.run("systemd-run", f"--unit={unit}", f"--uid={user}", "--setenv=PYTHONPATH=/usr/local/lib/clawdbot-test",
           "--", "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
           "-c", handler, maildir)
@@ -350,8 +354,7 @@ def walk(m, deb, figures):
 
     step("2. configure an operator, SMTP and an action; the agent files a request")
     smtp_sink(m, "test-smtp-out", out_port, "/var/tmp/outmail")
-    smtp_sink(m, "test-smtp-in", in_port, "/var/lib/clawdbot/mail", user="clawdbot",
-              handler="stamping_mta.Stamping")
+    smtp_sink(m, "test-smtp-in", in_port, "/var/lib/clawdbot/mail", user="clawdbot", stamping=True)
     dropin = m.path("/etc/clawdbot/clawdbot.toml.d")
     dropin.mkdir(mode=0o755, exist_ok=True)
     (dropin / "50-system-test.toml").write_text(f"""

@@ -66,7 +66,7 @@ pub fn run(config: &Config) -> Vec<Check> {
     checks.extend(smtp_credential(config));
     checks.push(transport(config));
     checks.extend(sender(config));
-    checks.extend(replies(config));
+    checks.push(replies(config));
     checks.push(bridge(config));
     checks.extend(bridge_deliveries(config));
     checks.extend(calendars(config));
@@ -263,28 +263,28 @@ fn sender(config: &Config) -> Vec<Check> {
 
 /// Whether the operator's replies can arrive by the configured path: a reply counts only with
 /// the trusted server's Authentication-Results, and the default trusts Gmail's alone.
-fn replies(config: &Config) -> Option<Check> {
+fn replies(config: &Config) -> Check {
     let gmail = config.mail.transport == Transport::Gmail
-        || crate::platform::credentials::read_configured(&config.gmail.credential).is_ok();
+        || credentials::read_configured(&config.gmail.credential).is_ok();
     let trusted = &config.replies.trusted_authserv_id;
     if !config.replies.require_authentication_results {
-        return Some(warn(
+        return warn(
             "replies",
             "require_authentication_results = false: a reply is believed without its server's word",
             "set [replies] require_authentication_results = true",
-        ));
+        );
     }
     if trusted == "mx.google.com" && !gmail {
-        return Some(warn(
+        return warn(
             "replies",
             "only replies checked by Gmail (mx.google.com) count, and no Gmail credential is set up: a reply through your own mail server will be refused",
             "clawdbot-mailpoll authorize (docs/setup.md, step 3a), or set [replies] trusted_authserv_id to your server's authserv-id (step 3b)",
-        ));
+        );
     }
-    Some(pass(
+    pass(
         "replies",
         format!("counted when {trusted} checked them (dmarc=pass)"),
-    ))
+    )
 }
 
 /// The action the watchdog files a session reset under: configured, with parameters it fills.
@@ -669,11 +669,7 @@ mod tests {
 
     #[test]
     fn mail_to_files_or_from_a_documentation_domain_and_unreachable_replies_warn() {
-        let checks = [
-            sender(&config("")),
-            replies(&config("")).into_iter().collect(),
-        ]
-        .concat();
+        let checks = [sender(&config("")), vec![replies(&config(""))]].concat();
         let names: Vec<_> = checks
             .iter()
             .filter(|c| c.warning)
@@ -688,7 +684,7 @@ mod tests {
         let set_up = config(
             "[mail]\ntransport = \"sendmail\"\nfrom = \"clawdbot@host.lan.net\"\n[replies]\ntrusted_authserv_id = \"mx.lan.net\"\n",
         );
-        let checks = [sender(&set_up), replies(&set_up).into_iter().collect()].concat();
+        let checks = [sender(&set_up), vec![replies(&set_up)]].concat();
         assert!(checks.iter().all(|c| c.ok && !c.warning), "{checks:?}");
         let text = render(&[warn("w", "m", "f")]);
         assert!(
