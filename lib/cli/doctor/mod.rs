@@ -69,9 +69,10 @@ pub fn run(config: &Config) -> Vec<Check> {
     checks.push(replies(config));
     checks.push(bridge(config));
     checks.extend(bridge_deliveries(config));
-    checks.extend(calendars(config));
+    let under_units = runs_under_the_units(config);
+    checks.extend(calendars(config, under_units));
     checks.push(reset_action(config));
-    if runs_under_the_units(config) {
+    if under_units {
         let dirs: Vec<&Path> = units::UNIT_DIRS.iter().map(Path::new).collect();
         checks.extend(unit_credentials(config, &dirs));
     }
@@ -163,68 +164,90 @@ fn as_the_unit(dirs: &[&Path], unit: &str, credential: &str) -> Option<Check> {
 }
 
 /// A secret file the service opens itself, as `user`: the file must be that user's and
-/// readable by it, and every directory above it searchable by it (`/etc/credstore` is
-/// root's alone). Supplementary groups are not considered: a file reached only through one
-/// is reported, and the fix says how to make it plain.
+/// readable by it (the service refuses a secret its group can read), and every directory
+/// above it searchable by it, through its own or any of its groups (`/etc/credstore` is
+/// root's alone).
 fn readable_by(name: &str, path: &Path, user: &str, unit: &str) -> Check {
     let fix = format!(
         "keep it in /etc/credstore and load it with LoadCredential= (systemctl edit {unit}), or give {user} the file and a path it can walk"
     );
-    let Some((uid, gid)) = ids_of(user) else {
+    let Some((uid, groups)) = ids_of(user) else {
         return fail(
             name,
             format!("{unit} runs as {user}, who does not exist"),
             fix,
         );
     };
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => return fail(name, format!("{}: {e}", path.display()), fix),
-    };
+    match closed_to(path, uid, &groups) {
+        Ok(()) if uid == 0 => pass(name, format!("{unit} runs as root")),
+        Ok(()) => pass(name, format!("{user} owns it and can reach it")),
+        Err(why) => fail(name, format!("{why}, while {unit} runs as {user}"), fix),
+    }
+}
+
+/// Why the user `uid`, with `groups`, cannot open `path` as a private file of its own: the
+/// file is missing or not its own, or a directory above it is not searchable by it.
+fn closed_to(path: &Path, uid: u32, groups: &[u32]) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if uid == 0 {
-        return pass(name, format!("{unit} runs as root"));
+        return Ok(());
     }
     if meta.uid() != uid || meta.mode() & 0o400 == 0 {
-        return fail(
-            name,
-            format!(
-                "owned by uid {} with mode {:04o}, while {unit} runs as {user}, which cannot read a private file it does not own",
-                meta.uid(),
-                meta.mode() & 0o7777
-            ),
-            fix,
-        );
+        return Err(format!(
+            "owned by uid {} with mode {:04o}, a private file the service's user cannot read",
+            meta.uid(),
+            meta.mode() & 0o7777
+        ));
     }
     let searchable = |m: &std::fs::Metadata| {
         let bit = if m.uid() == uid {
             0o100
-        } else if m.gid() == gid {
+        } else if groups.contains(&m.gid()) {
             0o010
         } else {
             0o001
         };
         m.mode() & bit != 0
     };
-    for dir in path.ancestors().skip(1) {
-        if !std::fs::metadata(dir).is_ok_and(|m| searchable(&m)) {
-            return fail(
-                name,
-                format!("{user} cannot reach it: {} is closed to it", dir.display()),
-                fix,
-            );
-        }
+    match path
+        .ancestors()
+        .skip(1)
+        .find(|dir| !std::fs::metadata(dir).is_ok_and(|m| searchable(&m)))
+    {
+        Some(dir) => Err(format!("{} is closed to its user", dir.display())),
+        None => Ok(()),
     }
-    pass(name, format!("{user} owns it and can reach it"))
 }
 
-/// The uid and primary gid of a user name, from the system's user database.
-fn ids_of(user: &str) -> Option<(u32, u32)> {
+/// The uid of a user name and every group it has (its primary group first), from the
+/// system's user and group databases, as systemd gives them to a service's `User=`.
+fn ids_of(user: &str) -> Option<(u32, Vec<u32>)> {
     let name = std::ffi::CString::new(user).ok()?;
     // SAFETY: getpwnam reads a NUL-terminated name and returns a pointer into static storage
     // (or null), read at once and not kept; doctor is single-threaded.
     let entry = unsafe { libc::getpwnam(name.as_ptr()) };
+    if entry.is_null() {
+        return None;
+    }
     // SAFETY: checked for null; pw_uid and pw_gid are plain integer fields.
-    (!entry.is_null()).then(|| unsafe { ((*entry).pw_uid, (*entry).pw_gid) })
+    let (uid, gid) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
+    let mut groups = vec![gid; 64];
+    loop {
+        let mut count = libc::c_int::try_from(groups.len()).ok()?;
+        // SAFETY: `groups` holds `count` writable gids; getgrouplist writes at most that many
+        // and sets `count` to how many the user has (more than given when it returns -1).
+        let found =
+            unsafe { libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut count) };
+        let count = usize::try_from(count).ok()?;
+        if found >= 0 {
+            groups.truncate(count);
+            return Some((uid, groups));
+        }
+        if count <= groups.len() {
+            return None;
+        }
+        groups.resize(count, gid);
+    }
 }
 
 /// The sender: mail that only goes to files, or comes from a documentation domain, works but
@@ -308,9 +331,12 @@ fn reset_action(config: &Config) -> Check {
 }
 
 /// Each calendar account's credential, and the directory `availability.json` goes into.
-fn calendars(config: &Config) -> Vec<Check> {
+fn calendars(config: &Config, under_units: bool) -> Vec<Check> {
     let accounts = &config.calendar.accounts;
-    let mut checks: Vec<Check> = accounts.iter().map(calendar_account).collect();
+    let mut checks: Vec<Check> = accounts
+        .iter()
+        .map(|account| calendar_account(account, under_units))
+        .collect();
     if let Some(dir) = config.calendar.output.path().parent()
         && !accounts.is_empty()
     {
@@ -319,7 +345,13 @@ fn calendars(config: &Config) -> Vec<Check> {
     checks
 }
 
-fn calendar_account(account: &crate::platform::config::CalendarAccount) -> Check {
+/// One calendar account's credential. Under the units it must be a regular file of the
+/// directory the unit loads: systemd loads a directory's regular files only, and skips a link
+/// that root, reading it here, would follow.
+fn calendar_account(
+    account: &crate::platform::config::CalendarAccount,
+    under_units: bool,
+) -> Check {
     let name = format!("calendar account {}", account.name);
     let credential = account.credential();
     let file = crate::jobs::calendar::authorize::place(&credential);
@@ -341,6 +373,19 @@ fn calendar_account(account: &crate::platform::config::CalendarAccount) -> Check
                 "credential {credential:?} is not in /etc/credstore/clawdbot.calendar/, the only place clawdbot-calendar.service reads"
             ),
             "leave credential unset (calendar_NAME.json: /etc/credstore/clawdbot.calendar/NAME.json), or add its LoadCredential= in a drop-in",
+        );
+    }
+    if under_units
+        && !credential.starts_with('/')
+        && let Ok(meta) = std::fs::symlink_metadata(&file)
+        && !meta.file_type().is_file()
+    {
+        return fail(
+            name,
+            format!(
+                "{file} is not a regular file (a link or a directory): clawdbot-calendar.service loads only the directory's regular files"
+            ),
+            format!("put the credential itself there: {authorize}"),
         );
     }
     match credentials::read_configured(&credential) {
@@ -653,14 +698,23 @@ mod tests {
         std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o600)).unwrap();
         let check = readable_by("c", &inside, "nobody", "x.service");
         assert!(
-            !check.ok && check.message.contains("cannot reach it"),
+            !check.ok && check.message.contains("is closed to its user"),
             "{check:?}"
         );
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+        // A directory its group may search, and the user one of that group's members.
+        std::os::unix::fs::chown(&dir, None, Some(4242)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o710)).unwrap();
         let open_above = dir
             .ancestors()
             .skip(1)
             .all(|d| std::fs::metadata(d).is_ok_and(|m| m.mode() & 0o001 != 0));
+        assert!(closed_to(&inside, nobody, &[65534]).is_err());
+        assert_eq!(
+            closed_to(&inside, nobody, &[65534, 4242]).is_ok(),
+            open_above
+        );
+        assert!(ids_of("root").unwrap().1.contains(&0));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
         assert_eq!(
             readable_by("c", &inside, "nobody", "x.service").ok,
             open_above
