@@ -86,4 +86,22 @@ fn a_whole_document_can_come_on_stdin() {
     assert_eq!(out.status.code(), Some(66));
     let out = inst.run("clawdbot-request", &["--param", "novalue", "--kind", "x"]);
     assert_eq!(out.status.code(), Some(64));
+
+    // Larger than [requests] max_bytes: refused unread past the limit, even an endless file.
+    let mut big = common::request("searxng");
+    big.truncate(big.len() - 1);
+    big.extend(format!(", \"details\": \"{}\"}}", "x".repeat(70_000)).bytes());
+    let out = common::output_with_input(
+        &mut inst.command("clawdbot-request", &["--file", "-"]),
+        &big,
+    );
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("larger than 65536 bytes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = inst.run("clawdbot-request", &["--file", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(inst.spool_json().len(), 1);
 }

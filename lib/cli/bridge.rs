@@ -139,7 +139,7 @@ fn run(config_path: Option<&Path>, command: Command) -> Result<(), BridgeError> 
                     session.as_deref(),
                     time::now(),
                 ),
-                (None, Some(path)) => read(&path)?,
+                (None, Some(path)) => read(&path, &config)?,
                 (None, None) => return Err(BridgeError::Body("give --message or --json".into())),
             };
             let sent = bridge::send(&config, &mut store, &keys, &body, request.as_deref())?;
@@ -169,11 +169,11 @@ fn run(config_path: Option<&Path>, command: Command) -> Result<(), BridgeError> 
             let now = time::now();
             match (envelope, body) {
                 (Some(path), _) => {
-                    let envelope = read(&path)?;
+                    let envelope = read(&path, &config)?;
                     bridge::verify_envelope(&keys, &mut store, &envelope, &config, now, print)
                 }
                 (None, Some(path)) => {
-                    let body = read(&path)?;
+                    let body = read(&path, &config)?;
                     let headers = bridge::parse_header_lines(&header)?;
                     bridge::verify_message(&keys, &mut store, &headers, &body, &config, now, print)
                 }
@@ -192,6 +192,9 @@ fn print(body: &[u8]) -> Result<(), BridgeError> {
         .map_err(|e| BridgeError::File(FileError::new("cannot write", Path::new("stdout"), e)))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, BridgeError> {
-    submit::read_document(path).map_err(|e| BridgeError::Body(e.to_string()))
+/// A body or an envelope given on the command line. An envelope holds the body as an escaped
+/// JSON string, up to six bytes for one, beside its headers.
+fn read(path: &Path, config: &Config) -> Result<Vec<u8>, BridgeError> {
+    let limit = config.bridge.max_body_bytes.get().saturating_mul(8);
+    submit::read_document(path, limit).map_err(|e| BridgeError::Body(e.to_string()))
 }

@@ -30,6 +30,14 @@ pub enum SubmitError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The document is larger than the limit.
+    #[error("{} is larger than {limit} bytes", path.display())]
+    TooLarge {
+        /// The file (`-` for stdin).
+        path: PathBuf,
+        /// The limit.
+        limit: u64,
+    },
     /// The spool could not be written.
     #[error(transparent)]
     File(#[from] FileError),
@@ -41,7 +49,7 @@ pub enum SubmitError {
 impl ExitStatus for SubmitError {
     fn exit(&self) -> Exit {
         match self {
-            SubmitError::Invalid(_) => Exit::DataErr,
+            SubmitError::Invalid(_) | SubmitError::TooLarge { .. } => Exit::DataErr,
             SubmitError::Param(_) => Exit::Usage,
             SubmitError::Read { .. } => Exit::NoInput,
             SubmitError::File(e) => e.exit_or(Exit::CantCreat),
@@ -99,19 +107,31 @@ pub fn from_fields(fields: &Fields) -> Result<Vec<u8>, SubmitError> {
     Ok(Value::Object(doc).to_string().into_bytes())
 }
 
-/// Read a whole document from a file, or stdin for `-`.
-pub fn read_document(path: &Path) -> Result<Vec<u8>, SubmitError> {
+/// Read a whole document from a file, or stdin for `-`, of at most `limit` bytes: a larger
+/// one is refused unread past the limit (the broker would refuse it anyway).
+pub fn read_document(path: &Path, limit: u64) -> Result<Vec<u8>, SubmitError> {
     let fail = |source| SubmitError::Read {
         path: path.to_path_buf(),
         source,
     };
-    if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).map_err(fail)?;
-        Ok(buf)
+    let mut buf = Vec::new();
+    let reader: Box<dyn std::io::Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
     } else {
-        std::fs::read(path).map_err(fail)
+        Box::new(std::fs::File::open(path).map_err(fail)?)
+    };
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(reader, limit.saturating_add(1)),
+        &mut buf,
+    )
+    .map_err(fail)?;
+    if u64::try_from(buf.len()).unwrap_or(u64::MAX) > limit {
+        return Err(SubmitError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
     }
+    Ok(buf)
 }
 
 /// Validate and write; returns the file written.

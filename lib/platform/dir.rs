@@ -59,6 +59,19 @@ impl Stat {
     }
 }
 
+/// A name of a file in a directory, one component only: a `/` would let the kernel follow a
+/// link on the way (`O_NOFOLLOW` guards only the last component), and `..` leaves the
+/// directory. Callers check the names they build; this refuses any they did not.
+fn entry(name: &OsStr) -> io::Result<&OsStr> {
+    if name.is_empty() || name == "." || name == ".." || name.as_bytes().contains(&b'/') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a name in the directory"),
+        ));
+    }
+    Ok(name)
+}
+
 fn cstring(name: &OsStr) -> io::Result<CString> {
     CString::new(name.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
@@ -140,6 +153,7 @@ impl Dir {
 
     /// A directory in this one; a link is refused.
     pub fn child(&self, name: &OsStr) -> io::Result<Dir> {
+        let name = entry(name)?;
         let path = self.path.join(name);
         let fd = open_dir(&self.fd, name).map_err(|e| on_path(e, &path))?;
         Ok(Dir { fd, path })
@@ -147,6 +161,7 @@ impl Dir {
 
     /// A directory in this one, created (with `mode`) if it is missing; a link is refused.
     pub fn subdir(&self, name: &OsStr, mode: u32) -> io::Result<Dir> {
+        let name = entry(name)?;
         let path = self.path.join(name);
         let fd = open_or_make(&self.fd, name, mode).map_err(|e| on_path(e, &path))?;
         Ok(Dir { fd, path })
@@ -208,7 +223,7 @@ impl Dir {
     /// What `lstat` says about a name in the directory (`.`: the directory itself), without
     /// following a link or opening it; `None` if it is gone.
     pub fn lstat(&self, name: &OsStr) -> io::Result<Option<Meta>> {
-        let c = cstring(name)?;
+        let c = cstring(if name == "." { name } else { entry(name)? })?;
         // SAFETY: an all-zero `stat` is a valid value for fstatat to fill in.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: `c` is NUL-terminated and `st` is a valid out-pointer, both outliving the call.
@@ -252,7 +267,7 @@ impl Dir {
     pub fn open_read(&self, name: &OsStr) -> io::Result<File> {
         let fd = openat(
             self.fd.as_raw_fd(),
-            name,
+            entry(name)?,
             libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
             0,
         )?;
@@ -263,7 +278,7 @@ impl Dir {
     pub fn create_new(&self, name: &OsStr, mode: u32) -> io::Result<File> {
         let fd = openat(
             self.fd.as_raw_fd(),
-            name,
+            entry(name)?,
             libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
             mode,
         )?;
@@ -281,7 +296,7 @@ impl Dir {
 
     /// Rename within the directory (replacing `to` atomically).
     pub fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
-        let (from, to) = (cstring(from)?, cstring(to)?);
+        let (from, to) = (cstring(entry(from)?)?, cstring(entry(to)?)?);
         let fd = self.fd.as_raw_fd();
         // SAFETY: both names are valid NUL-terminated strings that outlive the call.
         check(unsafe { libc::renameat(fd, from.as_ptr(), fd, to.as_ptr()) }).map(drop)
@@ -289,7 +304,7 @@ impl Dir {
 
     /// Remove a file from it.
     pub fn remove(&self, name: &OsStr) -> io::Result<()> {
-        let name = cstring(name)?;
+        let name = cstring(entry(name)?)?;
         // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
         check(unsafe { libc::unlinkat(self.fd.as_raw_fd(), name.as_ptr(), 0) }).map(drop)
     }
@@ -297,6 +312,7 @@ impl Dir {
     /// Write `data` as `name` atomically: a new temporary file in this directory, fsync,
     /// rename, fsync the directory.
     pub fn write_atomic(&self, name: &OsStr, data: &[u8], mode: u32) -> io::Result<()> {
+        let name = entry(name)?;
         let mut temp = OsStr::new(".").to_os_string();
         temp.push(name);
         temp.push(format!(".{}.tmp", std::process::id()));
@@ -508,4 +524,41 @@ pub struct Fingerprint {
     pub size: i64,
     /// Modification time in nanoseconds since the epoch.
     pub mtime_ns: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_with_a_slash_or_dots_is_refused_before_any_link_is_followed() {
+        let root = std::env::temp_dir().join(format!("clawdbot-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let target = root.join("elsewhere");
+        std::fs::create_dir_all(&target).unwrap();
+        std::fs::write(target.join("secret"), "s").unwrap();
+        let inside = root.join("dir");
+        std::fs::create_dir_all(&inside).unwrap();
+        // A link planted as a directory on the way: only the last component has O_NOFOLLOW.
+        std::os::unix::fs::symlink(&target, inside.join("via")).unwrap();
+        let dir = Dir::open(&inside).unwrap();
+        let refused = |r: io::Result<()>| {
+            assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        };
+        refused(dir.open_read(OsStr::new("via/secret")).map(drop));
+        refused(dir.create_new(OsStr::new("via/new"), 0o600).map(drop));
+        refused(dir.remove(OsStr::new("via/secret")));
+        refused(dir.rename(OsStr::new("via/secret"), OsStr::new("taken")));
+        refused(dir.write_atomic(OsStr::new("via/new"), b"x", 0o600));
+        refused(dir.child(OsStr::new("..")).map(drop));
+        refused(dir.subdir(OsStr::new("via/sub"), 0o700).map(drop));
+        refused(dir.lstat(OsStr::new("../elsewhere")).map(drop));
+        refused(dir.create_new(OsStr::new(""), 0o600).map(drop));
+        assert!(target.join("secret").exists() && !target.join("new").exists());
+        // One component, and `.` for the directory itself, still work.
+        assert!(dir.lstat(OsStr::new(".")).unwrap().is_some());
+        dir.write_atomic(OsStr::new("plain"), b"x", 0o600).unwrap();
+        assert_eq!(std::fs::read(inside.join("plain")).unwrap(), b"x");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -155,10 +155,12 @@ impl RequestConfig {
     pub fn load(explicit: Option<&Path>) -> Result<RequestConfig, ConfigError> {
         let files = files(explicit)?;
         let config: RequestConfig = merged(&files)?;
-        check_actions(&config.actions).map_err(|(key, message)| ConfigError::Invalid {
-            key,
-            message,
-            files: display_files(&files),
+        check_rules(&config.requests, &config.actions).map_err(|(key, message)| {
+            ConfigError::Invalid {
+                key,
+                message,
+                files: display_files(&files),
+            }
         })?;
         Ok(config)
     }
@@ -170,6 +172,31 @@ impl RequestConfig {
             actions: &self.actions,
         }
     }
+}
+
+/// What the request writer and the broker both check: the actions, and the sessions a
+/// request may name.
+fn check_rules(
+    requests: &Requests,
+    actions: &BTreeMap<String, Action>,
+) -> Result<(), (String, String)> {
+    // A prefix is a whole leading part of a session key: an empty one, or one that stops
+    // mid-word ("agent:ma"), would let a request name another agent's sessions.
+    if let Some(bad) = requests.reply_session_prefixes.iter().find(|p| {
+        !p.ends_with(':')
+            || p.len() < 2
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
+    }) {
+        return Err((
+            "requests.reply_session_prefixes".into(),
+            format!(
+                "{bad:?} is not a session key prefix: letters, digits, . _ - and :, ending in \":\" (\"agent:main:\")"
+            ),
+        ));
+    }
+    check_actions(actions)
 }
 
 /// Action names are what an agent writes as a request's kind.
@@ -386,7 +413,7 @@ impl Config {
         if self.mail.max_per_hour == 0 {
             return Err(invalid("mail.max_per_hour", "must be at least 1".into()));
         }
-        check_actions(&self.actions).map_err(|(key, message)| invalid(&key, message))
+        check_rules(&self.requests, &self.actions).map_err(|(key, message)| invalid(&key, message))
     }
 
     /// What a request is checked against.
@@ -841,6 +868,18 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
                 "freeform",
             ),
             ("[mail]\nmax_per_hour = 0\n", "at least 1"),
+            (
+                "[requests]\nreply_session_prefixes = [\"\"]\n",
+                "not a session key prefix",
+            ),
+            (
+                "[requests]\nreply_session_prefixes = [\"agent:ma\"]\n",
+                "not a session key prefix",
+            ),
+            (
+                "[requests]\nreply_session_prefixes = [\"agent:main:\", \"hook: \"]\n",
+                "not a session key prefix",
+            ),
         ] {
             let path = write(&dir, "c.toml", text);
             let err = Config::from_files(&[path]).expect_err(text).to_string();
