@@ -588,7 +588,11 @@ fn bad_secrets_and_bodies_are_refused_with_their_reason() {
     for (args, code, needle) in [
         (vec!["send", "--json", empty.as_str()], 65, "empty"),
         (vec!["send", "--json", not_json.as_str()], 65, "not JSON"),
-        (vec!["send", "--json", huge.as_str()], 65, "at most 262144"),
+        (
+            vec!["send", "--json", huge.as_str()],
+            65,
+            "larger than 262144 bytes ([bridge] max_body_bytes)",
+        ),
         (
             vec!["send", "--json", floats.as_str()],
             65,

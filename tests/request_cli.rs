@@ -97,7 +97,8 @@ fn a_whole_document_can_come_on_stdin() {
     );
     assert_eq!(out.status.code(), Some(65));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("larger than 65536 bytes"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("larger than 65536 bytes ([requests] max_bytes)"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -169,7 +169,7 @@ fn run(config_path: Option<&Path>, command: Command) -> Result<(), BridgeError> 
             let now = time::now();
             match (envelope, body) {
                 (Some(path), _) => {
-                    let envelope = read(&path, &config)?;
+                    let envelope = read_envelope(&path, &config)?;
                     bridge::verify_envelope(&keys, &mut store, &envelope, &config, now, print)
                 }
                 (None, Some(path)) => {
@@ -192,9 +192,17 @@ fn print(body: &[u8]) -> Result<(), BridgeError> {
         .map_err(|e| BridgeError::File(FileError::new("cannot write", Path::new("stdout"), e)))
 }
 
-/// A body or an envelope given on the command line. An envelope holds the body as an escaped
-/// JSON string, up to six bytes for one, beside its headers.
+/// A body given on the command line, of at most `[bridge] max_body_bytes`.
 fn read(path: &Path, config: &Config) -> Result<Vec<u8>, BridgeError> {
+    let limit = config.bridge.max_body_bytes.get();
+    submit::read_document(path, limit, "[bridge] max_body_bytes")
+        .map_err(|e| BridgeError::Body(e.to_string()))
+}
+
+/// An envelope given on the command line: the body as an escaped JSON string (up to six
+/// bytes for one) beside its headers.
+fn read_envelope(path: &Path, config: &Config) -> Result<Vec<u8>, BridgeError> {
     let limit = config.bridge.max_body_bytes.get().saturating_mul(8);
-    submit::read_document(path, limit).map_err(|e| BridgeError::Body(e.to_string()))
+    submit::read_document(path, limit, "8 × [bridge] max_body_bytes, for an envelope")
+        .map_err(|e| BridgeError::Body(e.to_string()))
 }

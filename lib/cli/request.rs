@@ -81,7 +81,11 @@ pub fn main() -> ExitCode {
         Err(e) => return exit::report(PROGRAM, &e),
     };
     let raw = match &cli.file {
-        Some(path) => submit::read_document(path, config.requests.max_bytes.get()),
+        Some(path) => submit::read_document(
+            path,
+            config.requests.max_bytes.get(),
+            "[requests] max_bytes",
+        ),
         None => submit::from_fields(&Fields {
             kind: cli.kind,
             summary: cli.summary,

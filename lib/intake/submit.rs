@@ -31,12 +31,14 @@ pub enum SubmitError {
         source: std::io::Error,
     },
     /// The document is larger than the limit.
-    #[error("{} is larger than {limit} bytes", path.display())]
+    #[error("{} is larger than {limit} bytes ({setting})", path.display())]
     TooLarge {
         /// The file (`-` for stdin).
         path: PathBuf,
         /// The limit.
         limit: u64,
+        /// The setting that gives it.
+        setting: &'static str,
     },
     /// The spool could not be written.
     #[error(transparent)]
@@ -107,9 +109,13 @@ pub fn from_fields(fields: &Fields) -> Result<Vec<u8>, SubmitError> {
     Ok(Value::Object(doc).to_string().into_bytes())
 }
 
-/// Read a whole document from a file, or stdin for `-`, of at most `limit` bytes: a larger
-/// one is refused unread past the limit (the broker would refuse it anyway).
-pub fn read_document(path: &Path, limit: u64) -> Result<Vec<u8>, SubmitError> {
+/// Read a whole document from a file, or stdin for `-`, of at most `limit` bytes (given by
+/// `setting`): a larger one is refused unread past the limit.
+pub fn read_document(
+    path: &Path,
+    limit: u64,
+    setting: &'static str,
+) -> Result<Vec<u8>, SubmitError> {
     let fail = |source| SubmitError::Read {
         path: path.to_path_buf(),
         source,
@@ -129,6 +135,7 @@ pub fn read_document(path: &Path, limit: u64) -> Result<Vec<u8>, SubmitError> {
         return Err(SubmitError::TooLarge {
             path: path.to_path_buf(),
             limit,
+            setting,
         });
     }
     Ok(buf)

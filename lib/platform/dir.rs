@@ -285,9 +285,21 @@ impl Dir {
         Ok(File::from(fd))
     }
 
-    /// What a name in it is now, without following a link; `None` if it is gone.
+    /// What a name in it is now (`.`: the directory itself), without following a link;
+    /// `None` if it is gone.
     pub fn stat(&self, name: &OsStr) -> io::Result<Option<Stat>> {
-        match self.open_read(name) {
+        let opened = if name == "." {
+            openat(
+                self.fd.as_raw_fd(),
+                name,
+                libc::O_RDONLY | libc::O_DIRECTORY,
+                0,
+            )
+            .map(File::from)
+        } else {
+            self.open_read(name)
+        };
+        match opened {
             Ok(file) => Stat::of(&file).map(Some),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -557,6 +569,8 @@ mod tests {
         assert!(target.join("secret").exists() && !target.join("new").exists());
         // One component, and `.` for the directory itself, still work.
         assert!(dir.lstat(OsStr::new(".")).unwrap().is_some());
+        let own = dir.stat(OsStr::new(".")).unwrap().unwrap();
+        assert!(!own.regular && own.uid == std::fs::metadata(&inside).unwrap().uid());
         dir.write_atomic(OsStr::new("plain"), b"x", 0o600).unwrap();
         assert_eq!(std::fs::read(inside.join("plain")).unwrap(), b"x");
         std::fs::remove_dir_all(&root).unwrap();

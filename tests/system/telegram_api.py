@@ -34,7 +34,9 @@ class Api(http.server.BaseHTTPRequestHandler):
         if method == "getUpdates":
             offset = int(body.get("offset", 0))
             updates = []
-            for name in sorted(os.listdir(UPDATES), key=lambda n: int(n.split(".")[0])):
+            # Only whole updates: the test writes NAME.json.part and renames it.
+            names = [n for n in os.listdir(UPDATES) if n.endswith(".json")]
+            for name in sorted(names, key=lambda n: int(n.split(".")[0])):
                 update = json.load(open(os.path.join(UPDATES, name)))
                 if update["update_id"] < offset:
                     os.unlink(os.path.join(UPDATES, name))

@@ -375,20 +375,34 @@ fn calendar_account(
             "leave credential unset (calendar_NAME.json: /etc/credstore/clawdbot.calendar/NAME.json), or add its LoadCredential= in a drop-in",
         );
     }
-    if under_units
-        && !credential.starts_with('/')
-        && let Ok(meta) = std::fs::symlink_metadata(&file)
-        && !meta.file_type().is_file()
-    {
-        return fail(
-            name,
-            format!(
-                "{file} is not a regular file (a link or a directory): clawdbot-calendar.service loads only the directory's regular files"
-            ),
-            format!("put the credential itself there: {authorize}"),
-        );
-    }
-    match credentials::read_configured(&credential) {
+    // Under the units, the file of the directory the unit loads, and nothing else: root
+    // would also find a link there, or a flat /etc/credstore file the unit never loads.
+    let read = if under_units && !credential.starts_with('/') {
+        match std::fs::symlink_metadata(&file) {
+            Ok(meta) if !meta.file_type().is_file() => {
+                return fail(
+                    name,
+                    format!(
+                        "{file} is not a regular file (a link or a directory): clawdbot-calendar.service loads only the directory's regular files"
+                    ),
+                    format!("put the credential itself there: {authorize}"),
+                );
+            }
+            Ok(_) => credentials::read_private(Path::new(&file)),
+            Err(e) => {
+                return fail(
+                    name,
+                    format!(
+                        "{file}: {e}; clawdbot-calendar.service loads the account's credential from there"
+                    ),
+                    authorize,
+                );
+            }
+        }
+    } else {
+        credentials::read_configured(&credential)
+    };
+    match read {
         Err(e @ credentials::CredentialError::Missing { .. }) => {
             fail(name, e.to_string(), authorize)
         }

@@ -180,19 +180,31 @@ fn check_rules(
     requests: &Requests,
     actions: &BTreeMap<String, Action>,
 ) -> Result<(), (String, String)> {
-    // A prefix is a whole leading part of a session key: an empty one, or one that stops
-    // mid-word ("agent:ma"), would let a request name another agent's sessions.
+    // A prefix is a whole leading part of a session key: an empty one, one that stops
+    // mid-word ("agent:ma") or one that names no agent ("agent:") would let a request name
+    // another agent's sessions.
+    let names_one_agent = |p: &str| {
+        p.strip_prefix("agent:").is_none_or(|rest| {
+            rest.split_once(':').is_some_and(|(agent, _)| {
+                !agent.is_empty()
+                    && agent.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+                    })
+            })
+        })
+    };
     if let Some(bad) = requests.reply_session_prefixes.iter().find(|p| {
         !p.ends_with(':')
             || p.len() < 2
-            || !p
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
+            || !names_one_agent(p)
+            || !p.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-' | '/' | '@')
+            })
     }) {
         return Err((
             "requests.reply_session_prefixes".into(),
             format!(
-                "{bad:?} is not a session key prefix: letters, digits, . _ - and :, ending in \":\" (\"agent:main:\")"
+                "{bad:?} is not a session key prefix: a whole leading part of a session key, ending in \":\", and for an agent's sessions naming the agent (\"agent:main:\")"
             ),
         ));
     }
@@ -878,6 +890,14 @@ params = { container = "^[a-z0-9][a-z0-9_.-]{0,62}$" }
             ),
             (
                 "[requests]\nreply_session_prefixes = [\"agent:main:\", \"hook: \"]\n",
+                "not a session key prefix",
+            ),
+            (
+                "[requests]\nreply_session_prefixes = [\"agent:\"]\n",
+                "not a session key prefix",
+            ),
+            (
+                "[requests]\nreply_session_prefixes = [\"agent:Main:\"]\n",
                 "not a session key prefix",
             ),
         ] {
