@@ -11,15 +11,14 @@ use crate::channels::bridge::{self, BridgeError};
 use crate::channels::mail::{self, MailError, Sender};
 use crate::core::journal;
 use crate::core::journal::Kind;
-use crate::core::request::{self, Accepted, Plan, Problem};
+use crate::core::request::{self, Accepted, Origin, Problem};
 use crate::core::risk::Risk;
 use crate::core::state::State;
 use crate::core::store::RequestRow;
-use crate::core::store::{NewRequest, Rejection, Store, StoreError, Tx};
-use crate::core::{agent, decide, message, outbox};
+use crate::core::store::{Rejection, Store, StoreError, Tx};
+use crate::core::{agent, decide, message, outbox, preview};
 use crate::exec::{self, ExecError};
 use crate::intake::spool::{self, Entry};
-use crate::platform::apt;
 use crate::platform::atomic::{self, FileError, Untrusted};
 use crate::platform::config::Config;
 use crate::platform::exit::{Exit, ExitStatus};
@@ -227,58 +226,19 @@ fn intake(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
     Ok(())
 }
 
-/// Simulate an action configured with a preview (apt-get -s), before the transaction: the
-/// operator is shown the packages it installs, upgrades and removes, and a removal, or a
-/// simulation that fails, raises the risk to at least high. Returns the preview as stored; a
-/// package word apt does not read as that one package (a pattern, an operator) is a problem
-/// of the request.
+/// Simulate the action before the transaction ([`preview::simulate`]), except for a request
+/// filed again (same content, or a reused client_ref), which is never recorded anew: refiling
+/// it must not cost a simulation each time.
 fn preview(
     config: &Config,
     store: &mut Store,
     accepted: &mut Accepted,
 ) -> Result<Option<String>, Problem> {
-    let Plan::Run { argv, .. } = &accepted.plan else {
-        return Ok(None);
-    };
-    let simulated = config.actions.get(&accepted.kind).and_then(|a| a.preview);
-    if simulated.is_none() {
-        return Ok(None);
-    }
-    // A request filed again (same content, or a reused client_ref) is never recorded anew:
-    // refiling it must not cost a simulation each time.
     let (client_ref, hash) = (accepted.client_ref.as_deref(), accepted.hash.as_str());
     if let Ok(Some(_)) = store.read(|tx| tx.find_same(client_ref, hash)) {
         return Ok(None);
     }
-    let assessment = &mut accepted.assessment;
-    let stored = match apt::simulate(argv) {
-        Ok(plan) => {
-            if !plan.remove.is_empty() {
-                assessment.risk = assessment.risk.max(Risk::High);
-                assessment.reasons.push(format!(
-                    "apt-get -s says it removes {}: at least high",
-                    plan.remove.join(", ")
-                ));
-            }
-            serde_json::json!({ "apt": plan })
-        }
-        Err(e @ apt::SimulationError::NotAPackage(_)) => {
-            return Err(Problem {
-                field: "params".into(),
-                rule: "apt-package",
-                message: e.to_string(),
-            });
-        }
-        Err(apt::SimulationError::Failed(e)) => {
-            assessment.risk = assessment.risk.max(Risk::High);
-            assessment.reasons.push(format!(
-                "apt-get -s failed ({}): it runs only if the simulation passes then",
-                request::excerpt(&e)
-            ));
-            serde_json::json!({ "apt_error": e })
-        }
-    };
-    Ok(Some(stored.to_string()))
+    preview::simulate(config, accepted)
 }
 
 /// Read and validate one entry. `None` when it vanished (another reader took it).
@@ -382,30 +342,16 @@ fn record(
         report.duplicates += 1;
         return Ok(After::Remove(entry));
     }
-    let argv = match &accepted.plan {
-        Plan::Run { argv, .. } => Some(argv.as_slice()),
-        Plan::Freeform => None,
-    };
     let reply_key = ids::random_base32(12)?;
-    tx.insert_request(&NewRequest {
-        kind: &accepted.kind,
-        summary: &accepted.summary,
-        reason: &accepted.reason,
-        details: accepted.details.as_deref(),
-        client_ref: accepted.client_ref.as_deref(),
-        reply_session: accepted.reply_session.as_deref(),
-        hash: &accepted.hash,
-        canonical: &accepted.canonical,
+    tx.insert_request(&accepted.to_record(Origin {
         raw: &raw,
         source: &source,
-        risk: accepted.assessment.risk.as_str(),
-        risk_reasons: &accepted.assessment.reasons,
-        argv,
+        filed_by: None,
+        preview: preview.as_deref(),
         reply_key: &reply_key,
         now,
         deadline: now.saturating_add(config.requests.ttl.as_secs()),
-        preview: preview.as_deref(),
-    })?;
+    }))?;
     report.accepted += 1;
     Ok(After::Remove(entry))
 }

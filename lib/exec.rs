@@ -114,6 +114,7 @@ pub fn run(config: &Config) -> Result<ExecReport, ExecError> {
                         false,
                         time::now(),
                     )?;
+                    outbox::telegram_confirm(tx, &row, &format!("Not run: {why}."), time::now())?;
                     tx.transition(
                         &row.id,
                         State::Approved,

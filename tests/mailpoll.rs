@@ -391,3 +391,44 @@ fn a_message_gmail_cannot_serve_whole_is_set_aside_and_the_poll_goes_on() {
         gmail.calls()
     );
 }
+
+#[test]
+fn an_operators_command_mail_arrives_through_gmail_and_runs_once() {
+    let (inst, gmail) = setup("gmail-command");
+    ok_poll(&inst);
+    let command = format!(
+        "{}From: Operator <ops@example.org>\r\nTo: clawdbot <clawdbot@example.org>\r\nSubject: run count n=gmail\r\nMessage-ID: <g-cmd-1@mail.example.org>\r\nDate: {}\r\n\r\nPlease.\r\n",
+        common::AUTH_OK,
+        jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000")
+    );
+    let id = gmail.add(command.as_bytes(), &["INBOX", "UNREAD"]);
+    // "Running late" is no command, nor a stranger's "Run completed": never fetched whole.
+    let other = gmail.add(
+        b"From: ops@example.org\r\nSubject: Running late\r\nMessage-ID: <late@x>\r\n\r\nrun count n=late\r\n",
+        &["INBOX"],
+    );
+    let stranger = gmail.add(
+        b"From: ci@builds.example\r\nSubject: Run completed: build 7\r\nMessage-ID: <ci@x>\r\n\r\nok\r\n",
+        &["INBOX"],
+    );
+    gmail.clear_calls();
+    let report = ok_poll(&inst);
+    assert_eq!(report["delivered"], 1, "{report}");
+    assert_eq!(maildir_new(&inst), [format!("gmail-{id}")]);
+    assert!(
+        !gmail
+            .calls()
+            .iter()
+            .any(|c| c.contains(&format!("messages/{other}?format=raw"))
+                || c.contains(&format!("messages/{stranger}?format=raw"))),
+        "{:?}",
+        gmail.calls()
+    );
+    inst.broker();
+    let log = inst.dir.join("ran.log");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "gmail\n");
+    // Polled again (the history replayed): recorded once, run once.
+    ok_poll(&inst);
+    inst.broker();
+    assert_eq!(runs(&log), 1);
+}

@@ -462,3 +462,304 @@ fn one_reminder_at_half_time_then_expiry_and_a_late_approval_does_not_count() {
     assert_eq!(runs(&log), 0);
     assert_eq!(state(&inst, &id), "Expired");
 }
+
+/// A new mail, not a reply, written now: the operator starting work.
+fn new_mail(
+    from: &str,
+    auth: &str,
+    subject: &str,
+    body: &str,
+    message_id: &str,
+    extra: &str,
+) -> String {
+    let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000");
+    format!(
+        "{auth}From: Operator <{from}>\r\nTo: clawdbot <clawdbot@example.org>\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: {date}\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+/// The mails the broker sent whose text contains `needle`, as text.
+fn sent_with(inst: &Instance, needle: &str) -> Vec<String> {
+    inst.mails()
+        .into_iter()
+        .map(|m| std::fs::read_to_string(m).unwrap())
+        .filter(|m| m.contains(needle))
+        .collect()
+}
+
+fn requests_recorded(inst: &Instance) -> i64 {
+    rusqlite::Connection::open(inst.database())
+        .unwrap()
+        .query_row("SELECT count(*) FROM requests", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn an_operators_run_mail_through_smtp_runs_once_and_answers_in_its_thread() {
+    let (inst, log) = counting("mail-run");
+    let mta = Mta::start(&inst.dir.join("state/mail"));
+    let command = new_mail(
+        "ops@example.org",
+        AUTH_OK,
+        "run count n=mail",
+        "Please.",
+        "cmd-1@mail.example.org",
+        "",
+    );
+    mta.send("ops@example.org", "clawdbot@example.org", &command);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::names(&inst.dir.join("state/mail/new")).is_empty() {
+        assert!(Instant::now() < deadline, "the MTA did not deliver");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let report = inst.broker();
+    assert_eq!(report["replies"]["accepted"], 1, "{report}");
+    assert_eq!(runs(&log), 1);
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "mail\n");
+    let status = inst.json(&["status"]);
+    assert!(status.as_array().unwrap().is_empty(), "{status}");
+    let running = sent_with(&inst, "as you asked");
+    assert_eq!(running.len(), 1);
+    assert!(
+        running[0].contains("In-Reply-To: <cmd-1@mail.example.org>"),
+        "{}",
+        running[0]
+    );
+    let id = running[0]
+        .split_whitespace()
+        .find(|w| w.starts_with("R-") && w.len() > 10 && !w.contains('@'))
+        .unwrap()
+        .trim_end_matches(']')
+        .to_string();
+    // The next pass records the outcome; it comes back in the same thread.
+    inst.broker();
+    let shown = inst.json(&["show", &id]);
+    assert_eq!(shown["request"]["state"], "Done");
+    assert_eq!(shown["request"]["filed_by"], "ops@example.org");
+    assert_eq!(shown["request"]["approved_hash"], shown["request"]["hash"]);
+    let done = sent_with(&inst, "ran and exited 0");
+    assert!(
+        done.iter()
+            .any(|m| m.contains(&format!("References: <{id}.1@example.org>"))),
+        "{done:?}"
+    );
+    assert!(inst.dir.join("inbox").read_dir().unwrap().all(|e| {
+        !std::fs::read_to_string(e.unwrap().path())
+            .unwrap()
+            .contains(&id)
+    }));
+
+    // The same mail delivered again counts once.
+    deliver(&inst, "again", &command);
+    let report = inst.broker();
+    assert_eq!(report["replies"]["duplicates"], 1, "{report}");
+    assert_eq!(runs(&log), 1);
+    assert_eq!(requests_recorded(&inst), 1);
+}
+
+#[test]
+fn stranger_forged_automatic_and_stray_command_mails_start_nothing() {
+    let (inst, log) = counting("mail-run-refused");
+    let cases = [
+        (
+            "stranger",
+            new_mail(
+                "mallory@evil.example",
+                AUTH_OK,
+                "run count n=a",
+                "",
+                "c1@x",
+                "",
+            ),
+            "not an operator",
+        ),
+        (
+            "forged",
+            new_mail(
+                "ops@example.org",
+                "Authentication-Results: mx.google.com; dmarc=fail header.from=example.org\r\n",
+                "run count n=b",
+                "",
+                "c2@x",
+                "",
+            ),
+            "not authenticated",
+        ),
+        (
+            "unauthenticated",
+            new_mail("ops@example.org", "", "run count n=c", "", "c3@x", ""),
+            "no Authentication-Results",
+        ),
+        (
+            "automatic",
+            new_mail(
+                "ops@example.org",
+                AUTH_OK,
+                "run count n=d",
+                "",
+                "c4@x",
+                "Auto-Submitted: auto-replied\r\n",
+            ),
+            "automatic reply",
+        ),
+        (
+            "ours",
+            new_mail(
+                "clawdbot@example.org",
+                AUTH_OK,
+                "run count n=e",
+                "",
+                "c5@x",
+                "",
+            ),
+            "own mail",
+        ),
+        // A copy of a command: no Message-ID, addressed elsewhere, or old.
+        (
+            "no-id",
+            new_mail("ops@example.org", AUTH_OK, "run count n=h", "", "c9@x", "")
+                .replace("Message-ID: <c9@x>\r\n", ""),
+            "no Message-ID",
+        ),
+        (
+            "elsewhere",
+            new_mail("ops@example.org", AUTH_OK, "run count n=i", "", "c10@x", "").replace(
+                "To: clawdbot <clawdbot@example.org>",
+                "To: friend@example.net\r\nDelivered-To: clawdbot@example.org",
+            ),
+            "not addressed to clawdbot@example.org",
+        ),
+        (
+            "old",
+            new_mail("ops@example.org", AUTH_OK, "run count n=j", "", "c11@x", "")
+                .replace("Date: ", "Date: Thu, 26 Nov 2026 10:20:00 +0100\r\nX-Was: "),
+            "more than an hour old",
+        ),
+        // A forward carries someone else's words: no command, whatever its first line says.
+        (
+            "forward",
+            new_mail(
+                "ops@example.org",
+                AUTH_OK,
+                "Fwd: look",
+                "run count n=g",
+                "c8@x",
+                "",
+            ),
+            "answers no mail",
+        ),
+        // A reply to someone else's mail is no command, whatever it says.
+        (
+            "stray",
+            reply(
+                "ops@example.org",
+                AUTH_OK,
+                "other@mail.example.org",
+                "run count n=f",
+                "run count n=f",
+                "c6@x",
+            ),
+            "answers no mail",
+        ),
+    ];
+    for (name, mail, _) in &cases {
+        deliver(&inst, name, mail);
+    }
+    // An operator's command that breaks the action's rules: refused with the reason, by mail.
+    deliver(
+        &inst,
+        "bad",
+        &new_mail(
+            "ops@example.org",
+            AUTH_OK,
+            "Hello",
+            "run count n=NOT-ALLOWED\r\nthanks",
+            "c7@x",
+            "",
+        ),
+    );
+    let report = inst.broker();
+    assert_eq!(report["replies"]["refused"], 11, "{report}");
+    assert_eq!(runs(&log), 0);
+    assert_eq!(requests_recorded(&inst), 0);
+    let db = rusqlite::Connection::open(inst.database()).unwrap();
+    for (name, _, reason) in &cases {
+        let why: String = db
+            .query_row(
+                "SELECT reason FROM replies WHERE file LIKE ?1",
+                [format!("{name}%")],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(why.contains(reason), "{name}: {why}");
+    }
+    let notice = sent_with(&inst, "Not run: run count n=NOT-ALLOWED");
+    assert_eq!(notice.len(), 1, "one notice to the operators");
+    assert!(notice[0].contains("must match"), "{}", notice[0]);
+
+    // Where replies need no Authentication-Results, a forged From would be enough: no
+    // command counts there at all.
+    inst.drop_in(
+        "70-no-auth.toml",
+        "[replies]\nrequire_authentication_results = false\n",
+    );
+    deliver(
+        &inst,
+        "unchecked",
+        &new_mail("ops@example.org", "", "run count n=k", "", "c12@x", ""),
+    );
+    let report = inst.broker();
+    assert_eq!(report["replies"]["refused"], 1, "{report}");
+    assert_eq!(runs(&log), 0);
+    assert_eq!(requests_recorded(&inst), 0);
+}
+
+#[test]
+fn a_run_mail_from_confirm_from_up_waits_for_a_confirm_reply() {
+    let (inst, log) = counting("mail-run-confirm");
+    inst.drop_in("70-confirm.toml", "[operator]\nconfirm_from = \"low\"\n");
+    deliver(
+        &inst,
+        "cmd",
+        &new_mail(
+            "ops@example.org",
+            AUTH_OK,
+            "run count n=conf",
+            "",
+            "cmd-c@mail.example.org",
+            "",
+        ),
+    );
+    inst.broker();
+    assert_eq!(runs(&log), 0, "it ran before it was confirmed");
+    let ask = sent_with(&inst, "nothing runs until you reply CONFIRM");
+    assert_eq!(ask.len(), 1);
+    assert!(ask[0].contains("In-Reply-To: <cmd-c@mail.example.org>"));
+    let status = inst.json(&["status"]);
+    let id = status.as_array().unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        status[0]["summary"], "The operator's command: count n=conf",
+        "{status}"
+    );
+    deliver(
+        &inst,
+        "confirm",
+        &reply(
+            "ops@example.org",
+            AUTH_OK,
+            &format!("{id}.1@example.org"),
+            &format!("Re: [clawdbot {id}] Confirm to run"),
+            "CONFIRM",
+            "confirm-1@mail.example.org",
+        ),
+    );
+    inst.broker();
+    assert_eq!(runs(&log), 1);
+    inst.broker();
+    let shown = inst.json(&["show", &id]);
+    assert_eq!(shown["request"]["state"], "Done");
+    assert_eq!(shown["request"]["approved_hash"], shown["request"]["hash"]);
+}

@@ -588,3 +588,168 @@ fn a_late_approve_is_refused_and_the_operator_is_told_in_the_chat() {
     let audit = inst.json(&["show", &id])["audit"].to_string();
     assert!(audit.contains("after the deadline"), "{audit}");
 }
+
+/// The open requests' summaries, and the number of requests ever recorded.
+fn recorded(inst: &Instance) -> (Vec<String>, i64) {
+    let open = inst.json(&["status"]);
+    let summaries = open
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["summary"].as_str().unwrap().to_string())
+        .collect();
+    let db = rusqlite::Connection::open(inst.database()).unwrap();
+    let all = db
+        .query_row("SELECT count(*) FROM requests", [], |r| r.get(0))
+        .unwrap();
+    (summaries, all)
+}
+
+#[test]
+fn an_operators_run_command_runs_once_as_a_request_they_filed_and_answers_in_the_chat() {
+    let (inst, log, telegram) = bot("tg-run");
+    // Strangers, forwarded commands and bad commands record nothing and run nothing.
+    telegram.say(STRANGER, "/run count n=one");
+    let forwarded = serde_json::json!({"forward_origin": {"type": "user", "date": 1, "sender_user": {"id": OPERATOR, "is_bot": false, "first_name": "Op"}}});
+    telegram.say_in(
+        OPERATOR,
+        OPERATOR,
+        "private",
+        "/run count n=one",
+        Some(forwarded),
+    );
+    for bad in [
+        "/run",
+        "/run freeform",
+        "/run rm_everything path=/",
+        "/run count",
+        "/run count n=ONE",
+        "/run count n=one n=two",
+        "/run count n=one extra",
+        "/run count n=one m=two",
+        "/run count n=$(reboot)",
+    ] {
+        telegram.say(OPERATOR, bad);
+    }
+    // Held up for an hour (the bot was stopped): it starts nothing when it comes back.
+    let hour_ago = serde_json::json!({"date": jiff::Timestamp::now().as_second() - 3600});
+    telegram.say_in(
+        OPERATOR,
+        OPERATOR,
+        "private",
+        "/run count n=one",
+        Some(hour_ago),
+    );
+    let before = telegram.sent().len();
+    run(&inst);
+    assert_eq!(runs(&log), 0);
+    assert_eq!(recorded(&inst).1, 0, "a refused command was recorded");
+    let answers: Vec<_> = telegram.sent().into_iter().skip(before).collect();
+    assert!(answers.iter().all(|s| s.chat_id == OPERATOR), "{answers:?}");
+    assert_eq!(answers.len(), 10, "{answers:?}");
+    assert!(
+        answers[9].text.contains("more than 10 minutes ago"),
+        "{}",
+        answers[9].text
+    );
+    let texts: Vec<&str> = answers.iter().map(|s| s.text.as_str()).collect();
+    assert!(
+        texts[2].contains("No action \"rm_everything\""),
+        "{texts:#?}"
+    );
+    assert!(
+        answers[4].text.starts_with("Not run"),
+        "{}",
+        answers[4].text
+    );
+
+    telegram.say(OPERATOR, "/run count n=one");
+    let before = telegram.sent().len();
+    run(&inst);
+    assert_eq!(runs(&log), 1);
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "one\n");
+    let answer = &telegram.sent()[before];
+    assert!(answer.text.starts_with("Running R-"), "{}", answer.text);
+    let id = answer.text.split_whitespace().nth(1).unwrap().to_string();
+    // The outcome comes back to the chat, with the output's first lines.
+    run(&inst);
+    let last = telegram.sent().pop().unwrap();
+    assert_eq!(last.chat_id, OPERATOR);
+    assert!(
+        last.text.starts_with(&format!("{id}: Done:")),
+        "{}",
+        last.text
+    );
+    assert!(last.text.contains("Output (first lines)"), "{}", last.text);
+
+    // Recorded and audited as a request the operator filed, the same hash rules; the agent
+    // is told nothing of it.
+    let shown = inst.json(&["show", &id]);
+    assert_eq!(shown["request"]["state"], "Done");
+    assert_eq!(shown["request"]["filed_by"], format!("telegram:{OPERATOR}"));
+    assert_eq!(shown["request"]["approved_hash"], shown["request"]["hash"]);
+    let audit = shown["audit"].as_array().unwrap();
+    assert_eq!(audit[0]["actor"], format!("telegram:{OPERATOR}"));
+    assert!(
+        audit
+            .iter()
+            .any(|a| a["from"] == "Evaluating" && a["to"] == "Approved"),
+        "{audit:?}"
+    );
+    let db = rusqlite::Connection::open(inst.database()).unwrap();
+    let told: i64 = db
+        .query_row(
+            "SELECT count(*) FROM bridge_messages WHERE request_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(told, 0, "the agent was told of the operator's command");
+
+    // Delivered again (the offset lost): it never runs twice.
+    db.execute("DELETE FROM settings WHERE key = 'telegram.offset'", [])
+        .unwrap();
+    telegram.redeliver();
+    run(&inst);
+    assert_eq!(runs(&log), 1);
+    assert_eq!(recorded(&inst).1, 1);
+}
+
+#[test]
+fn a_run_command_from_confirm_from_up_waits_for_an_approval_bound_to_it() {
+    let (inst, log, telegram) = bot("tg-run-confirm");
+    inst.drop_in("70-confirm.toml", "[operator]\nconfirm_from = \"low\"\n");
+    telegram.say(OPERATOR, "/run count n=two");
+    let before = telegram.sent().len();
+    run(&inst);
+    assert_eq!(runs(&log), 0, "it ran before it was confirmed");
+    let shown: Vec<_> = telegram.sent().into_iter().skip(before).collect();
+    let confirm = shown.iter().find(|s| s.markup.is_some()).unwrap();
+    assert!(confirm.text.contains("Hash: ") && confirm.text.contains("[\""));
+    let id = confirm.text.split_whitespace().nth(1).unwrap().to_string();
+    assert_eq!(state(&inst, &id), "PendingReply");
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.text.contains("at or above [operator] confirm_from")),
+        "{shown:?}"
+    );
+    // Another command's button, or a stranger pressing this one, approves nothing.
+    let approve = confirm.markup.as_ref().unwrap()["inline_keyboard"][0][0]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    telegram.press(STRANGER, STRANGER, &approve);
+    telegram.press(OPERATOR, OPERATOR, &format!("{approve}0"));
+    run(&inst);
+    assert_eq!(runs(&log), 0);
+    assert_eq!(state(&inst, &id), "PendingReply");
+
+    telegram.press(OPERATOR, OPERATOR, &approve);
+    run(&inst);
+    assert_eq!(runs(&log), 1);
+    run(&inst);
+    assert_eq!(state(&inst, &id), "Done");
+    let shown = inst.json(&["show", &id]);
+    assert_eq!(shown["request"]["approved_hash"], shown["request"]["hash"]);
+}

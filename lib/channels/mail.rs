@@ -644,6 +644,7 @@ mod tests {
             reminded: false,
             canonical: String::new(),
             preview: None,
+            filed_by: None,
         }
     }
 

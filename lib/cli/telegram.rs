@@ -23,10 +23,12 @@ before anything else looks at an update. Everyone else gets no answer and is log
 once in ten minutes per sender. Forwarded messages, messages sent on behalf of a chat and
 through inline bots never count.
 
-Commands: /status, /show ID, /approve ID, /deny ID [why], /help. A request waiting for a
-decision is alerted with Approve / Deny buttons ([telegram] alerts). A decision follows the
-rules of one by mail: the request must be waiting, the approval binds its hash, it counts
-once, and the audit names the Telegram user id.
+Commands: /status, /show ID, /approve ID, /deny ID [why], /run ACTION name=value …, /help.
+A request waiting for a decision is alerted with Approve / Deny buttons ([telegram] alerts).
+A decision follows the rules of one by mail: the request must be waiting, the approval binds
+its hash, it counts once, and the audit names the Telegram user id. /run files a request of
+the operator's own, checked as an agent's is; below [operator] confirm_from (high) it runs at
+once, from it up it waits for Approve, and its outcome comes back to the chat.
 
 Exit status: 0 done, 69 Telegram refused a call, 75 retry later (network, 429, 5xx, 409
 another poller), 78 configuration (no operators, no or a malformed token).")]

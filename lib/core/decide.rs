@@ -86,9 +86,14 @@ pub fn late(
         ),
         now,
     )?;
+    let after = if row.filed_by.is_some() {
+        "Send the command again if you still want it."
+    } else {
+        "The agent is told; it can file the request again."
+    };
     let said = format!(
-        "Too late: your answer came after the deadline {}. Nothing was run; the request expired \
-         and the agent is told. It can file the request again.",
+        "Too late: your answer came after the deadline {}. Nothing was run; the request \
+         expired. {after}",
         time::local(row.deadline_at, &config.operator.timezone.tz)
     );
     expire(tx, config, row, Some((by, &said)), now)
@@ -123,7 +128,7 @@ pub fn expire(
             tx,
             row,
             "Expired",
-            &format!("Expired: {text}; the agent is told."),
+            &format!("Expired: {text}{}.", told(row, "; the agent is told")),
             None,
             false,
             now,
@@ -190,7 +195,8 @@ fn decided(
                 now,
             )?;
             let confirm = format!(
-                "Denied. Nothing will run, and the agent is told, with your words:\n\n{}",
+                "Denied. Nothing will run{}:\n\n{}",
+                told(row, ", and the agent is told, with your words"),
                 indent(by.words)
             );
             outbox::mail_thread(tx, row, "Denied", &confirm, by.message_id, false, now)?;
@@ -254,7 +260,8 @@ fn follow_up(
     )
 }
 
-/// Queue the bridge message telling the agent what became of its request.
+/// Queue the bridge message telling the agent what became of its request; nothing for an
+/// operator's own command, which the agent neither filed nor is told of.
 #[allow(clippy::too_many_arguments)]
 pub fn notify_agent(
     tx: &Tx<'_>,
@@ -266,6 +273,9 @@ pub fn notify_agent(
     run: Option<(i64, &str)>,
     now: UnixTime,
 ) -> Result<(), StoreError> {
+    if row.filed_by.is_some() {
+        return Ok(());
+    }
     let outcome = Outcome {
         request: row.id.as_str(),
         state: state.as_str(),
@@ -328,12 +338,15 @@ pub fn finish_run(
         Some((exit, output)),
         now,
     )?;
-    let confirm = format!(
-        "{said} The agent is told.\n\nOutput (first lines):\n{}",
-        indent(&head)
-    );
+    let output = format!("Output (first lines):\n{}", indent(&head));
+    // An operator's own command: the result goes back where it was asked, with its output.
+    let chat = match row.filed_by {
+        Some(_) => format!("{said}\n\n{output}"),
+        None => said.clone(),
+    };
+    let confirm = format!("{said}{}\n\n{output}", told(row, " The agent is told."));
     outbox::mail_thread(tx, row, state.as_str(), &confirm, None, false, now)?;
-    outbox::telegram_confirm(tx, row, &said, now)?;
+    outbox::telegram_confirm(tx, row, &chat, now)?;
     if state == State::Done {
         tx.transition(
             &row.id,
@@ -373,6 +386,7 @@ pub fn outcome_unknown(
 ) -> Result<(), StoreError> {
     let text = "outcome unknown: the run was interrupted (crash or reboot); it is not run again, check by hand";
     notify_agent(tx, config, row, State::Failed, text, None, None, now)?;
+    outbox::telegram_confirm(tx, row, text, now)?;
     outbox::mail_thread(
         tx,
         row,
@@ -393,6 +407,11 @@ pub fn outcome_unknown(
         text,
         now,
     )
+}
+
+/// `text` where the agent is told of the request; nothing for an operator's own command.
+fn told<'a>(row: &RequestRow, text: &'a str) -> &'a str {
+    if row.filed_by.is_some() { "" } else { text }
 }
 
 fn indent(text: &str) -> String {

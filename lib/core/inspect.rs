@@ -105,6 +105,9 @@ pub fn show_text(shown: &Shown, config: &Config) -> String {
     let _ = writeln!(out, "  Summary:  {}", r.summary);
     let _ = writeln!(out, "  Reason:   {}", r.reason);
     let _ = writeln!(out, "  Kind:     {}", r.kind);
+    if let Some(by) = &r.filed_by {
+        let _ = writeln!(out, "  Filed by: {by} (the operator's own command)");
+    }
     match &r.argv {
         Some(argv) => {
             let _ = writeln!(

@@ -81,11 +81,14 @@ pub enum Kind {
     TelegramRefused,
     /// A calendar could not be fetched; its last good events are kept, marked stale.
     CalendarFailed,
+    /// A mail that would have been an operator's command did not count, or broke the
+    /// action's rules; nothing ran.
+    CommandRefused,
 }
 
 impl Kind {
     /// Every kind, for the catalog's test.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Received,
         Kind::Rejected,
         Kind::Transition,
@@ -97,6 +100,7 @@ impl Kind {
         Kind::SessionRepair,
         Kind::TelegramRefused,
         Kind::CalendarFailed,
+        Kind::CommandRefused,
     ];
 
     /// `CLAWDBOT_EVENT`, also the audit log's event.
@@ -113,6 +117,7 @@ impl Kind {
             Kind::SessionRepair => "session-repair",
             Kind::TelegramRefused => "telegram-refused",
             Kind::CalendarFailed => "calendar-failed",
+            Kind::CommandRefused => "command-refused",
         }
     }
 
@@ -130,6 +135,7 @@ impl Kind {
             Kind::SessionRepair => "6ee62d143db14f7b94bfb1c7d34be972",
             Kind::TelegramRefused => "31c88d6c3342471baf4d31f00af7e97d",
             Kind::CalendarFailed => "35d17697f63f4bf9b5a203b652d8e67d",
+            Kind::CommandRefused => "bffe875b5809493bb20975f23296ce6c",
         }
     }
 }

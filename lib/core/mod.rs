@@ -4,11 +4,13 @@
 //! never calls a channel: it records outbox rows, and each channel reads its own.
 
 pub mod agent;
+pub mod command;
 pub mod decide;
 pub mod inspect;
 pub mod journal;
 pub mod message;
 pub mod outbox;
+pub mod preview;
 pub mod request;
 pub mod risk;
 pub mod state;

@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::core::risk::{self, Assessment};
+use crate::core::store::NewRequest;
 use crate::platform::config::{FREEFORM, Rules};
+use crate::platform::time::UnixTime;
 
 /// The only request format version.
 pub const VERSION: u64 = 1;
@@ -96,6 +98,54 @@ pub struct Accepted {
     pub canonical: String,
     /// SHA-256 of the canonical JSON, hex: what an approval is bound to.
     pub hash: String,
+}
+
+/// Where a request came from and what is kept beside it, for [`Accepted::to_record`].
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The bytes as received.
+    pub raw: &'a [u8],
+    /// The spool file name, or the channel of an operator's command.
+    pub source: &'a str,
+    /// The operator who filed it as a command; `None`: the agent.
+    pub filed_by: Option<&'a str>,
+    /// What a simulation showed (JSON).
+    pub preview: Option<&'a str>,
+    /// The key in the per-request reply address.
+    pub reply_key: &'a str,
+    /// When it was received.
+    pub now: UnixTime,
+    /// When it expires.
+    pub deadline: UnixTime,
+}
+
+impl Accepted {
+    /// The row that records this request as `Detected`.
+    pub fn to_record<'a>(&'a self, origin: Origin<'a>) -> NewRequest<'a> {
+        NewRequest {
+            kind: &self.kind,
+            summary: &self.summary,
+            reason: &self.reason,
+            details: self.details.as_deref(),
+            client_ref: self.client_ref.as_deref(),
+            reply_session: self.reply_session.as_deref(),
+            hash: &self.hash,
+            canonical: &self.canonical,
+            raw: origin.raw,
+            source: origin.source,
+            risk: self.assessment.risk.as_str(),
+            risk_reasons: &self.assessment.reasons,
+            argv: match &self.plan {
+                Plan::Run { argv, .. } => Some(argv.as_slice()),
+                Plan::Freeform => None,
+            },
+            reply_key: origin.reply_key,
+            now: origin.now,
+            deadline: origin.deadline,
+            preview: origin.preview,
+            filed_by: origin.filed_by,
+        }
+    }
 }
 
 /// Validate raw request bytes against the configuration's rules.

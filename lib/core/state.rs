@@ -1,5 +1,6 @@
 //! The broker's state machine (docs/state-machine.md). Only the transitions listed in
-//! [`State::can_become`] exist; the store refuses any other.
+//! [`State::can_become`] exist, and [`State::by_command_only`] for an operator's own command;
+//! the store refuses any other.
 
 use std::fmt;
 
@@ -119,6 +120,15 @@ impl State {
             (from, Failed) => !from.is_final(),
             _ => false,
         }
+    }
+}
+
+impl State {
+    /// The one transition only an operator's own command takes (`Evaluating → Approved`):
+    /// the command, bound to the hash, is the approval, so none is asked. The store allows
+    /// it only for a request an operator filed and whose decision is recorded.
+    pub fn by_command_only(self, next: State) -> bool {
+        (self, next) == (State::Evaluating, State::Approved)
     }
 }
 

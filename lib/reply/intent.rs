@@ -261,6 +261,8 @@ fn operator_subject(subject: &str) -> &str {
         "outcome unknown",
         "digest:",
         "a question",
+        "running",
+        "confirm to run",
     ];
     if OURS.iter().any(|o| lower.starts_with(o)) {
         ""

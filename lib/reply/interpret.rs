@@ -123,6 +123,13 @@ pub fn file(path: &Path, config: Option<&Path>) -> Result<Reading, InterpretErro
                 ),
                 Some(row.id.to_string()),
             ),
+            Judgement::Command { args } => (
+                true,
+                format!(
+                    "the operator's own command, run {args}: whether it runs depends on the action's rules, checked when it arrives"
+                ),
+                None,
+            ),
             Judgement::Refused { request, reason } => {
                 (false, reason, request.map(|r| r.to_string()))
             }

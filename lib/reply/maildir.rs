@@ -9,12 +9,12 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::core::agent;
 use crate::core::decide::{self, Decider, Decision};
 use crate::core::journal::Kind;
 use crate::core::request::hex;
 use crate::core::state::State;
 use crate::core::store::{ReplyRecord, RequestRow, Store, StoreError, Tx};
+use crate::core::{agent, command, outbox, request};
 use crate::platform::atomic::{self, FileError, Untrusted};
 use crate::platform::config::Config;
 use crate::platform::ids::RequestId;
@@ -55,6 +55,12 @@ pub enum Judgement {
         row: Box<RequestRow>,
         /// The reply's own words.
         text: String,
+    },
+    /// A new mail (no reply) from an operator, passing every check a reply must, whose
+    /// subject or first line is `run ACTION name=value …`: the operator's own command.
+    Command {
+        /// The words after `run`.
+        args: String,
     },
     /// It does not count, and why.
     Refused {
@@ -122,6 +128,16 @@ fn one(
         None => AgentHelp::default(),
     };
     let now = time::now();
+    // A command is checked and simulated before the transaction (a simulation may take
+    // seconds), and only for a mail that passes every check a reply must: a stranger's mail
+    // never costs one.
+    let prepared = parsed
+        .as_ref()
+        .filter(|reply| {
+            who_may_speak(config, reply).is_ok() && command_checks(config, reply, now).is_ok()
+        })
+        .and_then(|reply| Some((command_words(reply)?, reply.from.clone()?)))
+        .map(|(args, from)| command::prepare(config, &from, &args));
     store.write(|tx| {
         let message_id = parsed.as_ref().and_then(|r| r.message_id.clone());
         // Claimed ids are those of replies that counted: a refused mail never takes one.
@@ -168,11 +184,78 @@ fn one(
                         now,
                     )?;
                 }
-                log::warn!(
-                    "reply {name} from {} does not count: {reason}",
-                    record.sender.unwrap_or("?")
-                );
+                if request.is_none() && command_words(reply).is_some() {
+                    // A mail that would start work: its own event, answered to nobody.
+                    let kind = Kind::CommandRefused;
+                    log::warn!(
+                        message_id = kind.message_id(),
+                        clawdbot_event = kind.name();
+                        "command mail {name} from {} refused: {reason}",
+                        record.sender.unwrap_or("?")
+                    );
+                } else {
+                    log::warn!(
+                        "reply {name} from {} does not count: {reason}",
+                        record.sender.unwrap_or("?")
+                    );
+                }
                 Ok(())
+            }
+            Judgement::Command { args } => {
+                let sender = record.sender.unwrap_or("?");
+                let prepared = match &prepared {
+                    Some(Ok(prepared)) => prepared,
+                    Some(Err(why)) => {
+                        counts.refused += 1;
+                        record.outcome = "refused";
+                        record.reason = why;
+                        tx.insert_reply(&record)?;
+                        let kind = Kind::CommandRefused;
+                        log::warn!(
+                            message_id = kind.message_id(),
+                            clawdbot_event = kind.name();
+                            "command mail {name} from {sender} not run: {why}"
+                        );
+                        let shown: String = args.chars().take(60).collect();
+                        let subject = format!("Not run: run {}", request::header_safe(&shown));
+                        return outbox::mail_notice(tx, config, "command", &subject, why, now)
+                            .map(drop);
+                    }
+                    // Judged as a command but not prepared as one: never run unchecked.
+                    None => {
+                        counts.refused += 1;
+                        record.outcome = "refused";
+                        record.reason = "the command was not checked";
+                        return tx.insert_reply(&record);
+                    }
+                };
+                counts.accepted += 1;
+                let (row, subject, text, ask) =
+                    match command::file(tx, config, sender, "mail", prepared, now)? {
+                        command::Filed::Approved(row) => {
+                            let text = format!(
+                                "Running {} (hash {}), as you asked. The outcome follows in this thread.",
+                                row.id, row.hash
+                            );
+                            (row, "Running", text, false)
+                        }
+                        command::Filed::Confirm(row) => {
+                            let text = format!(
+                                "{} is {} risk, at or above [operator] confirm_from: nothing runs until you reply CONFIRM (or APPROVE) to this mail; DENY drops it.",
+                                row.id, row.risk
+                            );
+                            (row, "Confirm to run", text, true)
+                        }
+                    };
+                let request = row.id.to_string();
+                record.request_id = Some(&request);
+                record.outcome = "accepted";
+                record.message_id = record.mail_message_id;
+                record.reason = "the operator's command";
+                record.intent = Some("command");
+                record.text = Some(&args);
+                tx.insert_reply(&record)?;
+                outbox::mail_thread(tx, &row, subject, &text, record.message_id, ask, now)
             }
             Judgement::Late { row, text } => {
                 counts.refused += 1;
@@ -330,39 +413,16 @@ pub fn judge(tx: &Tx<'_>, config: &Config, reply: &Reply) -> Result<Judgement, S
             reason,
         })
     };
-    let ours = config.mail.from.email.to_string().to_lowercase();
-    if reply.from.as_deref() == Some(ours.as_str())
-        || reply
-            .message_id
-            .as_deref()
-            .is_some_and(|m| is_our_message_id(m, config))
-    {
-        return refuse("the broker's own mail".into());
-    }
-    let operators: Vec<String> = config
-        .operator
-        .emails
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    if !reply.from_one_of(&operators) {
-        return refuse(format!(
-            "sender {} is not an operator",
-            reply.from.as_deref().unwrap_or("(none)")
-        ));
-    }
-    if let Some(why) = reply.auto_reply() {
-        return refuse(format!("an automatic reply ({why})"));
-    }
-    if !reply.single_from {
-        return refuse("it has more than one From header or address".into());
-    }
-    if config.replies.require_authentication_results
-        && let Err(why) = reply::authenticate(reply, &config.replies.trusted_authserv_id)
-    {
-        return refuse(format!("not authenticated: {why}"));
+    if let Err(why) = who_may_speak(config, reply) {
+        return refuse(why);
     }
     let Some(id) = request.clone() else {
+        if let Some(args) = command_words(reply) {
+            return match command_checks(config, reply, time::now()) {
+                Ok(()) => Ok(Judgement::Command { args }),
+                Err(why) => refuse(why),
+            };
+        }
         return refuse("it answers no mail the broker sent and carries no request key".into());
     };
     let Some(row) = tx.request(&id)? else {
@@ -389,6 +449,100 @@ pub fn judge(tx: &Tx<'_>, config: &Config, reply: &Reply) -> Result<Judgement, S
         verdict,
         text,
     })
+}
+
+/// The checks every mail that decides or starts anything passes, in order (docs/wire-formats.md,
+/// "Replies"); the first that fails is the reason: not the suite's own mail, from one operator
+/// address alone, not an automatic reply, and, where required, the topmost
+/// `Authentication-Results` of the trusted server passing DMARC.
+fn who_may_speak(config: &Config, reply: &Reply) -> Result<(), String> {
+    let ours = config.mail.from.email.to_string().to_lowercase();
+    if reply.from.as_deref() == Some(ours.as_str())
+        || reply
+            .message_id
+            .as_deref()
+            .is_some_and(|m| is_our_message_id(m, config))
+    {
+        return Err("the broker's own mail".into());
+    }
+    let operators: Vec<String> = config
+        .operator
+        .emails
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !reply.from_one_of(&operators) {
+        return Err(format!(
+            "sender {} is not an operator",
+            reply.from.as_deref().unwrap_or("(none)")
+        ));
+    }
+    if let Some(why) = reply.auto_reply() {
+        return Err(format!("an automatic reply ({why})"));
+    }
+    if !reply.single_from {
+        return Err("it has more than one From header or address".into());
+    }
+    if config.replies.require_authentication_results
+        && let Err(why) = reply::authenticate(reply, &config.replies.trusted_authserv_id)
+    {
+        return Err(format!("not authenticated: {why}"));
+    }
+    Ok(())
+}
+
+/// How old a command mail may be: a command starts work, so a copy of an old one, or one
+/// held up for hours, must not.
+const COMMAND_MAX_AGE: i64 = 3600;
+
+/// What a command mail needs beyond a reply's checks, since it starts work from nothing and a
+/// copy of it must not: authentication required, a Message-ID (the replay key), the suite's
+/// own address in `To` or `Cc` (a DKIM-signed command to someone else, redelivered, is not
+/// one), and a `Date` within the last hour.
+fn command_checks(config: &Config, reply: &Reply, now: i64) -> Result<(), String> {
+    if !config.replies.require_authentication_results {
+        return Err(
+            "[replies] require_authentication_results is off, and a command needs it".into(),
+        );
+    }
+    if reply.message_id.is_none() {
+        return Err("it has no Message-ID".into());
+    }
+    let ours = config.mail.from.email.to_string().to_lowercase();
+    if !reply.addressed_to.contains(&ours) {
+        return Err(format!("it is not addressed to {ours} (To or Cc)"));
+    }
+    match reply.date {
+        Some(date) if date > now.saturating_add(300) => Err("its Date is in the future".into()),
+        Some(date) if date < now.saturating_sub(COMMAND_MAX_AGE) => {
+            Err("its Date is more than an hour old: send the command again".into())
+        }
+        Some(_) => Ok(()),
+        None => Err("it has no Date".into()),
+    }
+}
+
+/// The words after `run` of a new mail (one that refers to no other, and no forward: what it
+/// carries is someone else's) whose subject, or else first line, is `run ACTION name=value …`.
+fn command_words(reply: &Reply) -> Option<String> {
+    let subject = reply.subject.trim_start().to_lowercase();
+    let forwarded = [
+        "fwd:", "fw:", "wg:", "tr:", "doorst:", "rv:", "vs:", "rif:", "enc:", "i:",
+    ]
+    .iter()
+    .any(|p| subject.starts_with(p));
+    if !reply.refers_to.is_empty() || forwarded {
+        return None;
+    }
+    let first = reply.text.lines().map(str::trim).find(|l| !l.is_empty());
+    [Some(reply.subject.trim()), first]
+        .into_iter()
+        .flatten()
+        .find_map(|line| {
+            let (verb, rest) = line.split_once(char::is_whitespace)?;
+            verb.eq_ignore_ascii_case("run")
+                .then(|| rest.trim().to_string())
+        })
 }
 
 /// What a reply to request `id` is read against: the request, the operator's names (the

@@ -36,6 +36,11 @@ pub struct Reply {
     pub refers_to: Vec<String>,
     /// Addresses from `To`, `Cc` and `Delivered-To`, lower case (for plus-address keys).
     pub recipients: Vec<String>,
+    /// Addresses from `To` and `Cc` alone, lower case: whom the sender wrote to (the one who
+    /// delivers a mail chooses its `Delivered-To`).
+    pub addressed_to: Vec<String>,
+    /// `Date`, as Unix seconds.
+    pub date: Option<i64>,
     /// Raw header (name, value) pairs, top first, for authentication and auto-reply checks.
     pub headers: Vec<(String, String)>,
     /// The text body; HTML converted to text with its quoted blocks left out.
@@ -68,6 +73,7 @@ pub fn parse(raw: &[u8]) -> Option<Reply> {
             }
         }
     }
+    let addressed_to = recipients.clone();
     let headers: Vec<(String, String)> = message
         .headers_raw()
         .map(|(n, v)| (n.to_string(), unfold(v)))
@@ -94,6 +100,8 @@ pub fn parse(raw: &[u8]) -> Option<Reply> {
         subject: message.subject().unwrap_or("").to_string(),
         refers_to,
         recipients,
+        addressed_to,
+        date: message.date().map(|d| d.to_timestamp()),
         headers,
         text: body_text(&message),
         bodies: bodies(&message),

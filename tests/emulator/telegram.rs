@@ -144,7 +144,8 @@ impl Telegram {
                 "message_id": id % 100_000,
                 "from": {"id": from, "is_bot": false, "first_name": "User", "language_code": "en"},
                 "chat": {"id": chat, "type": kind, "first_name": "User"},
-                "date": 1_795_000_000,
+                // Telegram stamps a message when it receives it.
+                "date": now(),
                 "text": text,
             });
             if text.starts_with('/') {
@@ -429,4 +430,11 @@ fn parse_html(html: &str) -> Result<String, String> {
         )),
         None => Ok(out),
     }
+}
+
+/// Unix seconds now.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -438,6 +438,30 @@ security = "none"
     # A late approval of a request that is already done counts for nothing.
     send_reply(in_port, approval, "ops@example.org", "Yes, approve.")
 
+    step("   the operator's own command by mail: a new mail 'run ACTION name=value'")
+    command = EmailMessage()
+    command["From"] = "ops@example.org"
+    command["To"] = "clawdbot@example.org"
+    command["Subject"] = "run touch_flag name=mail-run"
+    command["Message-ID"] = email.utils.make_msgid(domain="mail.example.org")
+    command["Date"] = email.utils.formatdate()
+    command.set_content("Please.\n")
+    with smtplib.SMTP("127.0.0.1", in_port, timeout=30) as s:
+        s.send_message(command)
+    flag = m.path("/etc/clawdbot-flags/mail-run")
+    wait_for("the command mail to touch its flag", flag.exists, 60)
+    # From the mail landing in the Maildir (its file's time) to the action (the flag's), through
+    # the broker's and clawdbot-exec's path units.
+    landed = wait_for("the command mail in the Maildir's cur/",
+                      lambda: [p for p in m.path("/var/lib/clawdbot/mail/cur").iterdir()
+                               if command["Message-ID"].encode() in p.read_bytes()], 30)
+    figures["command_mail_to_action_ms"] = round((flag.stat().st_mtime - landed[0].stat().st_mtime) * 1000)
+    running = email.message_from_bytes(mail_for(m, "/var/tmp/outmail", seen, "Running").read_bytes(),
+                                       policy=email.policy.default)
+    check(running["In-Reply-To"] == command["Message-ID"], f"the answer is not in the command's thread: {running['In-Reply-To']}")
+    command_id = re.search(r"R-\d{8}-[0-9A-Z]+", running["Subject"]).group(0)
+    mail_for(m, "/var/tmp/outmail", seen, f"[clawdbot {command_id}] Done", timeout=60)
+
     step("   Telegram, as docs/setup.md sets it up: the operator's id, then the token in /etc/credstore")
     telegram(m)
 
@@ -627,8 +651,8 @@ token_url = "http://127.0.0.1:{port}/token"
 def telegram(m):
     """docs/setup.md step 4, against a stand-in Bot API: the operator's id named first, then
     the token in /etc/credstore, which starts the bot's timer. A stranger is never answered;
-    the operator's /status lists the waiting request, and its alert's Approve button carries
-    it out."""
+    the operator's /status lists the waiting request, its alert's Approve button carries it
+    out, and the operator's own /run runs an action and answers with its outcome."""
     port, operator, stranger = free_port(), 4242, 666
     updates, sent = m.path("/var/tmp/telegram-updates"), m.path("/var/tmp/telegram-sent")
     updates.mkdir()
@@ -698,6 +722,12 @@ api_base = "http://127.0.0.1:{port}"
     flag = m.path("/etc/clawdbot-flags/telegram-1")
     wait_for("the Approve button to carry the request out", flag.exists, 60)
     wait_for(f"{ident} to be Done", lambda: m.run("clawdbot", "show", ident).stdout.split()[1] == "Done", 60)
+    # The operator's own command, under the bot's unit: filed, run as root by clawdbot-exec,
+    # and its outcome back in the chat.
+    say(message(operator, "/run touch_flag name=telegram-run"))
+    wait_for("the operator's /run to touch its flag", m.path("/etc/clawdbot-flags/telegram-run").exists, 60)
+    done = wait_for("the /run's outcome in the chat", lambda: said_to(operator, "Output (first lines)"), 60)
+    check(": Done:" in done["text"] and "telegram-run" in done["text"], f"the /run's outcome: {done['text']!r}")
     answered = {json.loads(p.read_text())["chat_id"] for p in sent.iterdir()}
     check(answered == {operator}, f"the bot wrote to {answered}, not only to the operator")
     refused = [e.get("MESSAGE") for e in m.journal("-u", "clawdbot-telegram.service")

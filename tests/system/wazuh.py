@@ -23,7 +23,14 @@ class Rules:
         self.decoder = parent.get("name")
         self.program = re.compile(parent.findtext("program_name"))
         self.rules = []
-        for rule in _load(directory / "clawdbot_rules.xml").iter("rule"):
+        root = _load(directory / "clawdbot_rules.xml")
+        # Wazuh reads a rule only as a child of a top-level group, and an id once.
+        placed = [rule for group in root.findall("group") for rule in group.findall("rule")]
+        every = list(root.iter("rule"))
+        ids = [rule.get("id") for rule in every]
+        if len(placed) != len(every) or len(set(ids)) != len(ids):
+            raise ValueError(f"clawdbot_rules.xml: a rule outside a top-level group, or an id twice: {ids}")
+        for rule in every:
             match = rule.find("match")
             self.rules.append({
                 "id": rule.get("id"),

@@ -348,16 +348,39 @@ fn deliver(maildir: &std::path::Path, name: &str, raw: &[u8]) -> Result<(), File
     atomic::sync_dir(&maildir.join("new"))
 }
 
-/// A `[clawdbot R-…]` subject tag, a reference to a broker Message-ID, or the reply address.
+/// A `[clawdbot R-…]` subject tag, a reference to a broker Message-ID, the reply address, or
+/// a subject `run …` from an operator address (a command; the broker checks who really sent
+/// it, and a stranger's "Run completed" stays mail for `[[notify.rules]]`).
 fn may_answer_broker(config: &Config, meta: &Value) -> bool {
     let domain = config.mail.from.email.domain().to_lowercase();
     let user = config.mail.from.email.user().to_lowercase();
     let headers = meta["payload"]["headers"].as_array().into_iter().flatten();
+    let from_operator = headers.clone().any(|h| {
+        h["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case("From"))
+            && h["value"].as_str().is_some_and(|v| {
+                let v = v.to_lowercase();
+                config
+                    .operator
+                    .emails
+                    .iter()
+                    .any(|e| v.contains(&e.to_string().to_lowercase()))
+            })
+    });
     headers.into_iter().any(|h| {
         let name = h["name"].as_str().unwrap_or("").to_ascii_lowercase();
         let value = h["value"].as_str().unwrap_or("").to_lowercase();
         match name.as_str() {
-            "subject" => value.contains("[clawdbot r-") || value.contains("[clawdbot]"),
+            "subject" => {
+                value.contains("[clawdbot r-")
+                    || value.contains("[clawdbot]")
+                    || (from_operator
+                        && value
+                            .trim_start()
+                            .strip_prefix("run")
+                            .is_some_and(|rest| rest.starts_with(char::is_whitespace)))
+            }
             "in-reply-to" | "references" => {
                 value.contains(&format!("@{domain}>"))
                     && (value.contains("<r-") || value.contains("<digest-"))

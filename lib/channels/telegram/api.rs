@@ -113,6 +113,9 @@ pub struct Message {
     pub sender_chat: Option<Value>,
     /// Where it was sent.
     pub chat: Chat,
+    /// When it was sent, Unix seconds (0 when Telegram gives none).
+    #[serde(default)]
+    pub date: i64,
     /// Its text.
     pub text: Option<String>,
     /// Set on forwarded messages (Bot API 7.0 and later).

@@ -15,7 +15,7 @@ use crate::core::journal::Kind;
 use crate::core::state::State;
 use crate::core::store::Channel;
 use crate::core::store::{RequestRow, Store, StoreError, Tx};
-use crate::core::{agent, inspect};
+use crate::core::{agent, command, inspect};
 use crate::platform::config::Config;
 use crate::platform::credentials;
 use crate::platform::ids::RequestId;
@@ -29,6 +29,8 @@ const BACKOFF_UNTIL: &str = "telegram.backoff_until";
 const BACKOFF_SECS: &str = "telegram.backoff_secs";
 /// The longest wait after failures, and after a configuration error.
 const BACKOFF_MAX: i64 = 600;
+/// How old a `/run` may be when the bot reads it, in seconds.
+const RUN_MAX_AGE: i64 = 600;
 /// A stranger is logged at most once in this many seconds.
 const REFUSAL_QUIET: i64 = 600;
 
@@ -255,14 +257,28 @@ fn handle(
                 return Ok(());
             }
             let shown = read_only(config, store, text);
+            let who = actor(user, chat);
+            // Checked and simulated before the transaction: a simulation may take seconds.
+            // A command held up (the bot stopped for hours) starts nothing when it comes back.
+            let sent = update.message.as_ref().map_or(0, |m| m.date);
+            let prepared = match parse(text) {
+                ("/run", _) if sent < now.saturating_sub(RUN_MAX_AGE) => Some(Err(format!(
+                    "Not run: this /run was sent at {}, more than {} minutes ago. Send it again if you still want it.",
+                    time::rfc3339(sent),
+                    RUN_MAX_AGE / 60
+                ))),
+                ("/run", args) => Some(command::prepare(config, &who, args)),
+                _ => None,
+            };
             let decided = store.write(|tx| {
                 tx.set_setting(OFFSET, Some(&next))?;
                 if !tx.telegram_update_new(update.update_id, now)? {
                     return Ok(false);
                 }
-                let (answer, decided) = match shown {
-                    Some(text) => (text, false),
-                    None => command(tx, config, &actor(user, chat), text, now)?,
+                let (answer, decided) = match (shown, &prepared) {
+                    (Some(text), _) => (text, false),
+                    (None, Some(prepared)) => run_command(tx, config, &who, chat, prepared, now)?,
+                    (None, None) => command(tx, config, &who, text, now)?,
                 };
                 queue(tx, chat, &answer, now)?;
                 Ok(decided)
@@ -332,7 +348,7 @@ fn free_text(config: &Config, text: &str) -> String {
     }
 }
 
-const HELP: &str = "clawdbot\n/status: open requests\n/show ID: one request, its exact action and hash\n/approve ID: carry it out, exactly as shown\n/deny ID [why]: refuse it; the agent is told why\n/help: this";
+const HELP: &str = "clawdbot\n/status: open requests\n/show ID: one request, its exact action and hash\n/approve ID: carry it out, exactly as shown\n/deny ID [why]: refuse it; the agent is told why\n/run ACTION name=value …: run a configured action yourself (from [operator] confirm_from up, after you approve it)\n/help: this";
 
 /// Split `/cmd@botname args` into the command and the rest.
 fn parse(text: &str) -> (&str, &str) {
@@ -375,6 +391,51 @@ fn command(
         }
         _ => Ok((format!("Unknown command {name}.\n\n{HELP}"), false)),
     }
+}
+
+/// `/run ACTION name=value …`: the operator's own command, recorded as a request they filed
+/// ([`command::file`]). Below `[operator] confirm_from` it is approved by the command itself
+/// and runs now; from it up, the request is shown here with its hash and buttons, and runs
+/// once an operator approves it. Returns the answer and whether a request was approved.
+fn run_command(
+    tx: &mut Tx<'_>,
+    config: &Config,
+    who: &str,
+    chat: i64,
+    prepared: &Result<command::Prepared, String>,
+    now: UnixTime,
+) -> Result<(String, bool), StoreError> {
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(why) => return Ok((why.clone(), false)),
+    };
+    Ok(
+        match command::file(tx, config, who, "Telegram", prepared, now)? {
+            command::Filed::Approved(row) => (
+                format!(
+                    "Running {} (hash {}): {}\nThe outcome follows here.",
+                    row.id,
+                    short_hash(&row.hash),
+                    row.argv
+                        .as_ref()
+                        .map(|a| serde_json::to_string(a).unwrap_or_default())
+                        .unwrap_or_default()
+                ),
+                true,
+            ),
+            command::Filed::Confirm(row) => {
+                let (text, markup) = alert(&row);
+                tx.enqueue_telegram(chat, &format::escape(&text), markup.as_deref(), now)?;
+                (
+                    format!(
+                        "{} is {} risk, at or above [operator] confirm_from: nothing runs until you approve it (the button above, or /approve {}).",
+                        row.id, row.risk, row.id
+                    ),
+                    false,
+                )
+            }
+        },
+    )
 }
 
 /// A button: `approve:ID:KEY` or `deny:ID:KEY`, KEY binding it to the request's alert.
@@ -455,6 +516,7 @@ fn decide(
             "Approved {parsed} (hash {}): it runs now; the outcome follows here and by mail.",
             short_hash(&row.hash)
         ),
+        _ if row.filed_by.is_some() => format!("Denied {parsed}. Nothing runs."),
         _ => format!("Denied {parsed}. Nothing runs; the agent is told."),
     };
     Ok((answer, true))
@@ -492,6 +554,18 @@ pub fn queue_alert(
     let Some(row) = tx.request(id)?.filter(|row| row.mails <= 1) else {
         return Ok(());
     };
+    let (text, markup) = alert(&row);
+    let groups = telegram.chats.iter().filter(|_| telegram.allow_groups);
+    for chat in telegram.operators.iter().chain(groups) {
+        tx.enqueue_telegram(*chat, &format::escape(&text), markup.as_deref(), now)?;
+    }
+    Ok(())
+}
+
+/// A request waiting for a decision as Telegram shows it: what runs, its hash, a simulation
+/// and the reasons for its risk (all the mail shows), with Approve / Deny buttons bound to it
+/// when the whole of it fits in one message.
+fn alert(row: &RequestRow) -> (String, Option<String>) {
     let action = match &row.argv {
         Some(argv) => serde_json::to_string(argv).unwrap_or_default(),
         None => row.details.clone().unwrap_or_default(),
@@ -519,29 +593,20 @@ pub fn queue_alert(
         row.risk_reasons.join("; "),
     );
     // Buttons only under the whole request: nothing may hide beyond a cut.
-    let whole = text.encode_utf16().count() <= format::LIMIT;
-    let (text, markup) = if whole {
-        let key = button_key(&row);
-        let markup = json!({"inline_keyboard": [[
-            {"text": "Approve", "callback_data": format!("approve:{}:{key}", row.id)},
-            {"text": "Deny", "callback_data": format!("deny:{}:{key}", row.id)},
-        ]]});
-        (text, Some(markup.to_string()))
-    } else {
-        (
-            format!(
-                "{}\n\nToo long for one message: /show {} shows it whole.",
-                clip(&text),
-                row.id
-            ),
-            None,
-        )
-    };
-    let groups = telegram.chats.iter().filter(|_| telegram.allow_groups);
-    for chat in telegram.operators.iter().chain(groups) {
-        tx.enqueue_telegram(*chat, &format::escape(&text), markup.as_deref(), now)?;
+    if text.encode_utf16().count() > format::LIMIT {
+        let cut = format!(
+            "{}\n\nToo long for one message: /show {} shows it whole.",
+            clip(&text),
+            row.id
+        );
+        return (cut, None);
     }
-    Ok(())
+    let key = button_key(row);
+    let markup = json!({"inline_keyboard": [[
+        {"text": "Approve", "callback_data": format!("approve:{}:{key}", row.id)},
+        {"text": "Deny", "callback_data": format!("deny:{}:{key}", row.id)},
+    ]]});
+    (text, Some(markup.to_string()))
 }
 
 /// Who decided, as the audit names them: `telegram:USER`, or `telegram:USER in chat CHAT`

@@ -257,4 +257,8 @@ CREATE TABLE drafts (
     created_at   INTEGER NOT NULL
 );
 "#,
+    // Who filed a request the operator started (`telegram:USER`); NULL for the agent's.
+    r#"
+ALTER TABLE requests ADD COLUMN filed_by TEXT;
+"#,
 ];

@@ -365,6 +365,7 @@ mod tests {
             now: 1000,
             deadline: 2000,
             preview: None,
+            filed_by: None,
         }
     }
 
@@ -391,6 +392,53 @@ mod tests {
         assert_eq!(audit.len(), 2);
         assert_eq!(audit[1].from.as_deref(), Some("Detected"));
         assert_eq!(audit[1].to.as_deref(), Some("Evaluating"));
+        // Even with a decision recorded, an agent's request never skips its approval.
+        let err = store
+            .write(|tx| {
+                tx.set_decision(&id, "telegram:1", "run", Some("h"))?;
+                tx.transition(&id, State::Evaluating, State::Approved, "broker", "", 1003)
+            })
+            .unwrap_err();
+        assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
+    }
+
+    #[test]
+    fn only_an_operators_command_with_its_decision_skips_the_approval() {
+        let mut store = store("command");
+        let id = store
+            .write(|tx| {
+                tx.insert_request(&NewRequest {
+                    filed_by: Some("telegram:42"),
+                    ..new_request("h", None)
+                })
+            })
+            .unwrap();
+        let skip = |tx: &mut Tx<'_>| {
+            tx.transition(&id, State::Detected, State::Evaluating, "broker", "", 1001)?;
+            tx.transition(
+                &id,
+                State::Evaluating,
+                State::Approved,
+                "telegram:42",
+                "",
+                1001,
+            )
+        };
+        // No decision recorded: refused, and nothing of the transaction stays.
+        let err = store.write(skip).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
+        assert_eq!(store.request(&id).unwrap().unwrap().state, State::Detected);
+        store
+            .write(|tx| {
+                tx.set_decision(&id, "telegram:42", "/run x", Some("h"))?;
+                skip(tx)
+            })
+            .unwrap();
+        let row = store.request(&id).unwrap().unwrap();
+        assert_eq!(row.state, State::Approved);
+        assert_eq!(row.filed_by.as_deref(), Some("telegram:42"));
+        let audit = store.audit(id.as_str()).unwrap();
+        assert_eq!(audit[0].actor, "telegram:42");
     }
 
     #[test]

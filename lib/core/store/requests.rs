@@ -47,6 +47,9 @@ pub struct NewRequest<'a> {
     pub deadline: UnixTime,
     /// What a simulation showed (JSON), for actions simulated.
     pub preview: Option<&'a str>,
+    /// The operator who filed it as a command (`telegram:USER`); `None`: the agent, through
+    /// the spool.
+    pub filed_by: Option<&'a str>,
 }
 
 /// A request as stored.
@@ -105,6 +108,8 @@ pub struct RequestRow {
     pub canonical: String,
     /// What a simulation of the action showed the operator (JSON), for actions simulated.
     pub preview: Option<String>,
+    /// The operator who filed it as a command; `None`: the agent.
+    pub filed_by: Option<String>,
 }
 
 /// One audit row.
@@ -145,7 +150,7 @@ pub struct Rejection<'a> {
     pub now: UnixTime,
 }
 
-const REQUEST_COLUMNS: &str = "id, state, kind, summary, reason, details, client_ref, hash, risk, risk_reasons, argv, reply_key, mails, created_at, deadline_at, updated_at, reply_session, decided_by, decision_note, approved_hash, exec_exit, exec_output, exec_finished_at, reminded, canonical, preview";
+const REQUEST_COLUMNS: &str = "id, state, kind, summary, reason, details, client_ref, hash, risk, risk_reasons, argv, reply_key, mails, created_at, deadline_at, updated_at, reply_session, decided_by, decision_note, approved_hash, exec_exit, exec_output, exec_finished_at, reminded, canonical, preview, filed_by";
 
 fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
     let bad = |i: usize, what: &str| {
@@ -177,6 +182,7 @@ fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
         reminded: r.get(23)?,
         canonical: r.get(24)?,
         preview: r.get(25)?,
+        filed_by: r.get(26)?,
         hash: r.get(7)?,
         risk: r.get(8)?,
         risk_reasons: serde_json::from_str(&reasons).map_err(|_| bad(9, "bad risk reasons"))?,
@@ -310,28 +316,40 @@ impl Tx<'_> {
             .map(|a| serde_json::to_string(a).unwrap_or_else(|_| "[]".into()));
         self.tx
             .execute(
-                "INSERT INTO requests (id, state, kind, summary, reason, details, client_ref, reply_session, hash, canonical, raw, source, risk, risk_reasons, argv, reply_key, created_at, deadline_at, updated_at, preview) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?17, ?19)",
+                "INSERT INTO requests (id, state, kind, summary, reason, details, client_ref, reply_session, hash, canonical, raw, source, risk, risk_reasons, argv, reply_key, created_at, deadline_at, updated_at, preview, filed_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?17, ?19, ?20)",
                 params![
                     id.as_str(), State::Detected.as_str(), new.kind, new.summary, new.reason, new.details,
                     new.client_ref, new.reply_session, new.hash, new.canonical, new.raw, new.source,
-                    new.risk, reasons, argv, new.reply_key, new.now, new.deadline, new.preview
+                    new.risk, reasons, argv, new.reply_key, new.now, new.deadline, new.preview, new.filed_by
                 ],
             )
             .map_err(self.err(format!("cannot record request from {}", new.source)))?;
+        let (actor, detail, message) = match new.filed_by {
+            Some(by) => (
+                by,
+                format!("the operator's command, from {}", new.source),
+                format!("Request {id} filed by the operator {by}: {}", new.summary),
+            ),
+            None => (
+                "agent",
+                format!("from spool file {}", new.source),
+                format!("Request {id} received from {}: {}", new.source, new.summary),
+            ),
+        };
         self.audit(
             &id,
             [None, Some(State::Detected)],
-            "agent",
+            actor,
             "received",
-            &format!("from spool file {}", new.source),
+            &detail,
             new.now,
         )?;
         self.events.push(Event {
             kind: Kind::Received,
             request: id.to_string(),
             state: Some(State::Detected),
-            message: format!("Request {id} received from {}: {}", new.source, new.summary),
+            message,
             warning: false,
         });
         Ok(id)
@@ -400,12 +418,22 @@ impl Tx<'_> {
         detail: &str,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        if !from.can_become(to) {
-            return Err(StoreError::InvalidTransition {
-                id: id.to_string(),
-                from,
-                to,
-            });
+        let invalid = || StoreError::InvalidTransition {
+            id: id.to_string(),
+            from,
+            to,
+        };
+        let by_command = from.by_command_only(to);
+        if !from.can_become(to) && !by_command {
+            return Err(invalid());
+        }
+        // The operator's own command is its approval; an agent's request never skips one.
+        if by_command
+            && self.request(id)?.is_none_or(|row| {
+                row.filed_by.is_none() || row.approved_hash.as_deref() != Some(&row.hash)
+            })
+        {
+            return Err(invalid());
         }
         let changed = self
             .tx

@@ -28,6 +28,9 @@ pub struct Operator {
     /// Blocks of text the operators' mail clients add to every mail (a legal disclaimer, a
     /// fixed signature): below the reply they neither approve nor veto.
     pub boilerplate: Vec<String>,
+    /// An operator's own command (`/run`) of this risk or more is first shown with its hash
+    /// and runs only once confirmed; below it, the command is its own approval.
+    pub confirm_from: super::Risk,
 }
 
 impl Default for Operator {
@@ -37,6 +40,7 @@ impl Default for Operator {
             timezone: Zone::system(),
             names: Vec::new(),
             boilerplate: Vec::new(),
+            confirm_from: super::Risk::High,
         }
     }
 }
