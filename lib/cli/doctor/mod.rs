@@ -128,7 +128,7 @@ fn as_the_unit(dirs: &[&Path], unit: &str, credential: &str) -> Option<Check> {
     let name = format!("{unit} credential {credential}");
     let user = loaded.user.clone().unwrap_or_else(|| "root".into());
     if credential.starts_with('/') {
-        return Some(readable_by(&name, Path::new(credential), &user, unit));
+        return Some(readable_by(&name, Path::new(credential), &loaded, unit));
     }
     let edit = format!(
         "systemctl edit {unit}, and add under [Service]: LoadCredential={credential}:/etc/credstore/clawdbot.{credential}"
@@ -167,14 +167,15 @@ fn as_the_unit(dirs: &[&Path], unit: &str, credential: &str) -> Option<Check> {
 /// readable by it (the service refuses a secret its group can read), and every directory
 /// above it searchable by it, through its own or any of its groups (`/etc/credstore` is
 /// root's alone).
-fn readable_by(name: &str, path: &Path, user: &str, unit: &str) -> Check {
+fn readable_by(name: &str, path: &Path, loaded: &units::Unit, unit: &str) -> Check {
+    let user = loaded.user.as_deref().unwrap_or("root");
     let fix = format!(
         "keep it in /etc/credstore and load it with LoadCredential= (systemctl edit {unit}), or give {user} the file and a path it can walk"
     );
-    let Some((uid, groups)) = ids_of(user) else {
+    let Some((uid, groups)) = ids_of(user, loaded.group.as_deref(), &loaded.supplementary) else {
         return fail(
             name,
-            format!("{unit} runs as {user}, who does not exist"),
+            format!("{unit} runs as {user} (with its groups), one of which does not exist"),
             fix,
         );
     };
@@ -219,9 +220,10 @@ fn closed_to(path: &Path, uid: u32, groups: &[u32]) -> Result<(), String> {
     }
 }
 
-/// The uid of a user name and every group it has (its primary group first), from the
-/// system's user and group databases, as systemd gives them to a service's `User=`.
-fn ids_of(user: &str) -> Option<(u32, Vec<u32>)> {
+/// The uid of a user name and every group a service running as it has, as systemd gives
+/// them: `Group=` (else the user's own group) first, the groups the group database lists the
+/// user in, and `SupplementaryGroups=`.
+fn ids_of(user: &str, group: Option<&str>, supplementary: &[String]) -> Option<(u32, Vec<u32>)> {
     let name = std::ffi::CString::new(user).ok()?;
     // SAFETY: getpwnam reads a NUL-terminated name and returns a pointer into static storage
     // (or null), read at once and not kept; doctor is single-threaded.
@@ -230,7 +232,15 @@ fn ids_of(user: &str) -> Option<(u32, Vec<u32>)> {
         return None;
     }
     // SAFETY: checked for null; pw_uid and pw_gid are plain integer fields.
-    let (uid, gid) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
+    let (uid, own) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
+    let gid = match group {
+        Some(group) => gid_of(group)?,
+        None => own,
+    };
+    let extra = supplementary
+        .iter()
+        .map(|g| gid_of(g))
+        .collect::<Option<Vec<u32>>>()?;
     let mut groups = vec![gid; 64];
     loop {
         let mut count = libc::c_int::try_from(groups.len()).ok()?;
@@ -241,6 +251,7 @@ fn ids_of(user: &str) -> Option<(u32, Vec<u32>)> {
         let count = usize::try_from(count).ok()?;
         if found >= 0 {
             groups.truncate(count);
+            groups.extend(extra);
             return Some((uid, groups));
         }
         if count <= groups.len() {
@@ -248,6 +259,19 @@ fn ids_of(user: &str) -> Option<(u32, Vec<u32>)> {
         }
         groups.resize(count, gid);
     }
+}
+
+/// The gid of a group name (or a number), from the system's group database.
+fn gid_of(group: &str) -> Option<u32> {
+    if let Ok(gid) = group.parse::<u32>() {
+        return Some(gid);
+    }
+    let name = std::ffi::CString::new(group).ok()?;
+    // SAFETY: getgrnam reads a NUL-terminated name and returns a pointer into static storage
+    // (or null), read at once and not kept; doctor is single-threaded.
+    let entry = unsafe { libc::getgrnam(name.as_ptr()) };
+    // SAFETY: checked for null; gr_gid is a plain integer field.
+    (!entry.is_null()).then(|| unsafe { (*entry).gr_gid })
 }
 
 /// The sender: mail that only goes to files, or comes from a documentation domain, works but
@@ -293,7 +317,7 @@ fn replies(config: &Config) -> Check {
     if !config.replies.require_authentication_results {
         return warn(
             "replies",
-            "require_authentication_results = false: a reply is believed without its server's word",
+            "require_authentication_results = false: a reply is believed without its server's word, and command mails (run …) are refused",
             "set [replies] require_authentication_results = true",
         );
     }
@@ -694,14 +718,26 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let file = std::env::temp_dir().join(format!("clawdbot-doctor-abs-{}", std::process::id()));
         std::fs::write(&file, "s").unwrap();
+        let as_user = |user: &str| units::Unit {
+            user: Some(user.into()),
+            ..units::Unit::default()
+        };
         assert!(
-            !readable_by("c", &file, "nobody", "x.service").ok,
+            !readable_by("c", &file, &as_user("nobody"), "x.service").ok,
             "root's file"
         );
-        assert!(readable_by("c", &file, "root", "x.service").ok);
-        assert!(!readable_by("c", Path::new("/nonexistent/secret"), "root", "x.service").ok);
+        assert!(readable_by("c", &file, &as_user("root"), "x.service").ok);
+        assert!(
+            !readable_by(
+                "c",
+                Path::new("/nonexistent/secret"),
+                &as_user("root"),
+                "x.service"
+            )
+            .ok
+        );
         // The user's own file, in a directory closed to it, then opened to it.
-        let nobody = ids_of("nobody").unwrap().0;
+        let nobody = ids_of("nobody", None, &[]).unwrap().0;
         let dir =
             std::env::temp_dir().join(format!("clawdbot-doctor-closed-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -710,7 +746,7 @@ mod tests {
         std::fs::write(&inside, "s").unwrap();
         std::os::unix::fs::chown(&inside, Some(nobody), None).unwrap();
         std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let check = readable_by("c", &inside, "nobody", "x.service");
+        let check = readable_by("c", &inside, &as_user("nobody"), "x.service");
         assert!(
             !check.ok && check.message.contains("is closed to its user"),
             "{check:?}"
@@ -727,10 +763,20 @@ mod tests {
             closed_to(&inside, nobody, &[65534, 4242]).is_ok(),
             open_above
         );
-        assert!(ids_of("root").unwrap().1.contains(&0));
+        assert!(ids_of("root", None, &[]).unwrap().1.contains(&0));
+        // Group= and SupplementaryGroups= of the unit count, as systemd gives them.
+        let with_group = units::Unit {
+            supplementary: vec!["4242".into()],
+            ..as_user("nobody")
+        };
+        assert_eq!(
+            readable_by("c", &inside, &with_group, "x.service").ok,
+            open_above
+        );
+        assert!(ids_of("nobody", Some("no-such-group-x"), &[]).is_none());
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
         assert_eq!(
-            readable_by("c", &inside, "nobody", "x.service").ok,
+            readable_by("c", &inside, &as_user("nobody"), "x.service").ok,
             open_above
         );
     }

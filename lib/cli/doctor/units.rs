@@ -19,6 +19,10 @@ pub const UNIT_DIRS: [&str; 3] = [
 pub struct Unit {
     /// `User=`; `None` is root.
     pub user: Option<String>,
+    /// `Group=`; `None` is the user's own group.
+    pub group: Option<String>,
+    /// `SupplementaryGroups=`, besides those the user's entry in the group database gives.
+    pub supplementary: Vec<String>,
     /// `LoadCredential=ID:SOURCE`, as written, in order.
     pub loads: Vec<(String, String)>,
 }
@@ -106,6 +110,14 @@ pub fn read(dirs: &[&Path], name: &str) -> Option<Unit> {
                 ("[Service]", "User", user) => {
                     unit.user = Some(user.to_string()).filter(|u| !u.is_empty());
                 }
+                ("[Service]", "Group", group) => {
+                    unit.group = Some(group.to_string()).filter(|g| !g.is_empty());
+                }
+                ("[Service]", "SupplementaryGroups", "") => unit.supplementary.clear(),
+                ("[Service]", "SupplementaryGroups", groups) => {
+                    unit.supplementary
+                        .extend(groups.split_whitespace().map(str::to_string));
+                }
                 // An empty assignment resets the list, as in systemd.
                 ("[Service]", "LoadCredential", "") => unit.loads.clear(),
                 ("[Service]", "LoadCredential", load) => {
@@ -146,11 +158,11 @@ mod tests {
                 ),
                 (
                     "lib/b.service.d/10-smtp.conf",
-                    "[Service]\nLoadCredential=smtp-password:clawdbot.smtp-password\n",
+                    "[Service]\nLoadCredential=smtp-password:clawdbot.smtp-password\nGroup=mail\nSupplementaryGroups=a b\n",
                 ),
                 (
                     "etc/b.service.d/20-reset.conf",
-                    "[Service]\nLoadCredential =\nLoadCredential = other:/srv/o\n[Unit]\nLoadCredential=not:/a/service/key\n",
+                    "[Service]\nLoadCredential =\nLoadCredential = other:/srv/o\nSupplementaryGroups=\nSupplementaryGroups=c\n[Unit]\nLoadCredential=not:/a/service/key\n",
                 ),
                 (
                     "etc/b.service.d/ignored.txt",
@@ -162,6 +174,8 @@ mod tests {
         let unit = read(&[&etc, &lib], "b.service").unwrap();
         assert_eq!(unit.user.as_deref(), Some("clawdbot"));
         assert_eq!(unit.loads, [("other".to_string(), "/srv/o".to_string())]);
+        assert_eq!(unit.group.as_deref(), Some("mail"));
+        assert_eq!(unit.supplementary, ["c"]);
         assert!(read(&[&etc, &lib], "missing.service").is_none());
         // Masked in /etc: not there at all.
         std::os::unix::fs::symlink("/dev/null", etc.join("b.service")).unwrap();
@@ -171,12 +185,12 @@ mod tests {
     #[test]
     fn a_source_is_a_path_a_name_in_the_credstore_or_a_file_of_a_directory() {
         let unit = Unit {
-            user: None,
             loads: vec![
                 ("secret".into(), "/etc/credstore/clawdbot.secret".into()),
                 ("token".into(), "clawdbot.token".into()),
                 ("calendar".into(), "/etc/credstore/clawdbot.calendar".into()),
             ],
+            ..Unit::default()
         };
         let at = |p: &str, optional| {
             Some(Source {
