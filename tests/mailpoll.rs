@@ -411,16 +411,18 @@ fn an_operators_command_mail_arrives_through_gmail_and_runs_once() {
         b"From: ci@builds.example\r\nSubject: Run completed: build 7\r\nMessage-ID: <ci@x>\r\n\r\nok\r\n",
         &["INBOX"],
     );
+    let lookalike = gmail.add(
+        b"From: \"ops@example.org\" <ops@example.org.evil.example>\r\nSubject: run count n=evil\r\nMessage-ID: <evil@x>\r\n\r\nok\r\n",
+        &["INBOX"],
+    );
     gmail.clear_calls();
     let report = ok_poll(&inst);
     assert_eq!(report["delivered"], 1, "{report}");
     assert_eq!(maildir_new(&inst), [format!("gmail-{id}")]);
     assert!(
-        !gmail
-            .calls()
+        !gmail.calls().iter().any(|c| [&other, &stranger, &lookalike]
             .iter()
-            .any(|c| c.contains(&format!("messages/{other}?format=raw"))
-                || c.contains(&format!("messages/{stranger}?format=raw"))),
+            .any(|id| c.contains(&format!("messages/{id}?format=raw")))),
         "{:?}",
         gmail.calls()
     );

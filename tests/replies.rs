@@ -630,6 +630,17 @@ fn stranger_forged_automatic_and_stray_command_mails_start_nothing() {
             "not addressed to clawdbot@example.org",
         ),
         (
+            "added-to",
+            format!(
+                "To: clawdbot <clawdbot@example.org>\r\n{}",
+                new_mail("ops@example.org", AUTH_OK, "run count n=l", "", "c13@x", "").replace(
+                    "To: clawdbot <clawdbot@example.org>",
+                    "To: staging@example.net"
+                )
+            ),
+            "more than one To",
+        ),
+        (
             "old",
             new_mail("ops@example.org", AUTH_OK, "run count n=j", "", "c11@x", "")
                 .replace("Date: ", "Date: Thu, 26 Nov 2026 10:20:00 +0100\r\nX-Was: "),
@@ -679,7 +690,7 @@ fn stranger_forged_automatic_and_stray_command_mails_start_nothing() {
         ),
     );
     let report = inst.broker();
-    assert_eq!(report["replies"]["refused"], 11, "{report}");
+    assert_eq!(report["replies"]["refused"], 12, "{report}");
     assert_eq!(runs(&log), 0);
     assert_eq!(requests_recorded(&inst), 0);
     let db = rusqlite::Connection::open(inst.database()).unwrap();

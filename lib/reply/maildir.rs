@@ -184,7 +184,14 @@ fn one(
                         now,
                     )?;
                 }
-                if request.is_none() && command_words(reply).is_some() {
+                let operator = reply.from.as_deref().is_some_and(|from| {
+                    config
+                        .operator
+                        .emails
+                        .iter()
+                        .any(|e| e.to_string().eq_ignore_ascii_case(from))
+                });
+                if operator && request.is_none() && command_words(reply).is_some() {
                     // A mail that would start work: its own event, answered to nobody.
                     let kind = Kind::CommandRefused;
                     log::warn!(
@@ -209,6 +216,8 @@ fn one(
                         counts.refused += 1;
                         record.outcome = "refused";
                         record.reason = why;
+                        // It passed every check of a command: a copy of it counts for nothing.
+                        record.message_id = record.mail_message_id;
                         tx.insert_reply(&record)?;
                         let kind = Kind::CommandRefused;
                         log::warn!(
@@ -233,8 +242,13 @@ fn one(
                 let (row, subject, text, ask) =
                     match command::file(tx, config, sender, "mail", prepared, now)? {
                         command::Filed::Approved(row) => {
+                            let argv = row
+                                .argv
+                                .as_ref()
+                                .map(|a| serde_json::to_string(a).unwrap_or_default())
+                                .unwrap_or_default();
                             let text = format!(
-                                "Running {} (hash {}), as you asked. The outcome follows in this thread.",
+                                "Running {} (hash {}), as you asked: {argv}\nThe outcome follows in this thread.",
                                 row.id, row.hash
                             );
                             (row, "Running", text, false)
@@ -507,6 +521,9 @@ fn command_checks(config: &Config, reply: &Reply, now: i64) -> Result<(), String
     }
     if reply.message_id.is_none() {
         return Err("it has no Message-ID".into());
+    }
+    if !reply.single_headers {
+        return Err("it has more than one To, Cc, Date, Message-ID or Subject header".into());
     }
     let ours = config.mail.from.email.to_string().to_lowercase();
     if !reply.addressed_to.contains(&ours) {

@@ -41,6 +41,9 @@ pub struct Reply {
     pub addressed_to: Vec<String>,
     /// `Date`, as Unix seconds.
     pub date: Option<i64>,
+    /// Whether `To`, `Cc`, `Date`, `Message-ID` and `Subject` each appear at most once (a copy
+    /// added above a signed mail would be read instead of the signed one).
+    pub single_headers: bool,
     /// Raw header (name, value) pairs, top first, for authentication and auto-reply checks.
     pub headers: Vec<(String, String)>,
     /// The text body; HTML converted to text with its quoted blocks left out.
@@ -73,7 +76,16 @@ pub fn parse(raw: &[u8]) -> Option<Reply> {
             }
         }
     }
-    let addressed_to = recipients.clone();
+    // The last copy of each, as DKIM signs it: a To added above a signed mail is not it.
+    let addressed_to: Vec<String> = [message.to(), message.cc()]
+        .into_iter()
+        .flatten()
+        .flat_map(|list| {
+            list.iter()
+                .filter_map(|a| a.address())
+                .map(str::to_lowercase)
+        })
+        .collect();
     let headers: Vec<(String, String)> = message
         .headers_raw()
         .map(|(n, v)| (n.to_string(), unfold(v)))
@@ -89,6 +101,15 @@ pub fn parse(raw: &[u8]) -> Option<Reply> {
         .filter(|(n, _)| n.eq_ignore_ascii_case("From"))
         .count();
     let mailboxes = message.from().map_or(0, |a| a.iter().count());
+    let single_headers = ["To", "Cc", "Date", "Message-ID", "Subject"]
+        .iter()
+        .all(|name| {
+            headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .count()
+                <= 1
+        });
     Some(Reply {
         single_from: from_headers == 1 && mailboxes == 1,
         message_id: message.message_id().map(str::to_string),
@@ -102,6 +123,7 @@ pub fn parse(raw: &[u8]) -> Option<Reply> {
         recipients,
         addressed_to,
         date: message.date().map(|d| d.to_timestamp()),
+        single_headers,
         headers,
         text: body_text(&message),
         bodies: bodies(&message),

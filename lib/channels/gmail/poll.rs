@@ -359,13 +359,17 @@ fn may_answer_broker(config: &Config, meta: &Value) -> bool {
         h["name"]
             .as_str()
             .is_some_and(|n| n.eq_ignore_ascii_case("From"))
-            && h["value"].as_str().is_some_and(|v| {
-                let v = v.to_lowercase();
+            && h["value"].as_str().is_some_and(|from| {
+                // The address itself, in angle brackets or bare, never a part of the header.
+                let address = match (from.rfind('<'), from.rfind('>')) {
+                    (Some(open), Some(close)) if open < close => &from[open + 1..close],
+                    _ => from.trim(),
+                };
                 config
                     .operator
                     .emails
                     .iter()
-                    .any(|e| v.contains(&e.to_string().to_lowercase()))
+                    .any(|e| e.to_string().eq_ignore_ascii_case(address.trim()))
             })
     });
     headers.into_iter().any(|h| {
