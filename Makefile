@@ -77,6 +77,7 @@ deb: deb-tools release assets
 # provides it (make test-deps installs them all).
 deb-tools:
 	@$(call need,cargo-deb,cargo install cargo-deb)
+	@$(call need,dpkg-shlibdeps,apt-get install dpkg-dev)
 system-test-tools:
 	@$(call need,python3,apt-get install python3)
 	@$(call need,debootstrap,apt-get install debootstrap)
