@@ -752,4 +752,21 @@ fn a_run_command_from_confirm_from_up_waits_for_an_approval_bound_to_it() {
     assert_eq!(state(&inst, &id), "Done");
     let shown = inst.json(&["show", &id]);
     assert_eq!(shown["request"]["approved_hash"], shown["request"]["hash"]);
+
+    // Denied instead: nothing runs, and no agent is told of the operator's own command.
+    telegram.say(OPERATOR, "/run count n=three");
+    run(&inst);
+    let status = inst.json(&["status"]);
+    let other = status.as_array().unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    telegram.say(OPERATOR, &format!("/deny {other}"));
+    run(&inst);
+    assert_eq!(runs(&log), 1);
+    assert_eq!(state(&inst, &other), "Done");
+    let answer = telegram.sent().pop().unwrap().text;
+    assert_eq!(answer, format!("Denied {other}. Nothing runs."));
+    let audit = inst.json(&["show", &other])["audit"].to_string();
+    assert!(audit.contains("no agent to tell"), "{audit}");
 }

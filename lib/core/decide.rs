@@ -191,7 +191,11 @@ fn decided(
                 State::Denied,
                 State::AgentNotified,
                 "broker",
-                "the agent is told",
+                if row.filed_by.is_some() {
+                    "recorded: the operator's own command, no agent to tell"
+                } else {
+                    "the agent is told"
+                },
                 now,
             )?;
             let confirm = format!(
