@@ -312,11 +312,7 @@ pub fn finish_run(
     output: &str,
     now: UnixTime,
 ) -> Result<(), StoreError> {
-    let argv = row
-        .argv
-        .as_ref()
-        .map(|a| serde_json::to_string(a).unwrap_or_default())
-        .unwrap_or_default();
+    let argv = row.runs();
     let head: String = output.lines().take(20).collect::<Vec<_>>().join("\n");
     let (state, text, said) = if exit == 0 {
         (

@@ -184,14 +184,10 @@ fn one(
                         now,
                     )?;
                 }
-                let operator = reply.from.as_deref().is_some_and(|from| {
-                    config
-                        .operator
-                        .emails
-                        .iter()
-                        .any(|e| e.to_string().eq_ignore_ascii_case(from))
-                });
-                if operator && request.is_none() && command_words(reply).is_some() {
+                if reply.from_one_of(&operator_addresses(config))
+                    && request.is_none()
+                    && command_words(reply).is_some()
+                {
                     // A mail that would start work: its own event, answered to nobody.
                     let kind = Kind::CommandRefused;
                     log::warn!(
@@ -242,14 +238,11 @@ fn one(
                 let (row, subject, text, ask) =
                     match command::file(tx, config, sender, "mail", prepared, now)? {
                         command::Filed::Approved(row) => {
-                            let argv = row
-                                .argv
-                                .as_ref()
-                                .map(|a| serde_json::to_string(a).unwrap_or_default())
-                                .unwrap_or_default();
                             let text = format!(
-                                "Running {} (hash {}), as you asked: {argv}\nThe outcome follows in this thread.",
-                                row.id, row.hash
+                                "Running {} (hash {}), as you asked: {}\nThe outcome follows in this thread.",
+                                row.id,
+                                row.hash,
+                                row.runs()
                             );
                             (row, "Running", text, false)
                         }
@@ -479,13 +472,7 @@ fn who_may_speak(config: &Config, reply: &Reply) -> Result<(), String> {
     {
         return Err("the broker's own mail".into());
     }
-    let operators: Vec<String> = config
-        .operator
-        .emails
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    if !reply.from_one_of(&operators) {
+    if !reply.from_one_of(&operator_addresses(config)) {
         return Err(format!(
             "sender {} is not an operator",
             reply.from.as_deref().unwrap_or("(none)")
@@ -537,6 +524,16 @@ fn command_checks(config: &Config, reply: &Reply, now: i64) -> Result<(), String
         Some(_) => Ok(()),
         None => Err("it has no Date".into()),
     }
+}
+
+/// The operators' addresses, as a reply's From is compared with them.
+fn operator_addresses(config: &Config) -> Vec<String> {
+    config
+        .operator
+        .emails
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// The words after `run` of a new mail (one that refers to no other, and no forward: what it

@@ -303,12 +303,20 @@ fn wants_notice(config: &Config, meta: &Value, labels: &[&str]) -> bool {
             .and_then(|h| h["value"].as_str())
             .unwrap_or("")
     };
-    let from = header("From");
-    let sender = match (from.rfind('<'), from.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &from[open + 1..close],
+    notify::wanted(
+        config,
+        address_of(header("From")),
+        labels,
+        header("Subject"),
+    )
+}
+
+/// The address of a `From` header: in angle brackets, or the whole value.
+fn address_of(from: &str) -> &str {
+    match (from.rfind('<'), from.rfind('>')) {
+        (Some(open), Some(close)) if open < close => from[open + 1..close].trim(),
         _ => from.trim(),
-    };
-    notify::wanted(config, sender, labels, header("Subject"))
+    }
 }
 
 /// Record the mail for a Telegram notification (its text, never its attachments), once.
@@ -360,16 +368,13 @@ fn may_answer_broker(config: &Config, meta: &Value) -> bool {
             .as_str()
             .is_some_and(|n| n.eq_ignore_ascii_case("From"))
             && h["value"].as_str().is_some_and(|from| {
-                // The address itself, in angle brackets or bare, never a part of the header.
-                let address = match (from.rfind('<'), from.rfind('>')) {
-                    (Some(open), Some(close)) if open < close => &from[open + 1..close],
-                    _ => from.trim(),
-                };
+                // The address itself, never a part of the header.
+                let address = address_of(from);
                 config
                     .operator
                     .emails
                     .iter()
-                    .any(|e| e.to_string().eq_ignore_ascii_case(address.trim()))
+                    .any(|e| e.to_string().eq_ignore_ascii_case(address))
             })
     });
     headers.into_iter().any(|h| {

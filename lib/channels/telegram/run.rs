@@ -416,10 +416,7 @@ fn run_command(
                     "Running {} (hash {}): {}\nThe outcome follows here.",
                     row.id,
                     short_hash(&row.hash),
-                    row.argv
-                        .as_ref()
-                        .map(|a| serde_json::to_string(a).unwrap_or_default())
-                        .unwrap_or_default()
+                    row.runs()
                 ),
                 true,
             ),

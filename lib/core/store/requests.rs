@@ -112,6 +112,16 @@ pub struct RequestRow {
     pub filed_by: Option<String>,
 }
 
+impl RequestRow {
+    /// What runs, as the JSON array of its argv; empty for a freeform request.
+    pub fn runs(&self) -> String {
+        self.argv
+            .as_ref()
+            .map(|argv| serde_json::to_string(argv).unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
 /// One audit row.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditRow {
