@@ -2,10 +2,10 @@
 PREFIX ?= /usr
 DESTDIR ?=
 # Four executables: the request writer, clawdbot-exec and the watchdog each link only what they
-# call; every other program is a link to `clawdbot`, which picks the program by the name it is
+# call (clawdbot-task is a link to clawdbot-exec); every other program is a link to `clawdbot`, which picks the program by the name it is
 # started under (docs/architecture.md).
 BINS := clawdbot clawdbot-request clawdbot-exec clawdbot-watchdog
-LINKS := clawdbot-broker clawdbot-bridge clawdbot-mailpoll clawdbot-secrets clawdbot-maint clawdbot-telegram clawdbot-calendar
+LINKS := clawdbot-broker clawdbot-bridge clawdbot-mailpoll clawdbot-secrets clawdbot-maint clawdbot-telegram clawdbot-calendar clawdbot-alert
 CARGO ?= cargo
 
 .PHONY: all build release test-all test-deps deb-tools system-test-tools check test lint fmt bench bench-watchdog bench-watchdog-unchanged bench-maint bench-load demo assets deb install system-test clean
@@ -18,6 +18,7 @@ build:
 release:
 	$(CARGO) build --release
 	for name in $(LINKS); do ln -sfn clawdbot target/release/$$name; done
+	ln -sfn clawdbot-exec target/release/clawdbot-task
 
 # The one test command (README.md; .ci/run runs it): install what the tests need on this
 # Debian machine (root), then every check and test, the booted system test included.
@@ -91,6 +92,7 @@ need = command -v $(1) >/dev/null || { echo "$(1) is missing: $(2) (or make test
 install: release assets
 	install -D -m 0755 -t $(DESTDIR)$(PREFIX)/bin $(addprefix target/release/,$(BINS))
 	for name in $(LINKS); do ln -sfn clawdbot $(DESTDIR)$(PREFIX)/bin/$$name; done
+	ln -sfn clawdbot-exec $(DESTDIR)$(PREFIX)/bin/clawdbot-task
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/lib/systemd/system units/* timers/* paths/*
 	install -D -m 0644 packaging/sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/clawdbot.conf
 	install -D -m 0644 packaging/tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/clawdbot.conf

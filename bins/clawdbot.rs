@@ -1,6 +1,6 @@
 //! `clawdbot` and the programs that share its executable: `clawdbot-broker`,
 //! `clawdbot-bridge`, `clawdbot-mailpoll`, `clawdbot-telegram`, `clawdbot-calendar`,
-//! `clawdbot-secrets` and `clawdbot-maint` are links to it, and the name it is started under
+//! `clawdbot-secrets`, `clawdbot-maint` and `clawdbot-alert` are links to it, and the name it is started under
 //! picks the program (docs/architecture.md says why).
 
 use std::path::Path;
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         "clawdbot-calendar" => cli::calendar::main(),
         "clawdbot-secrets" => cli::secrets::main(),
         "clawdbot-maint" => cli::maint::main(),
+        "clawdbot-alert" => cli::alert::main(),
         _ => cli::clawdbot::main(),
     }
 }

@@ -30,6 +30,8 @@ fn commands() -> Vec<Command> {
         cli::maint::Cli::command(),
         cli::telegram::Cli::command(),
         cli::calendar::Cli::command(),
+        cli::alert::Cli::command(),
+        cli::task::Cli::command(),
     ]
 }
 
@@ -115,6 +117,16 @@ fn files(program: &str) -> &'static [(&'static str, &'static str)] {
             (
                 "/srv/clawdbot/shared/availability.json",
                 "the merged availability the agent reads",
+            ),
+        ],
+        "clawdbot-alert" => &[
+            (
+                "/srv/clawdbot/alerts/",
+                "the alert spool the broker takes ([alerts] spool)",
+            ),
+            (
+                "/var/ossec/integrations/custom-clawdbot",
+                "the script Wazuh's integrator runs",
             ),
         ],
         _ => &[("/var/lib/clawdbot/state.db", "the state database")],

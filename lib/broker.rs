@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::channels::bridge::{self, BridgeError};
 use crate::channels::mail::{self, MailError, Sender};
+use crate::core::alerts as core_alerts;
 use crate::core::journal;
 use crate::core::journal::Kind;
 use crate::core::request::{self, Accepted, Origin, Problem};
@@ -16,8 +17,9 @@ use crate::core::risk::Risk;
 use crate::core::state::State;
 use crate::core::store::RequestRow;
 use crate::core::store::{Rejection, Store, StoreError, Tx};
-use crate::core::{agent, decide, message, outbox, preview};
+use crate::core::{agent, decide, message, outbox, preview, task};
 use crate::exec::{self, ExecError};
+use crate::intake::alert;
 use crate::intake::spool::{self, Entry};
 use crate::platform::atomic::{self, FileError, Untrusted};
 use crate::platform::config::Config;
@@ -103,6 +105,10 @@ pub struct PassReport {
     pub replies: maildir::Counts,
     /// Requests whose action ran and were finished.
     pub finished: usize,
+    /// Alerts taken from the alert spool.
+    pub alerts: alert::Taken,
+    /// Alerts sent to the operators (one by one or in a digest).
+    pub alerts_sent: usize,
 }
 
 /// Run one pass. Two passes never overlap: the second waits for the first's lock.
@@ -136,8 +142,14 @@ pub fn run(config: &Config) -> Result<PassReport, BrokerError> {
     finish_executions(config, &mut store, &mut report)?;
     remind(config, &mut store)?;
     expire(config, &mut store, &mut report)?;
+    // Alerts never stop the approval loop: a spool the broker cannot read is logged.
+    if let Err(e) = alerts(config, &mut store, &mut report) {
+        log::error!("alerts: {e}");
+    }
     flush_outbox(config, &mut store, &mut report)?;
     flush_bridge(config, &mut store, &mut report)?;
+    // A task the replies queued starts now; one whose trigger was lost starts at a later pass.
+    task::kick(config, &mut store);
     journal::status(&format!(
         "pass done: {} accepted, {} rejected, {} mails sent",
         report.accepted, report.rejected, report.sent
@@ -645,6 +657,21 @@ fn expire(config: &Config, store: &mut Store, report: &mut PassReport) -> Result
 }
 
 /// Send every due mail; each success is recorded at once, each failure waits for its backoff.
+/// Take Wazuh's alerts out of their spool, then send what is pending (the suite's own events
+/// were recorded where they happened).
+fn alerts(
+    config: &Config,
+    store: &mut Store,
+    report: &mut PassReport,
+) -> Result<(), alert::AlertError> {
+    let now = time::now();
+    // What is already recorded is sent even when the spool cannot be read this time.
+    let taken = alert::take(config, store, now);
+    report.alerts_sent = store.write(|tx| core_alerts::route(tx, config, now))?;
+    report.alerts = taken?;
+    Ok(())
+}
+
 fn flush_outbox(
     config: &Config,
     store: &mut Store,
@@ -849,5 +876,6 @@ pub fn directories(config: &Config) -> Vec<(PathBuf, &'static str)> {
         (p.maildir().join("tmp"), "reply Maildir"),
         (p.approved(), "approved triggers"),
         (p.executed(), "finished-run marks"),
+        (p.tasks(), "task triggers"),
     ]
 }

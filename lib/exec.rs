@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::core::alerts::{self, Alert};
 use crate::core::journal::Kind;
 use crate::core::request::{self, hex};
 use crate::core::state::State;
@@ -93,6 +94,20 @@ pub fn run(config: &Config) -> Result<ExecReport, ExecError> {
                         Kind::ApprovalRefused,
                         "clawdbot-exec",
                         &format!("approval refused by clawdbot-exec: {why}"),
+                        time::now(),
+                    )?;
+                    // What was approved is not what would run: the operator hears of it now.
+                    alerts::raise(
+                        tx,
+                        config,
+                        &Alert::suite(
+                            Kind::ApprovalRefused.name(),
+                            12,
+                            row.id.as_str(),
+                            &format!("approval of {} refused by clawdbot-exec", row.id),
+                            &why,
+                            time::now(),
+                        ),
                         time::now(),
                     )?;
                     decide::notify_agent(

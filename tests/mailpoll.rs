@@ -434,3 +434,77 @@ fn an_operators_command_mail_arrives_through_gmail_and_runs_once() {
     inst.broker();
     assert_eq!(runs(&log), 1);
 }
+
+#[test]
+fn an_operators_task_mail_arrives_through_gmail_only_with_tasks_on() {
+    let (inst, gmail) = setup("gmail-task");
+    ok_poll(&inst);
+    let mail = |subject: &str, message_id: &str, extra: &str| {
+        format!(
+            "{}From: Operator <ops@example.org>\r\nTo: clawdbot <clawdbot@example.org>\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n{extra}Date: {}\r\n\r\nPlease check.\r\n",
+            common::AUTH_OK,
+            jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000")
+        )
+    };
+    // Tasks off: an operator's new mail is theirs, not fetched.
+    let off = gmail.add(
+        mail("Check the backups", "g-task-0@mail.example.org", "").as_bytes(),
+        &["INBOX"],
+    );
+    let report = ok_poll(&inst);
+    assert_eq!(report["delivered"], 0, "{report}");
+    assert!(
+        !gmail
+            .calls()
+            .iter()
+            .any(|c| c.contains(&format!("messages/{off}?format=raw")))
+    );
+
+    let script = inst.dir.join("agent.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncat > /dev/null\necho '{\"result\": \"checked\"}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    inst.drop_in(
+        "50-agent.toml",
+        &format!(
+            "[agent]\ncommand = [{:?}]\nuses = [\"task\"]\n",
+            script.display().to_string()
+        ),
+    );
+    let task = gmail.add(
+        mail("Check the disks", "g-task-1@mail.example.org", "").as_bytes(),
+        &["INBOX"],
+    );
+    // A reply in someone else's thread, and a mail to someone else, are no tasks.
+    let threaded = gmail.add(
+        mail(
+            "Re: lunch",
+            "g-task-2@mail.example.org",
+            "In-Reply-To: <x@elsewhere>\r\n",
+        )
+        .as_bytes(),
+        &["INBOX"],
+    );
+    let elsewhere = gmail.add(
+        mail("Hi Bob", "g-task-3@mail.example.org", "")
+            .replace("To: clawdbot <clawdbot@example.org>", "To: bob@example.org")
+            .as_bytes(),
+        &["INBOX"],
+    );
+    gmail.clear_calls();
+    let report = ok_poll(&inst);
+    assert_eq!(report["delivered"], 1, "{report}");
+    assert_eq!(maildir_new(&inst), [format!("gmail-{task}")]);
+    assert!(!gmail.calls().iter().any(|c| {
+        [&threaded, &elsewhere]
+            .iter()
+            .any(|id| c.contains(&format!("messages/{id}?format=raw")))
+    }));
+    inst.broker();
+    let listed = inst.json_of("clawdbot-task", &["list", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["words"], "Check the disks\n\nPlease check.");
+}

@@ -3,13 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{AUTH_OK, Instance, approve_mail, counting, deliver, filed, reply, runs};
+use common::{
+    AUTH_OK, Instance, Mta, approve_mail, counting, deliver, filed, new_mail, reply, runs,
+};
 use serde_json::Value;
 
 fn state(inst: &Instance, id: &str) -> String {
@@ -38,58 +38,6 @@ fn inbox_bodies(inst: &Instance) -> Vec<Value> {
             serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap()
         })
         .collect()
-}
-
-/// aiosmtpd delivering into the reply Maildir, as an MTA would.
-struct Mta {
-    child: Child,
-    port: u16,
-}
-
-impl Mta {
-    fn start(maildir: &Path) -> Mta {
-        let port = common::free_port();
-        Mta {
-            child: common::aiosmtpd(maildir, port),
-            port,
-        }
-    }
-
-    /// A plain SMTP dialogue.
-    fn send(&self, from: &str, to: &str, message: &str) {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
-        let expect = |code: &str, reader: &mut BufReader<TcpStream>| loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            assert!(line.starts_with(code), "expected {code}, got {line:?}");
-            if line.as_bytes().get(3) == Some(&b' ') {
-                break;
-            }
-        };
-        expect("220", &mut reader);
-        for (command, code) in [
-            ("EHLO test", "250"),
-            (&format!("MAIL FROM:<{from}>"), "250"),
-            (&format!("RCPT TO:<{to}>"), "250"),
-            ("DATA", "354"),
-        ] {
-            write!(writer, "{command}\r\n").unwrap();
-            expect(code, &mut reader);
-        }
-        let dotted = message.replace("\r\n.", "\r\n..");
-        write!(writer, "{dotted}\r\n.\r\n").unwrap();
-        expect("250", &mut reader);
-        write!(writer, "QUIT\r\n").unwrap();
-    }
-}
-
-impl Drop for Mta {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -461,21 +409,6 @@ fn one_reminder_at_half_time_then_expiry_and_a_late_approval_does_not_count() {
     assert_eq!(report["replies"]["refused"], 1, "{report}");
     assert_eq!(runs(&log), 0);
     assert_eq!(state(&inst, &id), "Expired");
-}
-
-/// A new mail, not a reply, written now: the operator starting work.
-fn new_mail(
-    from: &str,
-    auth: &str,
-    subject: &str,
-    body: &str,
-    message_id: &str,
-    extra: &str,
-) -> String {
-    let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000");
-    format!(
-        "{auth}From: Operator <{from}>\r\nTo: clawdbot <clawdbot@example.org>\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: {date}\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
 }
 
 /// The mails the broker sent whose text contains `needle`, as text.

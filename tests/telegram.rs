@@ -23,17 +23,7 @@ const STRANGER: i64 = 999_888_777;
 fn bot(name: &str) -> (Instance, std::path::PathBuf, Telegram) {
     let (inst, log) = counting(name);
     let telegram = Telegram::start();
-    let token = inst.dir.join("telegram-token");
-    std::fs::write(&token, TOKEN).unwrap();
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    inst.drop_in(
-        "60-telegram.toml",
-        &format!(
-            "[telegram]\napi_base = {:?}\ntoken_credential = {:?}\noperators = [{OPERATOR}]\npoll_timeout = \"1s\"\n",
-            telegram.base,
-            token.display().to_string()
-        ),
-    );
+    inst.use_telegram(&telegram.base, TOKEN, &[OPERATOR], "");
     (inst, log, telegram)
 }
 

@@ -58,6 +58,8 @@ fn root(tag: &str, extra: &[(&str, &str)]) -> PathBuf {
         "clawdbot-maint",
         "clawdbot-telegram",
         "clawdbot-calendar",
+        "clawdbot-alert",
+        "clawdbot-task",
     ] {
         std::fs::copy(common::bin(bin), root.join("usr/bin").join(bin)).unwrap();
     }
@@ -111,7 +113,10 @@ fn budget(service: &str) -> f64 {
         | "clawdbot-calendar.service"
         | "clawdbot-secrets.service"
         | "clawdbot-bridge-keygen.service" => 2.0,
-        "clawdbot-exec.service" | "clawdbot-watchdog.service" | "clawdbot-maint@.service" => 5.0,
+        "clawdbot-exec.service"
+        | "clawdbot-task.service"
+        | "clawdbot-watchdog.service"
+        | "clawdbot-maint@.service" => 5.0,
         other => panic!("{other} has no exposure budget in tests/units.rs"),
     }
 }
@@ -241,6 +246,22 @@ fn the_suite_conventions_hold() {
                     && setting(&text, "TriggerLimitBurst").is_some(),
                 "{file}"
             );
+        }
+    }
+}
+
+#[test]
+fn removing_the_package_stops_every_timer_and_path_unit() {
+    let prerm = std::fs::read_to_string(Path::new(ROOT).join("packaging/debian/prerm")).unwrap();
+    let list = prerm
+        .split_once("UNITS=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(list, _)| list.split_whitespace().collect::<Vec<_>>())
+        .unwrap();
+    for unit in units() {
+        let file = name(&unit);
+        if file.ends_with(".path") || file.ends_with(".timer") || file.ends_with(".target") {
+            assert!(list.contains(&file.as_str()), "prerm does not stop {file}");
         }
     }
 }

@@ -200,30 +200,37 @@ fn thread(
     )
 }
 
-/// A notice to the operator that is about no request (a watchdog incident, a report);
-/// `tag` names the job in the subject, e.g. `watchdog` or `maint daily`; `draft` (the draft's
-/// row id) and `now` make its Message-ID unique.
+/// A notice to the operator that is about no request (a watchdog incident, a report, a
+/// task's answer); `tag` names the job in the subject, e.g. `watchdog` or `maint daily`;
+/// `draft` (the draft's row id) and `now` make its Message-ID unique. With `in_reply_to` (the
+/// operator's own mail) it answers in that mail's thread, under `Re:` and its subject.
 fn notice(
     config: &Config,
     tag: &str,
     subject: &str,
     text: &str,
-    draft: i64,
-    now: time::UnixTime,
+    in_reply_to: Option<&str>,
+    (draft, now): (i64, time::UnixTime),
 ) -> Result<Composed, MailError> {
     let local: String = tag
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     let message_id = format!("{local}.{now}.{draft}@{}", domain(config));
-    let subject = format!("[clawdbot {tag}] {subject}");
+    let (subject, thread) = match in_reply_to {
+        Some(theirs) => {
+            let theirs = format!("<{theirs}>");
+            (subject.to_string(), Some((theirs.clone(), theirs)))
+        }
+        None => (format!("[clawdbot {tag}] {subject}"), None),
+    };
     build(
         config,
         &message_id,
         &subject,
         None,
         format!("{text}\n"),
-        None,
+        thread,
     )
 }
 
@@ -292,8 +299,8 @@ fn compose_draft(
             &draft.kind,
             &draft.subject,
             &draft.text,
-            draft.id,
-            draft.created_at,
+            draft.in_reply_to.as_deref(),
+            (draft.id, draft.created_at),
         )
         .map(Some);
     }

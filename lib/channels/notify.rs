@@ -4,12 +4,10 @@
 //! attachment or HTML. Quiet hours hold notifications and summarise them after; more than
 //! `max_per_hour` become one digest.
 
-use jiff::Timestamp;
-
 use crate::channels::telegram::format;
 use crate::core::request::header_safe;
 use crate::core::store::{Notification, StoreError, Tx};
-use crate::platform::config::{Config, NotifyRule, quiet_window};
+use crate::platform::config::{Config, NotifyRule, in_quiet_hours};
 use crate::platform::time::UnixTime;
 use crate::reply::{self, trim};
 
@@ -73,20 +71,7 @@ pub fn summarise(gmail_id: &str, raw: &[u8], lines: usize) -> Option<Notificatio
 
 /// Whether `at` falls in the quiet hours, in the operator's time zone.
 pub fn is_quiet(config: &Config, at: UnixTime) -> bool {
-    let Some((start, end)) = quiet_window(&config.notify.quiet_hours) else {
-        return false;
-    };
-    let Ok(stamp) = Timestamp::from_second(at) else {
-        return false;
-    };
-    let local = stamp.to_zoned(config.operator.timezone.tz.clone());
-    let now =
-        u32::from(local.hour().unsigned_abs()) * 60 + u32::from(local.minute().unsigned_abs());
-    if start < end {
-        (start..end).contains(&now)
-    } else {
-        now >= start || now < end
-    }
+    in_quiet_hours(&config.notify.quiet_hours, &config.operator.timezone.tz, at)
 }
 
 /// Turn pending notifications into Telegram messages, to every operator: nothing during
@@ -161,6 +146,8 @@ fn digest(all: &[Notification], why: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::config::quiet_window;
+    use jiff::Timestamp;
 
     fn rule(from: &[&str], label: &[&str], subject: &[&str], drop: bool) -> NotifyRule {
         let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();

@@ -108,6 +108,9 @@ secrets = ["{d}/bridge-secret"]
 require_authentication_results = true
 trusted_authserv_id = "mx.google.com"
 
+[alerts]
+spool = "{d}/alerts"        # clawdbot-alert drops Wazuh's alerts here for the broker
+
 [exec]
 inline = true               # approved actions run within the broker's pass (no root split here)
 
@@ -140,6 +143,7 @@ pub fn init(dir: &Path) -> Result<PathBuf, InitError> {
     for (sub, _) in crate::broker::directories(&config) {
         make_dir(&sub)?;
     }
+    make_dir(config.alerts.spool.path())?;
     let secret = crate::channels::bridge::signature::keygen()?;
     atomic::write(
         &dir.join("bridge-secret"),

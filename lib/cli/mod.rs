@@ -2,6 +2,7 @@
 //! them, and `examples/assets.rs` makes the man pages and shell completions from them), and
 //! the operator's own commands: `clawdbot init`, `doctor` and `demo`.
 
+pub mod alert;
 pub mod bridge;
 pub mod broker;
 pub mod calendar;
@@ -14,6 +15,7 @@ pub mod mailpoll;
 pub mod maint;
 pub mod request;
 pub mod secrets;
+pub mod task;
 pub mod telegram;
 pub mod watchdog;
 

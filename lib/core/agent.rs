@@ -5,6 +5,7 @@
 //! wrapped as untrusted data, never as instructions.
 
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -79,9 +80,19 @@ pub fn answer_operator(config: &Config, question: &str) -> Result<String, AgentE
     if status != 0 {
         return Err(AgentError::Failed(format!("exit status {status}")));
     }
+    let text = answer_text(&output);
+    if text.trim().is_empty() {
+        return Err(AgentError::Failed("an empty answer".into()));
+    }
+    Ok(text)
+}
+
+/// The text of a plain-text answer: `{"text"}`, Claude Code's `{"result"}` (itself read as
+/// `{"text"}` when it is JSON), or the output as it is when it is not JSON.
+pub fn answer_text(output: &str) -> String {
     let value: Value =
         serde_json::from_str(output.trim()).unwrap_or_else(|_| json!({ "result": output.trim() }));
-    let text = match value.get("result") {
+    match value.get("result") {
         Some(Value::String(result)) => serde_json::from_str::<Value>(result.trim())
             .ok()
             .and_then(|v| v.get("text").and_then(Value::as_str).map(str::to_string))
@@ -91,11 +102,7 @@ pub fn answer_operator(config: &Config, question: &str) -> Result<String, AgentE
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
-    };
-    if text.trim().is_empty() {
-        return Err(AgentError::Failed("an empty answer".into()));
     }
-    Ok(text)
 }
 
 /// Ask the agent and return its JSON answer. Claude Code's `--output-format json` wraps the
@@ -133,13 +140,17 @@ pub fn run(config: &Config, input: &str, timeout: Duration) -> Result<(i64, Stri
         program: program.clone(),
         source,
     };
+    // Its own process group, so that what it started ends with it: a tool still running after
+    // the limit (an apt-get, as root) or after the agent exits must not outlive the call.
     let mut child = Command::new(&program)
         .args(&argv[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .map_err(start_error)?;
+    let group = child.id();
     if let Some(mut stdin) = child.stdin.take() {
         // Written from a thread, so that an agent that never reads its prompt is still held
         // to the time limit below; one that exits unread is judged by its exit status.
@@ -148,25 +159,58 @@ pub fn run(config: &Config, input: &str, timeout: Duration) -> Result<(i64, Stri
             let _ = stdin.write_all(input.as_bytes());
         });
     }
-    let reader = child.stdout.take().map(|out| {
+    let (sender, output) = std::sync::mpsc::channel();
+    if let Some(out) = child.stdout.take() {
         std::thread::spawn(move || {
             let mut text = String::new();
             let _ = out.take(OUTPUT_MAX).read_to_string(&mut text);
-            text
-        })
-    });
+            let _ = sender.send(text);
+        });
+    }
     let started = Instant::now();
-    let status = loop {
-        match child.try_wait().map_err(start_error)? {
-            Some(status) => break status,
-            None if started.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(AgentError::Timeout(timeout.as_secs()));
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
+    // Waited for without reaping, so that the group's id cannot be reused before it is killed.
+    loop {
+        if exited(group) {
+            break;
         }
-    };
-    let output = reader.and_then(|r| r.join().ok()).unwrap_or_default();
+        if started.elapsed() > timeout {
+            kill_group(group);
+            let _ = child.wait();
+            return Err(AgentError::Timeout(timeout.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill_group(group);
+    let status = child.wait().map_err(start_error)?;
+    // A descendant that left the group may still hold the pipe: its output is not waited for.
+    let output = output
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
     Ok((status.code().map_or(-1, i64::from), output))
+}
+
+/// Whether the process has exited, leaving it to be reaped (`WNOWAIT`).
+fn exited(pid: libc::id_t) -> bool {
+    // SAFETY: waitid(2) writes one siginfo_t into `info`, which lives for the call; a zeroed
+    // siginfo_t is valid and si_pid stays 0 unless a child changed state.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let found = libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        found != 0 || info.si_pid() != 0
+    }
+}
+
+/// SIGKILL to every process left in the agent's group.
+fn kill_group(group: u32) {
+    if let Ok(group) = libc::pid_t::try_from(group) {
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory is shared.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! never calls a channel: it records outbox rows, and each channel reads its own.
 
 pub mod agent;
+pub mod alerts;
 pub mod command;
 pub mod decide;
 pub mod inspect;
@@ -15,3 +16,4 @@ pub mod request;
 pub mod risk;
 pub mod state;
 pub mod store;
+pub mod task;

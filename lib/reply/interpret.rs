@@ -130,6 +130,14 @@ pub fn file(path: &Path, config: Option<&Path>) -> Result<Reading, InterpretErro
                 ),
                 None,
             ),
+            Judgement::Task { words } => (
+                true,
+                format!(
+                    "a task for the admin agent, queued for clawdbot-task: {}",
+                    crate::core::request::excerpt(&words)
+                ),
+                None,
+            ),
             Judgement::Refused { request, reason } => {
                 (false, reason, request.map(|r| r.to_string()))
             }

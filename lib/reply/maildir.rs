@@ -9,12 +9,13 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::core::alerts::{self, Alert};
 use crate::core::decide::{self, Decider, Decision};
 use crate::core::journal::Kind;
 use crate::core::request::hex;
 use crate::core::state::State;
-use crate::core::store::{ReplyRecord, RequestRow, Store, StoreError, Tx};
-use crate::core::{agent, command, outbox, request};
+use crate::core::store::{ReplyRecord, RequestRow, Store, StoreError, TaskOrigin, Tx};
+use crate::core::{agent, command, outbox, request, task};
 use crate::platform::atomic::{self, FileError, Untrusted};
 use crate::platform::config::Config;
 use crate::platform::ids::RequestId;
@@ -61,6 +62,12 @@ pub enum Judgement {
     Command {
         /// The words after `run`.
         args: String,
+    },
+    /// A new mail (no reply, no `run` command) from an operator, passing every check a
+    /// command must, with tasks on: a task for the admin agent.
+    Task {
+        /// The subject and the trimmed text.
+        words: String,
     },
     /// It does not count, and why.
     Refused {
@@ -184,10 +191,30 @@ fn one(
                         now,
                     )?;
                 }
-                if reply.from_one_of(&operator_addresses(config))
+                let command = reply.from_one_of(&operator_addresses(config))
                     && request.is_none()
-                    && command_words(reply).is_some()
-                {
+                    && command_words(reply).is_some();
+                if is_forged(&reason, request.is_some() || command) {
+                    let what = if command { "command mail" } else { "reply" };
+                    let about = request.as_ref().map_or(String::new(), |id| format!(" about {id}"));
+                    let sender = record.sender.unwrap_or("(no sender)");
+                    // Nothing ran, so it waits out quiet hours (below critical_level); one per
+                    // window for all senders, since anyone can send them.
+                    alerts::raise(
+                        tx,
+                        config,
+                        &Alert::suite(
+                            if command { "command-forged" } else { "reply-forged" },
+                            10,
+                            "the reply Maildir",
+                            &format!("a forged {what}{about} from {sender}: {reason}"),
+                            &format!("Mail {name} in the reply Maildir; it counted for nothing."),
+                            now,
+                        ),
+                        now,
+                    )?;
+                }
+                if command {
                     // A mail that would start work: its own event, answered to nobody.
                     let kind = Kind::CommandRefused;
                     log::warn!(
@@ -263,6 +290,41 @@ fn one(
                 record.text = Some(&args);
                 tx.insert_reply(&record)?;
                 outbox::mail_thread(tx, &row, subject, &text, record.message_id, ask, now)
+            }
+            Judgement::Task { words } => {
+                let sender = record.sender.unwrap_or("?");
+                // It passed every check of a command: a copy of it counts for nothing.
+                record.message_id = record.mail_message_id;
+                record.text = Some(&words);
+                let Some(message_id) = record.mail_message_id else {
+                    counts.refused += 1;
+                    record.outcome = "refused";
+                    record.reason = "it has no Message-ID";
+                    return tx.insert_reply(&record);
+                };
+                let origin = TaskOrigin::Mail {
+                    message_id: message_id.to_string(),
+                    subject: parsed.as_ref().map(|r| r.subject.clone()).unwrap_or_default(),
+                };
+                if let Some(why) = task::problem(&words) {
+                    counts.refused += 1;
+                    record.outcome = "refused";
+                    record.reason = &why;
+                    tx.insert_reply(&record)?;
+                    return task::tell(tx, ("Not queued", &origin), &why, now);
+                }
+                let (id, ahead) =
+                    task::file(tx, &format!("mail:{sender}"), &origin, &words, now)?;
+                counts.accepted += 1;
+                record.outcome = "accepted";
+                record.reason = "the operator's task";
+                record.intent = Some("task");
+                tx.insert_reply(&record)?;
+                let queued = match ahead {
+                    0 => "queued; it starts now. The answer follows in this thread.".to_string(),
+                    n => format!("queued, after {n} other task(s); one runs at a time. The answer follows in this thread."),
+                };
+                task::tell(tx, (&id, &origin), &queued, now)
             }
             Judgement::Late { row, text } => {
                 counts.refused += 1;
@@ -430,6 +492,14 @@ pub fn judge(tx: &Tx<'_>, config: &Config, reply: &Reply) -> Result<Judgement, S
                 Err(why) => refuse(why),
             };
         }
+        if task::enabled(config) && is_new_mail(reply) {
+            return match command_checks(config, reply, time::now()) {
+                Ok(()) => Ok(Judgement::Task {
+                    words: task_words(reply, &text),
+                }),
+                Err(why) => refuse(why),
+            };
+        }
         return refuse("it answers no mail the broker sent and carries no request key".into());
     };
     let Some(row) = tx.request(&id)? else {
@@ -474,7 +544,7 @@ fn who_may_speak(config: &Config, reply: &Reply) -> Result<(), String> {
     }
     if !reply.from_one_of(&operator_addresses(config)) {
         return Err(format!(
-            "sender {} is not an operator",
+            "sender {}{NOT_OPERATOR}",
             reply.from.as_deref().unwrap_or("(none)")
         ));
     }
@@ -482,15 +552,28 @@ fn who_may_speak(config: &Config, reply: &Reply) -> Result<(), String> {
         return Err(format!("an automatic reply ({why})"));
     }
     if !reply.single_from {
-        return Err("it has more than one From header or address".into());
+        return Err(TWO_FROMS.into());
     }
     if config.replies.require_authentication_results
         && let Err(why) = reply::authenticate(reply, &config.replies.trusted_authserv_id)
     {
-        return Err(format!("not authenticated: {why}"));
+        return Err(format!("{NOT_AUTHENTICATED}{why}"));
     }
     Ok(())
 }
+
+/// Whether a refused mail looks forged, so that the operator is alerted: someone else wrote
+/// as an operator (unauthenticated, or with a second From), or a stranger answered a request.
+/// Automatic replies and the operator's own late or unclear answers are not forgeries.
+fn is_forged(reason: &str, about_something: bool) -> bool {
+    reason.starts_with(NOT_AUTHENTICATED)
+        || reason.starts_with(TWO_FROMS)
+        || (about_something && reason.starts_with("sender ") && reason.ends_with(NOT_OPERATOR))
+}
+
+const NOT_AUTHENTICATED: &str = "not authenticated: ";
+const TWO_FROMS: &str = "it has more than one From header or address";
+const NOT_OPERATOR: &str = " is not an operator";
 
 /// How old a command mail may be: a command starts work, so a copy of an old one, or one
 /// held up for hours, must not.
@@ -536,16 +619,31 @@ fn operator_addresses(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// The words after `run` of a new mail (one that refers to no other, and no forward: what it
-/// carries is someone else's) whose subject, or else first line, is `run ACTION name=value …`.
-fn command_words(reply: &Reply) -> Option<String> {
+/// Whether a mail is new: it refers to no other, and is no forward (what a forward carries is
+/// someone else's).
+fn is_new_mail(reply: &Reply) -> bool {
     let subject = reply.subject.trim_start().to_lowercase();
     let forwarded = [
         "fwd:", "fw:", "wg:", "tr:", "doorst:", "rv:", "vs:", "rif:", "enc:", "i:",
     ]
     .iter()
     .any(|p| subject.starts_with(p));
-    if !reply.refers_to.is_empty() || forwarded {
+    reply.refers_to.is_empty() && !forwarded
+}
+
+/// A task mail's words: its subject, then its own text (quotes and signature trimmed).
+fn task_words(reply: &Reply, text: &str) -> String {
+    [reply.subject.trim(), text.trim()]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// The words after `run` of a new mail ([`is_new_mail`]) whose subject, or else first line, is
+/// `run ACTION name=value …`.
+fn command_words(reply: &Reply) -> Option<String> {
+    if !is_new_mail(reply) {
         return None;
     }
     let first = reply.text.lines().map(str::trim).find(|l| !l.is_empty());

@@ -29,7 +29,13 @@ pub fn bin(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bin");
     std::fs::create_dir_all(&dir).unwrap();
     let link = dir.join(name);
-    match std::os::unix::fs::symlink(bin("clawdbot"), &link) {
+    // Every program is a name of `clawdbot` but the task runner, a name of `clawdbot-exec`.
+    let target = if name == "clawdbot-task" {
+        "clawdbot-exec"
+    } else {
+        "clawdbot"
+    };
+    match std::os::unix::fs::symlink(bin(target), &link) {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
             panic!("{}: {e}", link.display())
         }
@@ -112,6 +118,32 @@ impl Instance {
         assert!(
             out.status.success(),
             "clawdbot {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Point the instance's bot at a Bot API emulator at `base`: the token in a 0600 file,
+    /// `operators` obeyed, a 1 s long poll, and `more` lines added to `[telegram]`.
+    pub fn use_telegram(&self, base: &str, token: &str, operators: &[i64], more: &str) {
+        let file = self.dir.join("telegram-token");
+        std::fs::write(&file, token).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        self.drop_in(
+            "60-telegram.toml",
+            &format!(
+                "[telegram]\napi_base = {base:?}\ntoken_credential = {:?}\noperators = {operators:?}\npoll_timeout = \"1s\"\n{more}",
+                file.display().to_string()
+            ),
+        );
+    }
+
+    /// `program ARGS` (ARGS including `--json`), asserting it exited 0; its output as JSON.
+    pub fn json_of(&self, program: &str, args: &[&str]) -> Value {
+        let out = self.run(program, args);
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap()
@@ -316,4 +348,71 @@ pub fn output_with_input(cmd: &mut Command, input: &[u8]) -> Output {
         .unwrap_or_else(|e| panic!("{:?}: {e}", cmd.get_program()));
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// aiosmtpd delivering into the reply Maildir, as an MTA would.
+pub struct Mta {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Mta {
+    pub fn start(maildir: &Path) -> Mta {
+        let port = free_port();
+        Mta {
+            child: aiosmtpd(maildir, port),
+            port,
+        }
+    }
+
+    /// A plain SMTP dialogue.
+    pub fn send(&self, from: &str, to: &str, message: &str) {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let expect = |code: &str, reader: &mut std::io::BufReader<std::net::TcpStream>| loop {
+            let mut line = String::new();
+            std::io::BufRead::read_line(reader, &mut line).unwrap();
+            assert!(line.starts_with(code), "expected {code}, got {line:?}");
+            if line.as_bytes().get(3) == Some(&b' ') {
+                break;
+            }
+        };
+        expect("220", &mut reader);
+        for (command, code) in [
+            ("EHLO test", "250"),
+            (&format!("MAIL FROM:<{from}>"), "250"),
+            (&format!("RCPT TO:<{to}>"), "250"),
+            ("DATA", "354"),
+        ] {
+            std::io::Write::write_all(&mut writer, format!("{command}\r\n").as_bytes()).unwrap();
+            expect(code, &mut reader);
+        }
+        let dotted = message.replace("\r\n.", "\r\n..");
+        std::io::Write::write_all(&mut writer, format!("{dotted}\r\n.\r\n").as_bytes()).unwrap();
+        expect("250", &mut reader);
+        std::io::Write::write_all(&mut writer, b"QUIT\r\n").unwrap();
+    }
+}
+
+impl Drop for Mta {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A new mail, not a reply, written now: the operator starting work.
+pub fn new_mail(
+    from: &str,
+    auth: &str,
+    subject: &str,
+    body: &str,
+    message_id: &str,
+    extra: &str,
+) -> String {
+    let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000");
+    format!(
+        "{auth}From: Operator <{from}>\r\nTo: clawdbot <clawdbot@example.org>\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: {date}\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
 }

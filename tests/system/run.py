@@ -63,10 +63,11 @@ TIMERS = [
 # them none (their programs are tested against the emulators in tests/).
 WAITING_FOR_CREDENTIAL = ["clawdbot-mailpoll.timer", "clawdbot-telegram.timer"]
 LINKS = ["clawdbot-broker", "clawdbot-bridge", "clawdbot-mailpoll", "clawdbot-secrets",
-         "clawdbot-maint", "clawdbot-telegram", "clawdbot-calendar"]
+         "clawdbot-maint", "clawdbot-telegram", "clawdbot-calendar", "clawdbot-alert"]
 SERVICES = [
     "clawdbot-broker.service",
     "clawdbot-exec.service",
+    "clawdbot-task.service",
     "clawdbot-mailpoll.service",
     "clawdbot-telegram.service",
     "clawdbot-calendar.service",
@@ -340,9 +341,11 @@ def walk(m, deb, figures):
     check("reply_session_prefixes" in config_page and "trusted_authserv_id" in config_page,
           "clawdbot.toml(5) lacks keys")
     check(m.path("/usr/share/doc/clawdbot/examples/clawdbot.toml").exists(), "no reference configuration")
-    # Seven programs are links to the clawdbot executable (docs/architecture.md), not copies.
+    # Eight programs are links to the clawdbot executable (docs/architecture.md), not copies,
+    # and the task runner is one to clawdbot-exec.
     links = {p.name: os.readlink(p) for p in m.path("/usr/bin").glob("clawdbot*") if p.is_symlink()}
-    check(links == {name: "clawdbot" for name in LINKS}, f"/usr/bin links: {links}")
+    check(links == {**{name: "clawdbot" for name in LINKS}, "clawdbot-task": "clawdbot-exec"},
+          f"/usr/bin links: {links}")
     check(m.run("systemctl", "is-active", "clawdbot.target").stdout.strip() == "active", "clawdbot.target is not active")
     for unit in SERVICES:
         m.run("systemctl", "start", unit)
@@ -463,7 +466,7 @@ security = "none"
     mail_for(m, "/var/tmp/outmail", seen, f"[clawdbot {command_id}] Done", timeout=60)
 
     step("   Telegram, as docs/setup.md sets it up: the operator's id, then the token in /etc/credstore")
-    telegram(m)
+    telegram(m, figures)
 
     step("   the calendar: a Google account through the unit's credential directory")
     calendar(m)
@@ -648,7 +651,41 @@ token_url = "http://127.0.0.1:{port}/token"
     m.run("systemctl", "stop", "test-gmail-api")
 
 
-def telegram(m):
+def wazuh_alerts(m, said, sent, figures):
+    """docs/setup.md step 10 on a host with Wazuh's layout (its user and /var/ossec, the
+    manager itself cannot be installed here): doctor before and after, then the shipped test
+    alert handed over as wazuh-integratord does it (as the wazuh user, with no supplementary
+    group, the alert file's path first), through the path unit and the broker to the phone."""
+    m.run("useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", "wazuh")
+    for sub in ("integrations", "etc"):
+        m.run("install", "-d", "-o", "root", "-g", "wazuh", "-m", "0750", f"/var/ossec/{sub}")
+    verdicts = doctor(m)
+    check(verdicts.get("wazuh script /var/ossec/integrations/custom-clawdbot") == "WARN"
+          and verdicts.get("alert spool /srv/clawdbot/alerts") == "FAIL",
+          f"doctor with Wazuh and no integration: {verdicts}")
+    m.run("install", "-o", "root", "-g", "wazuh", "-m", "750", "/usr/share/clawdbot/wazuh/custom-clawdbot",
+          "/var/ossec/integrations/")
+    m.run("install", "-d", "-o", "clawdbot", "-g", "wazuh", "-m", "2770", "/srv/clawdbot/alerts")
+    block = m.path("/usr/share/clawdbot/wazuh/ossec-integration.xml").read_text()
+    m.path("/var/ossec/etc/ossec.conf").write_text(f"<ossec_config>\n{block}</ossec_config>\n")
+    verdicts = doctor(m)
+    wazuh = {k: v for k, v in verdicts.items() if "wazuh" in k or "alert spool" in k}
+    check(len(wazuh) == 3 and set(wazuh.values()) == {"ok"}, f"doctor after setup step 10: {verdicts}")
+    before = len(list(sent.iterdir()))
+    m.run("install", "-o", "wazuh", "-g", "wazuh", "-m", "0640", "/usr/share/clawdbot/wazuh/test-alert.json",
+          "/var/tmp/custom-clawdbot-1.alert")
+    written = m.path("/var/tmp/custom-clawdbot-1.alert").stat().st_mtime
+    m.run("setpriv", "--reuid=wazuh", "--regid=wazuh", "--clear-groups", "--",
+          "/var/ossec/integrations/custom-clawdbot", "/var/tmp/custom-clawdbot-1.alert", "", "")
+    message = wait_for("the test alert on the phone", lambda: said("Security alert", before), 90)
+    check("A test alert from setup step 10" in message["text"] and "Wazuh rule 999999" in message["text"],
+          f"the alert: {message['text']!r}")
+    arrived = max(p.stat().st_mtime for p in sent.iterdir())
+    figures["alert_to_telegram_ms"] = round((arrived - written) * 1000)
+    check(not list(m.path("/srv/clawdbot/alerts").iterdir()), "the broker left the alert in the spool")
+
+
+def telegram(m, figures):
     """docs/setup.md step 4, against a stand-in Bot API: the operator's id named first, then
     the token in /etc/credstore, which starts the bot's timer. A stranger is never answered;
     the operator's /status lists the waiting request, its alert's Approve button carries it
@@ -733,6 +770,30 @@ api_base = "http://127.0.0.1:{port}"
     refused = [e.get("MESSAGE") for e in m.journal("-u", "clawdbot-telegram.service")
                if re.search(rf"Telegram update \d+ from user {stranger} ignored", str(e.get("MESSAGE")))]
     check(refused, "the stranger's /status was not logged as refused")
+    wazuh_alerts(m, lambda needle, after: said_to(operator, needle, after), sent, figures)
+    # docs/tasks.md: an admin agent (a script that keeps its prompt) with "task" in its uses;
+    # the operator's /task is queued by the bot, run as root by clawdbot-task.service through
+    # its path unit, and answered in the chat.
+    agent = m.path("/usr/local/bin/test-admin-agent")
+    agent.write_text("#!/bin/sh\ncat > /var/lib/test-task-prompt.json\n"
+                     "echo '{\"result\": \"hello from the admin agent, as '\"$(id -un)\"'\"}'\n")
+    agent.chmod(0o755)
+    agent_conf = m.path("/etc/clawdbot/clawdbot.toml.d") / "40-agent.toml"
+    agent_conf.write_text('[agent]\ncommand = ["/usr/local/bin/test-admin-agent"]\nuses = ["task"]\n')
+    verdicts = doctor(m)
+    check(verdicts.get("agent command") == "ok" and verdicts.get("task unit") == "ok",
+          f"doctor with tasks on: {verdicts}")
+    before = len(list(sent.iterdir()))
+    say(message(operator, "/task say hello"))
+    queued = wait_for("the task's queued answer", lambda: said_to(operator, "queued", before), 60)
+    task_id = re.search(r"T-\d{8}-[0-9A-Z]+", queued["text"]).group(0)
+    done = wait_for("the task's answer in the chat", lambda: said_to(operator, "hello from the admin agent", before), 90)
+    check(f"{task_id}: done." in done["text"] and "as root" in done["text"], f"the task's answer: {done['text']!r}")
+    prompt = json.loads(m.path("/var/lib/test-task-prompt.json").read_text())
+    check(prompt["operator_message"] == "say hello", f"the agent's prompt: {prompt}")
+    ran = [e.get("MESSAGE") for e in m.journal("-u", "clawdbot-task.service") if task_id in str(e.get("MESSAGE"))]
+    check(any("started" in str(line) for line in ran), f"clawdbot-task.service's journal: {ran}")
+    agent_conf.unlink()
     # The steps after this one do without the phone.
     m.run("systemctl", "stop", "clawdbot-telegram-credential.path", "clawdbot-telegram.timer", "test-telegram-api")
     token.unlink()

@@ -356,9 +356,10 @@ fn deliver(maildir: &std::path::Path, name: &str, raw: &[u8]) -> Result<(), File
     atomic::sync_dir(&maildir.join("new"))
 }
 
-/// A `[clawdbot R-…]` subject tag, a reference to a broker Message-ID, the reply address, or
-/// a subject `run …` from an operator address (a command; the broker checks who really sent
-/// it, and a stranger's "Run completed" stays mail for `[[notify.rules]]`).
+/// A `[clawdbot R-…]` subject tag, a reference to a broker Message-ID, the reply address, a
+/// subject `run …` from an operator address (a command; the broker checks who really sent
+/// it, and a stranger's "Run completed" stays mail for `[[notify.rules]]`), or, with tasks on,
+/// a new mail from an operator address to the suite's (a task, checked the same way).
 fn may_answer_broker(config: &Config, meta: &Value) -> bool {
     let domain = config.mail.from.email.domain().to_lowercase();
     let user = config.mail.from.email.user().to_lowercase();
@@ -377,7 +378,27 @@ fn may_answer_broker(config: &Config, meta: &Value) -> bool {
                     .any(|e| e.to_string().eq_ignore_ascii_case(address))
             })
     });
-    headers.into_iter().any(|h| {
+    let ours = format!("{user}@{domain}");
+    let is = |h: &Value, name: &str| {
+        h["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    };
+    let task = from_operator
+        && crate::core::task::enabled(config)
+        && !headers
+            .clone()
+            .any(|h| is(h, "In-Reply-To") || is(h, "References"))
+        && headers
+            .clone()
+            .filter(|h| is(h, "To") || is(h, "Cc"))
+            .any(|h| {
+                h["value"].as_str().is_some_and(|v| {
+                    v.split(',')
+                        .any(|a| address_of(a).eq_ignore_ascii_case(&ours))
+                })
+            });
+    task || headers.into_iter().any(|h| {
         let name = h["name"].as_str().unwrap_or("").to_ascii_lowercase();
         let value = h["value"].as_str().unwrap_or("").to_lowercase();
         match name.as_str() {

@@ -13,9 +13,9 @@ use super::{TelegramError, format};
 use crate::core::decide::{self, Decider, Decision};
 use crate::core::journal::Kind;
 use crate::core::state::State;
-use crate::core::store::Channel;
+use crate::core::store::{Channel, TaskOrigin};
 use crate::core::store::{RequestRow, Store, StoreError, Tx};
-use crate::core::{agent, command, inspect};
+use crate::core::{agent, command, inspect, task};
 use crate::platform::config::Config;
 use crate::platform::credentials;
 use crate::platform::ids::RequestId;
@@ -133,6 +133,7 @@ fn serve(
     if report.decided > 0 {
         carry_out(config, store);
     }
+    task::kick(config, store);
     report.sent += flush(&bot, store)?;
     Ok(report)
 }
@@ -278,6 +279,10 @@ fn handle(
                 let (answer, decided) = match (shown, &prepared) {
                     (Some(text), _) => (text, false),
                     (None, Some(prepared)) => run_command(tx, config, &who, chat, prepared, now)?,
+                    (None, None) if parse(text).0 == "/task" => (
+                        task_command(tx, config, (user, chat), parse(text).1, sent, now)?,
+                        false,
+                    ),
                     (None, None) => command(tx, config, &who, text, now)?,
                 };
                 queue(tx, chat, &answer, now)?;
@@ -348,7 +353,7 @@ fn free_text(config: &Config, text: &str) -> String {
     }
 }
 
-const HELP: &str = "clawdbot\n/status: open requests\n/show ID: one request, its exact action and hash\n/approve ID: carry it out, exactly as shown\n/deny ID [why]: refuse it; the agent is told why\n/run ACTION name=value …: run a configured action yourself (from [operator] confirm_from up, after you approve it)\n/help: this";
+const HELP: &str = "clawdbot\n/status: open requests\n/show ID: one request, its exact action and hash\n/approve ID: carry it out, exactly as shown\n/deny ID [why]: refuse it; the agent is told why\n/run ACTION name=value …: run a configured action yourself (from [operator] confirm_from up, after you approve it)\n/task WORDS: ask the admin agent to do something on the server (one task at a time; the answer comes back here)\n/help: this";
 
 /// Split `/cmd@botname args` into the command and the rest.
 fn parse(text: &str) -> (&str, &str) {
@@ -390,6 +395,45 @@ fn command(
             decide(tx, config, actor, id, Decision::Deny, words, now)
         }
         _ => Ok((format!("Unknown command {name}.\n\n{HELP}"), false)),
+    }
+}
+
+/// `/task WORDS`: a task for the admin agent, from an operator's private chat only, queued
+/// for `clawdbot-task` ([`task::file`]); its answer comes back to this chat.
+fn task_command(
+    tx: &mut Tx<'_>,
+    config: &Config,
+    (user, chat): (i64, i64),
+    words: &str,
+    sent: UnixTime,
+    now: UnixTime,
+) -> Result<String, StoreError> {
+    if !task::enabled(config) {
+        return Ok("Tasks are off: [agent] needs a command, and \"task\" among its uses.".into());
+    }
+    if user != chat {
+        return Ok("A task is asked for in a private chat with the bot, not in a group.".into());
+    }
+    if sent < now.saturating_sub(RUN_MAX_AGE) {
+        return Ok(format!(
+            "Not queued: this /task was sent at {}, more than {} minutes ago. Send it again if you still want it.",
+            time::rfc3339(sent),
+            RUN_MAX_AGE / 60
+        ));
+    }
+    if let Some(why) = task::problem(words) {
+        return Ok(format!("Not queued: {why}."));
+    }
+    let origin = TaskOrigin::Telegram { chat };
+    match task::file(tx, &format!("telegram:{user}"), &origin, words.trim(), now) {
+        Ok((id, 0)) => Ok(format!(
+            "Task {id} queued; it starts now. The answer follows here."
+        )),
+        Ok((id, ahead)) => Ok(format!(
+            "Task {id} queued, after {ahead} other{}; one runs at a time. The answer follows here.",
+            if ahead == 1 { "" } else { "s" }
+        )),
+        Err(e) => Err(e),
     }
 }
 

@@ -4,6 +4,7 @@
 //! that only goes to files, a sender in a documentation domain, replies that cannot arrive.
 
 mod units;
+mod wazuh;
 
 use std::fmt::Write as _;
 use std::os::unix::fs::MetadataExt;
@@ -72,6 +73,20 @@ pub fn run(config: &Config) -> Vec<Check> {
     let under_units = runs_under_the_units(config);
     checks.extend(calendars(config, under_units));
     checks.push(reset_action(config));
+    checks.extend(admin_agent(config));
+    if under_units && crate::core::task::enabled(config) {
+        let dirs: Vec<&Path> = units::UNIT_DIRS.iter().map(Path::new).collect();
+        checks.push(task_unit(&dirs));
+    }
+    checks.extend(wazuh::checks(
+        config,
+        &wazuh::Host {
+            ossec: Path::new(wazuh::OSSEC),
+            shipped: Path::new(wazuh::SHIPPED),
+            wazuh_gid: gid_of("wazuh"),
+            broker_uid: ids_of("clawdbot", None, &[]).map(|(uid, _)| uid),
+        },
+    ));
     if under_units {
         let dirs: Vec<&Path> = units::UNIT_DIRS.iter().map(Path::new).collect();
         checks.extend(unit_credentials(config, &dirs));
@@ -351,6 +366,82 @@ fn reset_action(config: &Config) -> Check {
             problem,
             "configure [actions.openclaw_session_reset] as in /usr/share/doc/clawdbot/docs/agent.md, or set [watchdog] reset_action = \"\"",
         ),
+    }
+}
+
+/// The admin agent's command, when one is configured or a use asks for it: a program that
+/// exists and may be run (tasks, freeform requests and answers all start it).
+fn admin_agent(config: &Config) -> Option<Check> {
+    let agent = &config.agent;
+    let name = "agent command";
+    let Some(program) = agent.command.first() else {
+        return agent
+            .uses
+            .contains(&crate::platform::config::AgentUse::Task)
+            .then(|| {
+                warn(
+                    name,
+                    "[agent] uses has \"task\" but no command: tasks are off",
+                    "set [agent] command, e.g. [\"claude\", \"-p\", \"--output-format\", \"json\"]",
+                )
+            });
+    };
+    let found = if program.contains('/') {
+        Some(std::path::PathBuf::from(program))
+    } else {
+        std::env::var_os("PATH")
+            .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin".into())
+            .to_string_lossy()
+            .split(':')
+            .map(|dir| Path::new(dir).join(program))
+            .find(|p| p.is_file())
+    };
+    let uses: Vec<&str> = agent.uses.iter().map(|u| u.as_str()).collect();
+    match found.map(|p| (std::fs::metadata(&p), p)) {
+        Some((Ok(meta), path)) if meta.is_file() && meta.mode() & 0o111 != 0 => {
+            pass(name, format!("{} for {}", path.display(), uses.join(", ")))
+        }
+        Some((Ok(meta), path)) => fail(
+            name,
+            format!(
+                "{} (mode {:04o}) cannot be run",
+                path.display(),
+                meta.mode() & 0o7777
+            ),
+            format!("chmod +x {}", path.display()),
+        ),
+        Some((Err(e), path)) => fail(
+            name,
+            format!("{}: {e}", path.display()),
+            "install the admin agent, or fix [agent] command",
+        ),
+        None => fail(
+            name,
+            format!("{program} is not on PATH"),
+            "install the admin agent, or give [agent] command its absolute path",
+        ),
+    }
+    .into()
+}
+
+/// With tasks on, the runner's unit and the path unit that starts it.
+fn task_unit(dirs: &[&Path]) -> Check {
+    let name = "task unit";
+    let missing: Vec<&str> = ["clawdbot-task.service", "clawdbot-task.path"]
+        .into_iter()
+        .filter(|unit| !dirs.iter().any(|dir| dir.join(unit).is_file()))
+        .collect();
+    if missing.is_empty() {
+        pass(
+            name,
+            "clawdbot-task.path starts clawdbot-task.service for each queued task",
+        )
+    } else {
+        fail(
+            name,
+            format!("{} missing: queued tasks never run", missing.join(" and ")),
+            "reinstall the clawdbot package",
+        )
     }
 }
 
@@ -648,6 +739,35 @@ pub fn render(checks: &[Check]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_admin_agent_must_be_a_program_that_runs() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir =
+            std::env::temp_dir().join(format!("clawdbot-doctor-agent-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("agent.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let with = |command: &str, uses: &str| {
+            admin_agent(&config(&format!(
+                "[agent]\ncommand = [{command:?}]\nuses = [{uses}]\n"
+            )))
+        };
+        let path = script.display().to_string();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(!with(&path, "\"task\"").unwrap().ok);
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let found = with(&path, "\"task\"").unwrap();
+        assert!(found.ok && found.message.contains("task"), "{found:?}");
+        assert!(!with("no-such-agent-here", "\"task\"").unwrap().ok);
+        assert!(
+            admin_agent(&config("[agent]\nuses = [\"task\"]\n"))
+                .unwrap()
+                .warning
+        );
+        assert!(admin_agent(&config("")).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn config(text: &str) -> Config {
         Config::from_text(Path::new("/etc/clawdbot/clawdbot.toml"), text).unwrap()

@@ -261,4 +261,43 @@ CREATE TABLE drafts (
     r#"
 ALTER TABLE requests ADD COLUMN filed_by TEXT;
 "#,
+    // Security alerts to the operator (Wazuh's and the suite's own), de-duplicated per rule
+    // and agent, held by quiet hours, sent one by one or in a digest.
+    r#"
+CREATE TABLE alerts (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT NOT NULL,
+    level       INTEGER NOT NULL,
+    rule        TEXT NOT NULL,
+    agent       TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    happened_at INTEGER NOT NULL,
+    detail      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    repeats     INTEGER NOT NULL DEFAULT 0,
+    held        INTEGER NOT NULL DEFAULT 0,
+    sent_at     INTEGER,
+    digest      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX alerts_key ON alerts(source, rule, agent, created_at);
+CREATE INDEX alerts_sent ON alerts(sent_at);
+"#,
+    // Tasks the operators gave the admin agent, run one at a time by clawdbot-task.
+    r#"
+CREATE TABLE tasks (
+    id          TEXT PRIMARY KEY,
+    filed_by    TEXT NOT NULL,
+    chat_id     INTEGER,
+    mail_id     TEXT,
+    subject     TEXT NOT NULL DEFAULT '',
+    words       TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed', 'timed-out')),
+    created_at  INTEGER NOT NULL,
+    started_at  INTEGER,
+    finished_at INTEGER,
+    exit_status INTEGER,
+    output      TEXT
+);
+CREATE INDEX tasks_state ON tasks(state, created_at);
+"#,
 ];

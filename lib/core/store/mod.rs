@@ -15,6 +15,7 @@ use crate::core::state::State;
 use crate::platform::exit::{Exit, ExitStatus};
 use crate::platform::ids::RandomError;
 
+mod alerts;
 mod bridge;
 mod calendar;
 mod drafts;
@@ -24,10 +25,12 @@ mod migrations;
 mod replies;
 mod requests;
 mod secrets;
+mod tasks;
 mod telegram;
 mod watchdog;
 
 pub use crate::platform::dir::Fingerprint;
+pub use alerts::{Alert, PendingAlert};
 pub use bridge::BridgeRecord;
 pub use calendar::CalendarSource;
 pub use drafts::{Channel, Draft};
@@ -35,6 +38,7 @@ pub use mail::OutboxMail;
 use migrations::MIGRATIONS;
 pub use replies::ReplyRecord;
 pub use requests::{AuditRow, NewRequest, Rejection, RequestRow};
+pub use tasks::{Task, TaskOrigin};
 pub use telegram::{Notification, TelegramOut};
 
 /// Why the store failed.

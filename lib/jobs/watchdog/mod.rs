@@ -22,6 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::core::alerts::{self, Alert};
 use crate::core::journal;
 use crate::core::outbox;
 use crate::core::store::{Fingerprint, Store, StoreError};
@@ -248,7 +249,15 @@ impl Pass<'_> {
                 }
                 if mode != Mode::DryRun {
                     let key = path.as_os_str().as_bytes();
-                    let memo = record(self.store, key, path, &seen, &result, time::now())?;
+                    let memo = record(
+                        self.config,
+                        self.store,
+                        key,
+                        path,
+                        &seen,
+                        &result,
+                        time::now(),
+                    )?;
                     self.memos.push(memo);
                 }
                 if !matches!(result, Verdict::Healthy) {
@@ -360,6 +369,7 @@ struct Memo {
 
 /// Record a repair at once (with the restart it calls for); return what to remember.
 fn record(
+    config: &Config,
     store: &mut Store,
     key: &[u8],
     path: &Path,
@@ -396,6 +406,27 @@ fn record(
             ..
         } if problems.iter().all(|f| f.action == Action::Reported) => {
             log_reported(path, problems);
+            // Once per change of the file: it is remembered as reported until it changes.
+            let found: Vec<String> = problems
+                .iter()
+                .map(|p| format!("line {}: {} ({})", p.line, p.kind.as_str(), p.detail))
+                .collect();
+            store.write(|tx| {
+                alerts::raise(
+                    tx,
+                    config,
+                    // One alert per window for all files: the agent can make many.
+                    &Alert::suite(
+                        journal::Kind::SessionProblem.name(),
+                        10,
+                        "the agent's session files",
+                        "a session file has a problem the watchdog leaves for a person",
+                        &format!("{}\n{}", path.display(), found.join("\n")),
+                        now,
+                    ),
+                    now,
+                )
+            })?;
             Some((*seen, "reported"))
         }
         _ => None,

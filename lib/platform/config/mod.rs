@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::platform::exit::{Exit, ExitStatus};
 
+mod alerts;
 mod bridge;
 mod calendar;
 mod mail;
@@ -26,13 +27,14 @@ mod telegram;
 mod values;
 mod watchdog;
 
+pub use alerts::Alerts;
 pub use bridge::{Bridge, BridgeMode};
 pub use calendar::{Calendar, CalendarAccount, CalendarKind};
 pub use mail::{Gmail, Mail, NO_OPERATOR, Operator, Replies, Security, Sendmail, Smtp, Transport};
 pub use maint::{Cadence, Maint, Secret, StaleDir};
 pub use paths::{Paths, SpoolPath};
 pub use requests::{Action, Agent, AgentUse, Exec, ParamRule, Preview, Requests};
-pub use telegram::{Notify, NotifyRule, Telegram, quiet_window};
+pub use telegram::{Notify, NotifyRule, Telegram, in_quiet_hours, quiet_window};
 pub use values::{AbsPath, HttpUrl, MaxBytes, Risk, Zone};
 pub use watchdog::{Watchdog, valid_compose_name};
 
@@ -110,6 +112,8 @@ pub struct Config {
     pub telegram: Telegram,
     /// Which mail is pushed to Telegram.
     pub notify: Notify,
+    /// Security alerts to the operator.
+    pub alerts: Alerts,
     /// The operator's calendars, merged into one availability file.
     pub calendar: Calendar,
     /// The session watchdog.
@@ -234,6 +238,30 @@ fn is_secret_name(name: &str) -> bool {
 }
 
 impl Config {
+    fn check_alerts(&self) -> Result<(), (String, String)> {
+        let alerts = &self.alerts;
+        let bad = |key: &str, message: String| Err((format!("alerts.{key}"), message));
+        if !alerts.quiet_hours.is_empty() && quiet_window(&alerts.quiet_hours).is_none() {
+            return bad(
+                "quiet_hours",
+                format!("{:?} is not HH:MM-HH:MM", alerts.quiet_hours),
+            );
+        }
+        if alerts.min_level > 16 || alerts.critical_level > 16 {
+            return bad(
+                "min_level",
+                "levels are Wazuh's, 0 to 16 (min_level and critical_level)".into(),
+            );
+        }
+        if alerts.max_per_hour == 0 {
+            return bad("max_per_hour", "must be at least 1".into());
+        }
+        if alerts.max_bytes < 1024 {
+            return bad("max_bytes", "at least 1024 bytes".into());
+        }
+        Ok(())
+    }
+
     fn check_calendar(&self) -> Result<(), (String, String)> {
         let calendar = &self.calendar;
         if !(1..=366).contains(&calendar.horizon_days) {
@@ -425,6 +453,8 @@ impl Config {
         if self.mail.max_per_hour == 0 {
             return Err(invalid("mail.max_per_hour", "must be at least 1".into()));
         }
+        self.check_alerts()
+            .map_err(|(key, message)| invalid(&key, message))?;
         check_rules(&self.requests, &self.actions).map_err(|(key, message)| invalid(&key, message))
     }
 
@@ -675,6 +705,7 @@ mod tests {
             ("telegram", "[telegram]"),
             ("notify", "[notify]"),
             ("notify.rules", "[[notify.rules]]"),
+            ("alerts", "[alerts]"),
             ("calendar", "[calendar]"),
             (
                 "calendar.accounts",

@@ -89,6 +89,16 @@ impl Paths {
         self.state_dir.0.join("executed")
     }
 
+    /// Trigger files for `clawdbot-task.path` (the queue is in the database).
+    pub fn tasks(&self) -> PathBuf {
+        self.state_dir.0.join("tasks")
+    }
+
+    /// The lock that keeps two task runners apart.
+    pub fn task_lock(&self) -> PathBuf {
+        self.state_dir.0.join("task.lock")
+    }
+
     /// The watchdog's backups of session files.
     pub fn backups(&self) -> PathBuf {
         self.under_state(&self.backups, "backups")

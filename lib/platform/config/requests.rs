@@ -64,6 +64,8 @@ pub enum AgentUse {
     Interpret,
     /// Carry out an approved freeform request.
     Execute,
+    /// Do what an operator asked by mail or `/task` (`clawdbot-task`); not on by default.
+    Task,
 }
 
 impl AgentUse {
@@ -74,6 +76,7 @@ impl AgentUse {
             AgentUse::Answer => "answer",
             AgentUse::Interpret => "interpret",
             AgentUse::Execute => "execute",
+            AgentUse::Task => "task",
         }
     }
 }
@@ -88,6 +91,8 @@ pub struct Agent {
     pub timeout: ConfigDuration,
     /// What it may be asked to do.
     pub uses: Vec<AgentUse>,
+    /// How long one task (`clawdbot-task`) may run.
+    pub task_timeout: ConfigDuration,
 }
 
 impl Default for Agent {
@@ -102,6 +107,7 @@ impl Default for Agent {
                 AgentUse::Interpret,
                 AgentUse::Execute,
             ],
+            task_timeout: ConfigDuration::from_secs(30 * 60),
         }
     }
 }

@@ -85,6 +85,29 @@ pub struct NotifyRule {
     pub drop: bool,
 }
 
+/// Whether `at` falls in the daily window `HH:MM-HH:MM` (see [`quiet_window`]) in `tz`; an
+/// empty or malformed window holds nothing.
+pub fn in_quiet_hours(
+    window: &str,
+    tz: &jiff::tz::TimeZone,
+    at: crate::platform::time::UnixTime,
+) -> bool {
+    let Some((start, end)) = quiet_window(window) else {
+        return false;
+    };
+    let Ok(stamp) = jiff::Timestamp::from_second(at) else {
+        return false;
+    };
+    let local = stamp.to_zoned(tz.clone());
+    let now =
+        u32::from(local.hour().unsigned_abs()) * 60 + u32::from(local.minute().unsigned_abs());
+    if start < end {
+        (start..end).contains(&now)
+    } else {
+        now >= start || now < end
+    }
+}
+
 /// `HH:MM-HH:MM` as minutes of the day (start, end); the window may wrap midnight.
 pub fn quiet_window(text: &str) -> Option<(u32, u32)> {
     let minutes = |hm: &str| -> Option<u32> {
