@@ -191,9 +191,11 @@ fn one(
                         now,
                     )?;
                 }
+                // A mail that would start work (a command, or a task with tasks on).
                 let command = reply.from_one_of(&operator_addresses(config))
                     && request.is_none()
-                    && command_words(reply).is_some();
+                    && (command_words(reply).is_some()
+                        || (task::enabled(config) && is_new_mail(reply)));
                 if is_forged(&reason, request.is_some() || command) {
                     let what = if command { "command mail" } else { "reply" };
                     let about = request.as_ref().map_or(String::new(), |id| format!(" about {id}"));
