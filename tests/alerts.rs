@@ -10,7 +10,7 @@ mod common;
 mod emulator;
 
 use std::os::unix::ffi::OsStringExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use common::{AUTH_OK, Instance, counting, deliver, filed, reply};
@@ -86,16 +86,7 @@ fn deliver_alerts(inst: &Instance, at: Option<&str>) -> serde_json::Value {
 fn run_at(inst: &Instance, at: Option<&str>, program: &str, args: &[&str]) -> Output {
     let mut cmd = inst.command(program, args);
     if let Some(at) = at {
-        let lib = [
-            "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-            "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-        ]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("libfaketime is missing: apt-get install faketime (make test-deps)");
-        cmd.env("LD_PRELOAD", lib)
-            .env("FAKETIME", at)
-            .env("DONT_FAKE_MONOTONIC", "1");
+        common::faketime(&mut cmd, at);
     }
     let out = cmd.output().unwrap();
     assert!(
@@ -111,11 +102,7 @@ fn texts(telegram: &Telegram) -> Vec<String> {
 }
 
 fn alert_mails(inst: &Instance) -> Vec<String> {
-    inst.mails()
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .filter(|m| m.contains("[clawdbot alert]"))
-        .collect()
+    inst.mails_with("[clawdbot alert]")
 }
 
 #[test]

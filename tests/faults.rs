@@ -245,17 +245,7 @@ fn a_locked_database_is_a_temporary_failure() {
 
 /// Run a job with the clock moved by `offset` (libfaketime, e.g. `-1h`, `+1d`).
 fn at_offset(inst: &Instance, offset: &str, program: &str, args: &[&str]) -> std::process::Output {
-    let lib = [
-        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-    ]
-    .into_iter()
-    .find(|p| Path::new(p).exists())
-    .expect("libfaketime is missing: apt-get install faketime (make test-deps installs everything the tests need)");
-    inst.command(program, args)
-        .env("LD_PRELOAD", lib)
-        .env("FAKETIME", offset)
-        .env("DONT_FAKE_MONOTONIC", "1")
+    common::faketime(&mut inst.command(program, args), offset)
         .output()
         .unwrap()
 }

@@ -411,15 +411,6 @@ fn one_reminder_at_half_time_then_expiry_and_a_late_approval_does_not_count() {
     assert_eq!(state(&inst, &id), "Expired");
 }
 
-/// The mails the broker sent whose text contains `needle`, as text.
-fn sent_with(inst: &Instance, needle: &str) -> Vec<String> {
-    inst.mails()
-        .into_iter()
-        .map(|m| std::fs::read_to_string(m).unwrap())
-        .filter(|m| m.contains(needle))
-        .collect()
-}
-
 fn requests_recorded(inst: &Instance) -> i64 {
     rusqlite::Connection::open(inst.database())
         .unwrap()
@@ -451,7 +442,7 @@ fn an_operators_run_mail_through_smtp_runs_once_and_answers_in_its_thread() {
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "mail\n");
     let status = inst.json(&["status"]);
     assert!(status.as_array().unwrap().is_empty(), "{status}");
-    let running = sent_with(&inst, "as you asked");
+    let running = inst.mails_with("as you asked");
     assert_eq!(running.len(), 1);
     assert!(
         running[0].contains("In-Reply-To: <cmd-1@mail.example.org>"),
@@ -470,7 +461,7 @@ fn an_operators_run_mail_through_smtp_runs_once_and_answers_in_its_thread() {
     assert_eq!(shown["request"]["state"], "Done");
     assert_eq!(shown["request"]["filed_by"], "ops@example.org");
     assert_eq!(shown["request"]["approved_hash"], shown["request"]["hash"]);
-    let done = sent_with(&inst, "ran and exited 0");
+    let done = inst.mails_with("ran and exited 0");
     assert!(
         done.iter()
             .any(|m| m.contains(&format!("References: <{id}.1@example.org>"))),
@@ -637,7 +628,7 @@ fn stranger_forged_automatic_and_stray_command_mails_start_nothing() {
             .unwrap();
         assert!(why.contains(reason), "{name}: {why}");
     }
-    let notice = sent_with(&inst, "Not run: run count n=NOT-ALLOWED");
+    let notice = inst.mails_with("Not run: run count n=NOT-ALLOWED");
     assert_eq!(notice.len(), 1, "one notice to the operators");
     assert!(notice[0].contains("must match"), "{}", notice[0]);
 
@@ -676,7 +667,7 @@ fn a_run_mail_from_confirm_from_up_waits_for_a_confirm_reply() {
     );
     inst.broker();
     assert_eq!(runs(&log), 0, "it ran before it was confirmed");
-    let ask = sent_with(&inst, "nothing runs until you reply CONFIRM");
+    let ask = inst.mails_with("nothing runs until you reply CONFIRM");
     assert_eq!(ask.len(), 1);
     assert!(ask[0].contains("In-Reply-To: <cmd-c@mail.example.org>"));
     let status = inst.json(&["status"]);

@@ -360,7 +360,7 @@ fn a_task_mail_through_smtp_is_answered_in_its_thread_and_only_an_operator_start
         "Check the backups\n\nAre last night's backups complete?"
     );
     let id = all[0]["id"].as_str().unwrap().to_string();
-    let queued = sent_with(&inst, &format!("{id}: queued"));
+    let queued = inst.mails_with(&format!("{id}: queued"));
     assert_eq!(queued.len(), 1);
     assert!(
         queued[0].contains("Subject: Re: Check the backups"),
@@ -377,7 +377,7 @@ fn a_task_mail_through_smtp_is_answered_in_its_thread_and_only_an_operator_start
     runner(&inst);
     assert_eq!(prompts_of(&prompts).len(), 1);
     inst.broker();
-    let answer = sent_with(&inst, &format!("{id}: done."));
+    let answer = inst.mails_with(&format!("{id}: done."));
     assert_eq!(answer.len(), 1);
     assert!(
         answer[0].contains("In-Reply-To: <task-1@mail.example.org>")
@@ -417,12 +417,4 @@ fn nothing_the_agent_files_and_no_mail_with_tasks_off_starts_a_task() {
     assert!(tasks(&inst).is_empty());
     runner(&inst);
     assert!(prompts_of(&prompts).is_empty());
-}
-
-fn sent_with(inst: &Instance, needle: &str) -> Vec<String> {
-    inst.mails()
-        .into_iter()
-        .map(|m| std::fs::read_to_string(m).unwrap())
-        .filter(|m| m.contains(needle))
-        .collect()
 }

@@ -58,13 +58,7 @@ impl Alert {
         if self.level > 16 {
             return Some(format!("level {} is not 0 to 16", self.level));
         }
-        if self.rule.is_empty()
-            || self.rule.len() > RULE_MAX
-            || !self
-                .rule
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
-        {
+        if !is_rule_id(&self.rule) {
             return Some(format!("rule {:?} is not an id", clip(&self.rule)));
         }
         for (name, text, max) in [
@@ -100,6 +94,15 @@ impl Alert {
             _ => format!("clawdbot {}", self.rule),
         }
     }
+}
+
+/// Whether `rule` can be a rule id: letters, digits and `._:-`, at most [`RULE_MAX`].
+pub fn is_rule_id(rule: &str) -> bool {
+    !rule.is_empty()
+        && rule.len() <= RULE_MAX
+        && rule
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
 }
 
 /// One line: control and format characters (line breaks, bidirectional overrides) become

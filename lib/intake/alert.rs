@@ -141,12 +141,7 @@ pub fn from_wazuh(bytes: &[u8], now: UnixTime) -> Result<Option<Alert>, String> 
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err("its rule.id is missing".into()),
     };
-    if id.is_empty()
-        || id.len() > alerts::RULE_MAX
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
-    {
+    if !alerts::is_rule_id(&id) {
         return Err("its rule.id is not an id".into());
     }
     if OWN_RULES.contains(&id.as_str()) {

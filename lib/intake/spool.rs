@@ -40,14 +40,14 @@ impl Entry {
     }
 }
 
-/// The `*.json` entries of the spool, in name order. Names starting with a dot are files
+/// The `*.json` entries of a spool (the agent's requests, or Wazuh's alerts), in name order. Names starting with a dot are files
 /// still being written (`.NAME.tmp`) or ours, and are left alone.
 pub fn list(spool: &Path) -> Result<Vec<Entry>, FileError> {
-    let read = std::fs::read_dir(spool)
-        .map_err(|e| FileError::new("cannot list request spool", spool, e))?;
+    let read =
+        std::fs::read_dir(spool).map_err(|e| FileError::new("cannot list spool", spool, e))?;
     let mut entries = Vec::new();
     for entry in read {
-        let entry = entry.map_err(|e| FileError::new("cannot list request spool", spool, e))?;
+        let entry = entry.map_err(|e| FileError::new("cannot list spool", spool, e))?;
         let name = entry.file_name();
         let bytes = name.as_bytes();
         if bytes.ends_with(b".json") && !bytes.starts_with(b".") {

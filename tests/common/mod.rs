@@ -149,6 +149,15 @@ impl Instance {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// The mails the broker sent whose text contains `needle`, as text.
+    pub fn mails_with(&self, needle: &str) -> Vec<String> {
+        self.mails()
+            .into_iter()
+            .map(|m| std::fs::read_to_string(m).unwrap())
+            .filter(|m| m.contains(needle))
+            .collect()
+    }
+
     /// The `*.json` entries left in the spool.
     pub fn spool_json(&self) -> Vec<String> {
         names(&self.spool())
@@ -415,4 +424,19 @@ pub fn new_mail(
     format!(
         "{auth}From: Operator <{from}>\r\nTo: clawdbot <clawdbot@example.org>\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: {date}\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     )
+}
+
+/// Run `cmd` with the clock moved by libfaketime: `at` is a `FAKETIME` value, an offset
+/// (`-1h`, `+1d`) or an absolute time (`@2026-12-07 15:00:00`).
+pub fn faketime<'a>(cmd: &'a mut Command, at: &str) -> &'a mut Command {
+    let lib = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("libfaketime is missing: apt-get install faketime (make test-deps installs everything the tests need)");
+    cmd.env("LD_PRELOAD", lib)
+        .env("FAKETIME", at)
+        .env("DONT_FAKE_MONOTONIC", "1")
 }
